@@ -1,0 +1,3 @@
+from followersync.cli import main
+
+main()

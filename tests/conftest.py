@@ -1,0 +1,94 @@
+"""Shared fixtures: fresh databases (SQLite and the real PostgreSQL).
+
+PostgreSQL tests use FOLLOWERSYNC_TEST_PG_URL (default: the local server, user postgres, database test)
+and create a throwaway database per test. Without a server they skip, saying how to run them, except
+under CI=true, where a missing PostgreSQL is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+PG_ADMIN_URL = os.environ.get(
+    "FOLLOWERSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+_pg_checked: str | None = None  # "" when reachable, else the reason
+
+
+def _pg_problem() -> str:
+    global _pg_checked
+    if _pg_checked is None:
+        try:
+            engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                conn.execute(sa.text("select 1"))
+            engine.dispose()
+            _pg_checked = ""
+        except Exception as exc:
+            _pg_checked = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    return _pg_checked
+
+
+def require_postgres() -> None:
+    problem = _pg_problem()
+    if not problem:
+        return
+    message = (
+        f"PostgreSQL not reachable at {PG_ADMIN_URL} ({problem}). Start it "
+        "(e.g. `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) or set "
+        "FOLLOWERSYNC_TEST_PG_URL, then rerun; `bash .ci/run` does this for you."
+    )
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """URL of a brand-new, empty PostgreSQL database, dropped after the test."""
+    require_postgres()
+    name = f"fs_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """URL of a new SQLite file in the test's temporary folder."""
+    return f"sqlite:///{tmp_path / 'followersync.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test that takes `db_url` runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'followersync.db'}"
+    else:
+        yield request.getfixturevalue("pg_url")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", help="run long randomized tests")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip_slow = pytest.mark.skip(reason="long randomized run: pass --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip_slow)
