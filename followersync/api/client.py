@@ -1,0 +1,257 @@
+"""The postpress API client: one request per page, paced per account, retried only where it helps."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import NoReturn
+
+import httpx
+import structlog
+
+from followersync import __version__
+from followersync.api.errors import (
+    ApiError,
+    CursorLoopError,
+    InvalidResponseError,
+    NetworkError,
+    PostpressError,
+    RateLimitedError,
+    TransientApiError,
+    error_from_response,
+    one_line,
+)
+from followersync.api.models import Page, parse_page
+from followersync.api.pacing import Pacer
+from followersync.clock import Clock, SystemClock
+from followersync.config import PROVIDER_MAX_PAGE_SIZE, ApiSettings, ProviderSettings, SourceConfig
+
+__all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "Client", "RequestStats"]
+
+BACKOFF_BASE = 1.0  # seconds before the first retry, at most (full jitter draws from 0 to this)
+BACKOFF_CAP = 60.0  # no single backoff wait is longer
+
+# A header value must be visible ASCII; checking it here keeps the HTTP stack from quoting a bad key
+# back in its own error message.
+_VALID_KEY = re.compile(r"^[\x21-\x7e]+$")
+
+log = structlog.get_logger("followersync.api")
+
+
+@dataclass
+class RequestStats:
+    """Counters a run keeps: every HTTP attempt is a request, every repeated attempt also a retry."""
+
+    requests: int = 0
+    retries: int = 0
+    waited: float = 0.0  # seconds spent waiting for pacing and backoff
+
+
+class Client:
+    """Lists followers through the postpress API.
+
+    One keep-alive HTTP connection pool, shared safely by many threads. Pacing is per linked account
+    (`Pacer`); retries cover network errors, `TransientApiError` and a 429 that says how long to wait.
+    """
+
+    def __init__(
+        self,
+        api: ApiSettings,
+        providers: Mapping[str, ProviderSettings],
+        api_key: str,
+        *,
+        clock: Clock | None = None,
+        pacer: Pacer | None = None,
+        rng: random.Random | None = None,
+        before_request: Callable[[SourceConfig], None] | None = None,
+    ) -> None:
+        if not _VALID_KEY.match(api_key or ""):
+            raise ValueError("the API key must be non-empty visible ASCII without spaces")
+        self.api = api
+        self.providers = dict(providers)
+        self.clock: Clock = clock or SystemClock()
+        self.pacer = pacer or Pacer(self.clock)
+        self._rng = rng or random.Random()
+        self._before_request = before_request
+        self._secret = api_key
+        self._url = api.base_url.rstrip("/") + "/users/followers"
+        # TLS verification stays on (httpx's default, and nothing here can turn it off).
+        self._http = httpx.Client(
+            headers={
+                "X-API-KEY": api_key,
+                "accept": "application/json",
+                "user-agent": f"followersync/{__version__}",
+            },
+            timeout=api.timeout,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self.api.base_url!r})"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def pages(
+        self,
+        source: SourceConfig,
+        *,
+        cursor: str | None,
+        limit: int,
+        stats: RequestStats,
+        max_pages: int = 1_000_000,
+    ) -> Iterator[Page]:
+        """The pages of `source`'s listing from `cursor` (None = the start) until the API says it ended.
+
+        Refuses to go round in circles: a next cursor that was already requested in this listing (the
+        starting one included) raises `CursorLoopError` before its page is yielded, since saving that
+        page's cursor as a checkpoint would resume the loop; so does a listing longer than `max_pages`.
+        """
+        requested: set[str] = set() if cursor is None else {cursor}
+        count = 0
+        while True:
+            if count >= max_pages:
+                raise CursorLoopError(
+                    f"more than {max_pages} pages in one listing; the API keeps returning a next cursor",
+                    pages=count,
+                )
+            page = self.fetch_page(source, cursor=cursor, limit=limit, stats=stats)
+            count += 1
+            if page.cursor is not None and page.cursor in requested:
+                raise CursorLoopError(
+                    f"page {count} returned cursor {one_line(page.cursor, 80)!r}, "
+                    "which was already requested in this listing",
+                    pages=count,
+                )
+            yield page
+            if page.cursor is None:
+                return
+            requested.add(page.cursor)
+            cursor = page.cursor
+
+    def fetch_page(
+        self, source: SourceConfig, *, cursor: str | None, limit: int, stats: RequestStats
+    ) -> Page:
+        """One page of `source`'s followers, retried as the API allows; raises a `PostpressError`."""
+        try:
+            interval = self.providers[source.provider].min_request_interval
+            max_limit = PROVIDER_MAX_PAGE_SIZE[source.provider]
+        except KeyError:
+            raise ValueError(f"unknown provider {source.provider!r} for source {source.name!r}") from None
+        if not 1 <= limit <= max_limit:
+            raise ValueError(f"limit must be 1..{max_limit} for {source.provider}, got {limit}")
+        params: dict[str, str | int] = {"account_id": source.account_id}
+        if source.user_id is not None:
+            params["user_id"] = source.user_id
+        params["limit"] = limit
+        if cursor is not None:
+            params["cursor"] = cursor
+
+        attempt = 0
+        backoff_total = 0.0
+        while True:
+            attempt += 1
+            if self._before_request is not None:
+                self._before_request(source)
+            error = self._attempt(source, interval, params, cursor, attempt, stats)
+            if isinstance(error, Page):
+                return error
+            wait = self._retry_wait(error, attempt, backoff_total)
+            if wait is None:
+                self._raise(error, attempt)
+            log.warning(
+                "api.retry",
+                source=source.name,
+                attempt=attempt,
+                wait=round(wait, 3),
+                error_type=error.error_type,
+                error=self._scrubbed(str(error)),
+            )
+            backoff_total += wait
+            stats.waited += wait
+            self.clock.sleep(wait)
+
+    def _attempt(
+        self,
+        source: SourceConfig,
+        interval: float,
+        params: Mapping[str, str | int],
+        cursor: str | None,
+        attempt: int,
+        stats: RequestStats,
+    ) -> Page | PostpressError:
+        """One HTTP request: the page, or the error to retry or raise (invalid bodies raise at once)."""
+        with self.pacer.slot(source.account_id, interval) as waited:
+            stats.waited += waited
+            stats.requests += 1
+            if attempt > 1:
+                stats.retries += 1
+            try:
+                response = self._http.get(self._url, params=params)
+            except httpx.UnsupportedProtocol as exc:
+                # A configuration mistake (e.g. base_url without http(s)://): retrying cannot help.
+                self._raise(NetworkError(f"cannot call {self.api.base_url!r}: {exc}"), attempt)
+            except httpx.TransportError as exc:
+                return NetworkError(_describe(exc))
+            except httpx.DecodingError as exc:
+                self._raise(InvalidResponseError(f"body could not be decoded: {exc}"), attempt)
+        if not response.is_success:
+            return error_from_response(
+                response.status_code, response.content, response.headers, now=self.clock.now()
+            )
+        try:
+            return parse_page(response.content, source.provider, request_cursor=cursor)
+        except InvalidResponseError as exc:
+            exc.error_detail["status"] = response.status_code
+            self._raise(exc, attempt)
+
+    def _retry_wait(self, error: PostpressError, attempt: int, backoff_total: float) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up on `error`."""
+        if isinstance(error, RateLimitedError):
+            # Without Retry-After the provider's own limit is hit; the engine defers the account.
+            if error.retry_after is None:
+                return None
+            wait = error.retry_after
+        elif isinstance(error, NetworkError | TransientApiError):
+            retry_after = error.retry_after if isinstance(error, ApiError) else None
+            if retry_after is not None:
+                wait = retry_after
+            else:
+                # Exponential backoff with full jitter: retrying clients spread out instead of colliding.
+                ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
+                wait = self._rng.uniform(0.0, ceiling)
+        else:
+            return None
+        if attempt >= self.api.max_attempts or backoff_total + wait > self.api.max_retry_wait:
+            return None
+        return wait
+
+    def _raise(self, error: PostpressError, attempt: int) -> NoReturn:
+        error.attempts = attempt
+        error.redact(self._secret)
+        raise error
+
+    def _scrubbed(self, text: str) -> str:
+        return text.replace(self._secret, "[redacted]")
+
+
+def _describe(exc: httpx.TransportError) -> str:
+    """A one-line description of a transport failure, e.g. "ReadTimeout: timed out"."""
+    text = one_line(str(exc))
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name

@@ -1,0 +1,217 @@
+"""The command line: parse, call, print. No logic of its own lives here."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType
+
+import click
+import sqlalchemy as sa
+
+from followersync import __version__
+from followersync import logging as fslogging
+from followersync.clock import SystemClock
+from followersync.config import ConfigError, Settings, load_settings
+from followersync.engine import MODES, PassRunner, SourceResult
+from followersync.store import db, runs
+from followersync.worker import Fleet, build_client, new_holder_id
+
+EXIT_OK, EXIT_SOURCE_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageProblem(click.ClickException):
+    """A configuration or usage error: one line on stderr, exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass
+class Globals:
+    config_path: str | None
+    log_format: str | None
+
+    def settings(self) -> Settings:
+        try:
+            settings = load_settings(self.config_path)
+        except ConfigError as exc:
+            raise UsageProblem(str(exc)) from None
+        fslogging.register_secret(settings.api.api_key)
+        password = sa.make_url(settings.database.url).password
+        fslogging.register_secret(str(password) if password else None)
+        log = fslogging.structlog.get_logger("followersync")
+        for warning in settings.warnings:
+            log.warning("config.warning", message=warning)
+        return settings
+
+
+@contextmanager
+def _database(settings: Settings, *, migrate_if_empty: bool) -> Iterator[sa.Engine]:
+    try:
+        engine = db.create_engine(settings.database.url)
+    except ConfigError as exc:
+        raise UsageProblem(str(exc)) from None
+    try:
+        if migrate_if_empty:
+            db.ensure_schema(engine)
+        yield engine
+    except db.SchemaOutOfDate as exc:
+        raise UsageProblem(str(exc)) from None
+    except sa.exc.OperationalError as exc:
+        raise UsageProblem(
+            f"database.url: cannot use {settings.database.safe_url}: {str(exc.orig).strip().splitlines()[0]}"
+        ) from None
+    finally:
+        engine.dispose()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="followersync")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Configuration file (default: $FOLLOWERSYNC_CONFIG, else ./followersync.toml if present).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["json", "console"]),
+    help="Log format on stderr (default: console on a terminal, JSON lines otherwise).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, log_format: str | None) -> None:
+    """Keep a SQL database in step with the followers of postpress-linked accounts.
+
+    \b
+    Typical use:
+      followersync migrate                 # create or upgrade the schema
+      followersync sync                    # one pass for every configured source
+      followersync sync --source acme-page --mode full
+    Exit codes: 0 all good, 1 at least one source failed, 2 usage or configuration error.
+    """
+    fslogging.configure(log_format)
+    ctx.obj = Globals(config_path, log_format)
+
+
+@cli.command()
+@click.pass_obj
+def migrate(g: Globals) -> None:
+    """Bring the configured database to the newest schema (alembic upgrade head)."""
+    settings = g.settings()
+    with _database(settings, migrate_if_empty=False) as engine:
+        before = db.current_revision(engine)
+        db.migrate(engine)
+        after = db.current_revision(engine)
+    click.echo(f"database {settings.database.safe_url}: schema {before or 'empty'} -> {after}")
+
+
+@cli.command()
+@click.option(
+    "--source",
+    "source_names",
+    multiple=True,
+    metavar="NAME",
+    help="Sync only this source (repeatable). Default: every configured source.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default="auto",
+    show_default=True,
+    help="full: list every follower, then mark unfollows. incremental: stop at the first page with "
+    "nothing new. auto: full when the last complete full pass is older than sync.full_pass_interval.",
+)
+@click.option(
+    "--accept-unfollows",
+    is_flag=True,
+    help="Mark unfollows even when more than the guard allows went missing in one full pass.",
+)
+@click.pass_obj
+def sync(g: Globals, source_names: Sequence[str], mode: str, accept_unfollows: bool) -> None:
+    """One pass for each (or each named) source.
+
+    Each page is committed with its checkpoint, so a killed run resumes where it stopped. SIGTERM or
+    SIGINT lets the page in flight commit, ends the run `deferred` and exits 0.
+
+    \b
+    Examples:
+      followersync sync
+      followersync sync --source acme-page --source brand-ig --mode incremental
+      followersync sync --source acme-page --mode full --accept-unfollows
+    """
+    settings = g.settings()
+    try:
+        selected = settings.select_sources(source_names)
+        settings.require_api_key()
+    except ConfigError as exc:
+        raise UsageProblem(str(exc)) from None
+    if not selected:
+        raise UsageProblem("sources: none configured; add [[sources]] tables to the configuration file")
+    clock = SystemClock()
+    with _database(settings, migrate_if_empty=True) as engine:
+        with engine.begin() as conn:
+            ids = runs.sync_sources(conn, settings.sources, clock.now())
+        with build_client(settings, engine, clock) as client:
+            runner = PassRunner(engine, client, settings, clock, new_holder_id())
+            with _stop_on_signals(runner):
+                results = Fleet(runner, settings).sync(
+                    [(s, ids[s.name]) for s in selected], mode=mode, accept_unfollows=accept_unfollows
+                )
+    _print_results(results)
+    if any(r.status == "failed" for r in results):
+        sys.exit(EXIT_SOURCE_FAILED)
+
+
+@contextmanager
+def _stop_on_signals(runner: PassRunner) -> Iterator[None]:
+    """SIGTERM/SIGINT: finish the page in flight, then stop. A second SIGINT interrupts at once."""
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        if runner.stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        runner.stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _print_results(results: Sequence[SourceResult]) -> None:
+    headers = ("source", "status", "mode", "pages", "items", "new", "lost", "withheld", "requests", "note")
+    rows = [
+        (
+            r.source,
+            r.status,
+            r.mode or "-",
+            str(r.pages),
+            str(r.items),
+            str(r.new),
+            str(r.lost),
+            str(r.withheld),
+            str(r.requests),
+            r.message or ("unfollows withheld: see `followersync sync --help`" if r.withheld else ""),
+        )
+        for r in results
+    ]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    for line in (headers, *rows):
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
+def main() -> None:
+    cli(prog_name="followersync")
+
+
+def _register_simulator() -> None:
+    from followersync.simulator import simulate_command
+
+    cli.add_command(simulate_command, "simulate")
+
+
+_register_simulator()

@@ -1,0 +1,680 @@
+"""Settings: the TOML file plus environment overrides, validated once into frozen dataclasses.
+
+    load_settings()                      the one entry point: find the file, read it, apply the env
+      ├── the file     --config PATH > FOLLOWERSYNC_CONFIG > ./followersync.toml > none (all defaults)
+      ├── REFERENCE    every key: dotted name, default as users see it, meaning, how it is read
+      └── environment  POSTPRESS_API_KEY, FOLLOWERSYNC_DATABASE_URL, FOLLOWERSYNC_BASE_URL
+
+Everything past this module trusts `Settings`: every problem is found here, before any request is made,
+and reported as a `ConfigError` whose one-line message starts with the key's dotted path
+(`sync.concurrency: must be an integer >= 1, got 0`). `REFERENCE` is the single description of the keys:
+the validator knows the valid keys from it, and docs/configuration.md is written from it (a test keeps
+the two equal).
+
+Secrets: the API key comes only from the environment and is never part of a repr; a database password
+is hidden in `DatabaseSettings`' repr, in `safe_url` and in every message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+PROVIDERS = ("linkedin", "instagram")
+PROVIDER_MAX_PAGE_SIZE = {"linkedin": 100, "instagram": 200}
+DEFAULT_BASE_URL = "https://api.postpress.ai/api/v1"
+DEFAULT_DATABASE_URL = "sqlite:///followersync.db"
+
+CONFIG_FILE_NAME = "followersync.toml"
+ENV_CONFIG = "FOLLOWERSYNC_CONFIG"
+ENV_API_KEY = "POSTPRESS_API_KEY"
+ENV_DATABASE_URL = "FOLLOWERSYNC_DATABASE_URL"
+ENV_BASE_URL = "FOLLOWERSYNC_BASE_URL"
+
+_PROVIDER_TITLES = {"linkedin": "LinkedIn", "instagram": "Instagram"}
+_EXPECTED_PROVIDERS = " or ".join(PROVIDERS)
+
+
+class ConfigError(Exception):
+    """A configuration or usage problem: a one-line message naming the key. The CLI exits 2."""
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """How to reach the postpress API; the key comes only from POSTPRESS_API_KEY."""
+
+    base_url: str = DEFAULT_BASE_URL
+    timeout: float = 30.0
+    max_attempts: int = 6
+    max_retry_wait: float = 300.0
+    api_key: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Where the followers land: a SQLAlchemy URL (SQLite or PostgreSQL with psycopg 3)."""
+
+    url: str = DEFAULT_DATABASE_URL
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden: the only form of it fit for logs and messages."""
+        return safe_database_url(self.url)
+
+    def __repr__(self) -> str:
+        return f"DatabaseSettings(url={self.safe_url!r})"
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """How passes are planned, scheduled and guarded."""
+
+    concurrency: int = 8
+    full_pass_interval: float = 86400.0
+    interval: float = 3600.0
+    lease_ttl: float = 60.0
+    checkpoint_max_age: float = 43200.0
+    unfollow_guard_fraction: float = 0.25
+    unfollow_guard_min: int = 25
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """Paging and pacing for every linked account of one provider."""
+
+    page_size: int
+    min_request_interval: float = 3.0
+    daily_request_budget: int = 2000
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One `[[sources]]` table: a linked account, optionally narrowed to whose followers to list."""
+
+    name: str
+    provider: str
+    account_id: str
+    user_id: str | None = None
+
+
+def _default_providers() -> dict[str, ProviderSettings]:
+    return {p: ProviderSettings(page_size=PROVIDER_MAX_PAGE_SIZE[p]) for p in PROVIDERS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole validated configuration; `warnings` holds what was adjusted (e.g. a capped page_size)."""
+
+    api: ApiSettings = field(default_factory=ApiSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    sync: SyncSettings = field(default_factory=SyncSettings)
+    providers: Mapping[str, ProviderSettings] = field(default_factory=_default_providers)
+    sources: tuple[SourceConfig, ...] = ()
+    config_path: Path | None = None
+    warnings: tuple[str, ...] = ()
+
+    def provider(self, name: str) -> ProviderSettings:
+        """The paging and pacing settings of one provider."""
+        try:
+            return self.providers[name]
+        except KeyError:
+            raise ConfigError(f'unknown provider "{name}" (expected {_EXPECTED_PROVIDERS})') from None
+
+    def require_api_key(self) -> str:
+        """The API key, or a ConfigError for the commands that call the API (`sync`, `worker`)."""
+        if not self.api.api_key:
+            raise ConfigError(
+                f"{ENV_API_KEY} is not set: the sync and worker commands need the postpress API key "
+                "in the environment"
+            )
+        return self.api.api_key
+
+    def select_sources(self, names: Sequence[str]) -> tuple[SourceConfig, ...]:
+        """The named sources in configuration order (all of them when `names` is empty)."""
+        if not names:
+            return self.sources
+        known = {source.name for source in self.sources}
+        for name in names:
+            if name not in known:
+                if not self.sources:
+                    raise ConfigError(f'no source named "{name}": the configuration has no [[sources]]')
+                listing = ", ".join(source.name for source in self.sources)
+                raise ConfigError(f'no source named "{name}" (configured sources: {listing})')
+        wanted = set(names)
+        return tuple(source for source in self.sources if source.name in wanted)
+
+
+# --- reading one value ---------------------------------------------------------------------------
+
+Reader = Callable[[object, str], Any]
+"""Turns one raw TOML (or environment) value into its setting, or raises ConfigError naming `key`."""
+
+
+def _show(value: object) -> str:
+    """A value as it looks in TOML, kept to one short line for messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+        return text if len(text) <= 60 else text[:56] + '..."'
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return f"a {type(value).__name__}"  # TOML dates and times
+
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d)")
+_DURATION = re.compile(rf"([+-]?)\s*((?:{_DURATION_PART.pattern}\s*)+)")
+_DURATION_HINT = 'a number of seconds or a string like "1.5s", "500ms", "10m", "24h", "2d"'
+
+
+def parse_duration(value: object, key: str) -> float:
+    """Seconds from a number of seconds or a string such as "1.5s", "500ms", "10m", "24h", "1h30m"."""
+    seconds: float | None = None
+    # TOML booleans are Python ints; `timeout = true` is a mistake, not 1 second.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = _DURATION.fullmatch(value.strip())
+        if match:
+            total = sum(float(n) * _DURATION_UNITS[unit] for n, unit in _DURATION_PART.findall(match[2]))
+            seconds = -total if match[1] == "-" else total
+    if seconds is None or not math.isfinite(seconds):
+        raise ConfigError(f"{key}: must be a duration ({_DURATION_HINT}), got {_show(value)}")
+    return seconds
+
+
+def _duration(*, zero_allowed: bool) -> Reader:
+    """A reader of durations > 0, or >= 0 where 0 means "off"."""
+
+    def read(value: object, key: str) -> float:
+        seconds = parse_duration(value, key)
+        if seconds < 0 or (seconds == 0 and not zero_allowed):
+            bound = ">= 0" if zero_allowed else "> 0"
+            raise ConfigError(f"{key}: must be a duration {bound}, got {_show(value)}")
+        return seconds
+
+    return read
+
+
+def _integer(minimum: int) -> Reader:
+    """A reader of integers >= minimum (booleans refused)."""
+
+    def read(value: object, key: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ConfigError(f"{key}: must be an integer >= {minimum}, got {_show(value)}")
+        return value
+
+    return read
+
+
+def _fraction(value: object, key: str) -> float:
+    """A number in (0, 1]."""
+    # 0 would withhold every unfollow; above 1 would never withhold: neither guards anything.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigError(f"{key}: must be a number > 0 and <= 1, got {_show(value)}")
+    return float(value)
+
+
+def _http_url(value: object, key: str) -> str:
+    """An http(s) URL without query or fragment, trailing "/" removed so paths join with one slash."""
+    url = value.strip().rstrip("/") if isinstance(value, str) else ""
+    try:
+        parts = urlsplit(url)
+        # A query or fragment would end up in the middle of {base_url}/users/followers.
+        valid = (
+            parts.scheme in ("http", "https") and bool(parts.hostname) and not (parts.query or parts.fragment)
+        )
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        valid = False
+    if not valid:
+        raise ConfigError(
+            f'{key}: must be an http(s) URL without query, such as "{DEFAULT_BASE_URL}", got {_show(value)}'
+        )
+    return url
+
+
+_PSYCOPG = "postgresql+psycopg"
+_DATABASE_HINT = f"expected sqlite:///PATH or {_PSYCOPG}://USER@HOST/DATABASE"
+
+
+def _database_url(value: object, key: str) -> str:
+    """A SQLite or PostgreSQL (psycopg 3) URL; the value is never shown since it may carry a password."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{key}: must be a non-empty string ({_DATABASE_HINT}), got {_show(value)}")
+    text = value.strip()
+    try:
+        backend, _, driver = make_url(text).drivername.partition("+")
+    except ArgumentError:
+        raise ConfigError(f"{key}: not a database URL ({_DATABASE_HINT})") from None
+    if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
+        # psycopg 3 is the one PostgreSQL driver installed; plain postgresql:// would ask for psycopg2.
+        # Only the scheme is rewritten: re-rendering the URL could re-quote the rest of it.
+        return _PSYCOPG + text[text.index("://") :]
+    if backend == "sqlite" and driver in ("", "pysqlite"):
+        return text
+    if backend in ("postgresql", "postgres", "sqlite"):
+        raise ConfigError(f'{key}: driver "{driver}" is not supported ({_DATABASE_HINT})')
+    raise ConfigError(f'{key}: unsupported database "{backend}" ({_DATABASE_HINT})')
+
+
+def _text(*, why_not_empty: str) -> Reader:
+    """A reader of non-empty strings, surrounding whitespace dropped."""
+
+    def read(value: object, key: str) -> str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: must be a string, got {_show(value)}")
+        if not value.strip():
+            raise ConfigError(f"{key}: must not be empty ({why_not_empty})")
+        return value.strip()
+
+    return read
+
+
+def _provider_name(value: object, key: str) -> str:
+    """One of PROVIDERS, spelt exactly."""
+    if not isinstance(value, str):
+        raise ConfigError(f'{key}: must be "linkedin" or "instagram", got {_show(value)}')
+    if value not in PROVIDERS:
+        raise ConfigError(f"{key}: unknown provider {_show(value)} (expected {_EXPECTED_PROVIDERS})")
+    return value
+
+
+_SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _source_name(value: object, key: str) -> str:
+    """A name safe to type on a command line: ASCII letters, digits, '.', '_', '-'."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: must be a string, got {_show(value)}")
+    if not _SOURCE_NAME.fullmatch(value):
+        # It is typed after --source and shown in reports, so it must survive a shell unquoted.
+        raise ConfigError(
+            f"{key}: {_show(value)} is not a valid source name (letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit)"
+        )
+    return value
+
+
+# --- the reference: every key, once --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """One configuration key: what users read in docs/configuration.md and what the loader checks."""
+
+    key: str  # dotted path; "sources[]." marks a key of each [[sources]] table
+    default: str | None  # the default as a TOML literal, as users see it; None when there is none
+    meaning: str  # one line for the reference table
+    read: Reader = field(repr=False, compare=False)
+    required: bool = False
+
+    @property
+    def table(self) -> str:
+        """The table the key lives in, e.g. "providers.linkedin" or "sources[]"."""
+        return self.key.rpartition(".")[0]
+
+    @property
+    def name(self) -> str:
+        """The key's own name inside its table."""
+        return self.key.rpartition(".")[2]
+
+
+def _provider_keys(provider: str) -> list[ConfigKey]:
+    title, maximum = _PROVIDER_TITLES[provider], PROVIDER_MAX_PAGE_SIZE[provider]
+    prefix = f"providers.{provider}"
+    return [
+        ConfigKey(
+            f"{prefix}.page_size",
+            str(maximum),
+            f"followers per request; a larger value is capped at the {title} maximum, {maximum}",
+            _integer(1),
+        ),
+        ConfigKey(
+            f"{prefix}.min_request_interval",
+            '"3s"',
+            "least time between the starts of two requests of one linked account, "
+            "random jitter (0-50%) added on top; 0 turns pacing off",
+            _duration(zero_allowed=True),
+        ),
+        ConfigKey(
+            f"{prefix}.daily_request_budget",
+            "2000",
+            "requests per linked account per UTC day, shared by all processes; 0 = unlimited",
+            _integer(0),
+        ),
+    ]
+
+
+REFERENCE: tuple[ConfigKey, ...] = (
+    ConfigKey(
+        "api.base_url",
+        f'"{DEFAULT_BASE_URL}"',
+        "root of the postpress API; the client calls {base_url}/users/followers",
+        _http_url,
+    ),
+    ConfigKey("api.timeout", '"30s"', "timeout of one HTTP request", _duration(zero_allowed=False)),
+    ConfigKey("api.max_attempts", "6", "attempts per request, retries included", _integer(1)),
+    ConfigKey(
+        "api.max_retry_wait",
+        '"5m"',
+        "most time one request may spend waiting between retries",
+        _duration(zero_allowed=True),
+    ),
+    ConfigKey(
+        "database.url",
+        f'"{DEFAULT_DATABASE_URL}"',
+        f"SQLAlchemy URL: sqlite:///PATH or {_PSYCOPG}://USER:PASSWORD@HOST:PORT/DATABASE",
+        _database_url,
+    ),
+    ConfigKey("sync.concurrency", "8", "sources synced at once (of different linked accounts)", _integer(1)),
+    ConfigKey(
+        "sync.full_pass_interval",
+        '"24h"',
+        "mode auto runs a full pass when the source's last complete one is older than this",
+        _duration(zero_allowed=False),
+    ),
+    ConfigKey(
+        "sync.interval",
+        '"1h"',
+        "worker: how often each source is synced (incremental between full passes)",
+        _duration(zero_allowed=False),
+    ),
+    ConfigKey(
+        "sync.lease_ttl",
+        '"60s"',
+        "how long a dead process's hold on a linked account outlives it",
+        _duration(zero_allowed=False),
+    ),
+    ConfigKey(
+        "sync.checkpoint_max_age",
+        '"12h"',
+        "an older checkpoint restarts the pass from the beginning instead of resuming it",
+        _duration(zero_allowed=False),
+    ),
+    ConfigKey(
+        "sync.unfollow_guard_fraction",
+        "0.25",
+        "a full pass that would unfollow more than this fraction of the active followers "
+        "(and more than unfollow_guard_min) withholds the unfollows; sync --accept-unfollows marks them",
+        _fraction,
+    ),
+    ConfigKey(
+        "sync.unfollow_guard_min",
+        "25",
+        "unfollows are withheld only when they are also more than this many followers",
+        _integer(0),
+    ),
+    *_provider_keys("linkedin"),
+    *_provider_keys("instagram"),
+    ConfigKey(
+        "sources[].name",
+        None,
+        "unique, stable name used by the CLI (--source), the views and the reports",
+        _source_name,
+        required=True,
+    ),
+    ConfigKey("sources[].provider", None, '"linkedin" or "instagram"', _provider_name, required=True),
+    ConfigKey(
+        "sources[].account_id",
+        None,
+        "the postpress id of the linked account whose followers are synced",
+        _text(why_not_empty="every source needs the postpress id of its linked account"),
+        required=True,
+    ),
+    ConfigKey(
+        "sources[].user_id",
+        None,
+        "whose followers to list; omitted = the linked account's own",
+        _text(why_not_empty="omit user_id to list the linked account's own followers"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One environment variable the loader reads."""
+
+    name: str
+    key: str | None  # the configuration key it sets, if any
+    meaning: str
+
+
+ENVIRONMENT: tuple[EnvVar, ...] = (
+    EnvVar(
+        ENV_API_KEY,
+        None,
+        "the postpress API key (sent only in the X-API-KEY header); the only way to give it",
+    ),
+    EnvVar(ENV_DATABASE_URL, "database.url", "overrides database.url"),
+    EnvVar(ENV_BASE_URL, "api.base_url", "overrides api.base_url"),
+    EnvVar(ENV_CONFIG, None, "path of the configuration file when --config is not given"),
+)
+
+_KEYS = {entry.key: entry for entry in REFERENCE}
+_TABLE_KEYS: dict[str, dict[str, ConfigKey]] = {}
+for _entry in REFERENCE:
+    _TABLE_KEYS.setdefault(_entry.table, {})[_entry.name] = _entry
+del _entry
+_SOURCES = "sources"
+_SOURCE_TABLE = "sources[]"
+_API_KEY_NAMES = {"api_key", "apikey", "x_api_key", "postpress_api_key"}
+
+
+def _child_tables(table: str) -> list[str]:
+    """The tables directly inside `table` ("" is the top level), in reference order."""
+    children: list[str] = []
+    for path in _TABLE_KEYS:
+        parts = path.removesuffix("[]").split(".")
+        for depth, name in enumerate(parts):
+            if ".".join(parts[:depth]) == table and name not in children:
+                children.append(name)
+    return children
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Find, read and validate the configuration; raise ConfigError (one line naming the key) if bad."""
+    env = os.environ if env is None else env
+    path = _find_config_file(config_path, env)
+    values: dict[str, Any] = {}
+    sources: list[dict[str, Any]] = []
+    if path is not None:
+        data = _read_toml(path)
+        try:
+            _read_table(data, "", values, sources)
+            checked = _check_sources(sources)
+        except ConfigError as error:
+            raise ConfigError(f"{error} (in {path})") from None
+    else:
+        checked = ()
+
+    for var in ENVIRONMENT:
+        raw = env.get(var.name, "").strip()
+        if var.key is not None and raw:
+            values[var.key] = _KEYS[var.key].read(raw, f"{var.key} (from {var.name})")
+
+    warnings: list[str] = []
+    providers = {}
+    for provider in PROVIDERS:
+        section = _section(values, f"providers.{provider}")
+        maximum = PROVIDER_MAX_PAGE_SIZE[provider]
+        page_size = section.setdefault("page_size", maximum)
+        if page_size > maximum:
+            warnings.append(
+                f"providers.{provider}.page_size: {page_size} is above the {_PROVIDER_TITLES[provider]} "
+                f"maximum of {maximum}; using {maximum}"
+            )
+            section["page_size"] = maximum
+        providers[provider] = ProviderSettings(**section)
+    warnings.extend(_same_followers_warnings(checked))
+
+    api_key = env.get(ENV_API_KEY, "").strip() or None
+    return Settings(
+        api=dataclasses.replace(ApiSettings(), **_section(values, "api"), api_key=api_key),
+        database=dataclasses.replace(DatabaseSettings(), **_section(values, "database")),
+        sync=dataclasses.replace(SyncSettings(), **_section(values, "sync")),
+        providers=providers,
+        sources=checked,
+        config_path=path,
+        warnings=tuple(warnings),
+    )
+
+
+def _find_config_file(config_path: str | Path | None, env: Mapping[str, str]) -> Path | None:
+    """--config PATH, else FOLLOWERSYNC_CONFIG, else ./followersync.toml if present, else no file."""
+    if config_path is not None:
+        path, origin = Path(config_path), "config file"
+    elif env.get(ENV_CONFIG, "").strip():
+        path, origin = Path(env[ENV_CONFIG].strip()), f"config file (from {ENV_CONFIG})"
+    else:
+        default = Path(CONFIG_FILE_NAME)
+        return default if default.is_file() else None
+    # A path the user named must exist: silently running on defaults would sync into the wrong database.
+    if path.is_dir():
+        raise ConfigError(f"{origin} {path} is a directory, not a TOML file")
+    if not path.is_file():
+        raise ConfigError(f"{origin} {path} does not exist")
+    return path
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        # tomllib's message carries "(at line N, column M)" and never the file's values.
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: invalid TOML: the file is not UTF-8 text") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from None
+
+
+def _read_table(
+    data: Mapping[str, Any], table: str, values: dict[str, Any], sources: list[dict[str, Any]]
+) -> None:
+    """Check one TOML table against REFERENCE, adding its read values (by dotted key) to `values`."""
+    keys = _TABLE_KEYS.get(table, {})
+    children = _child_tables(table)
+    for name, value in data.items():
+        dotted = f"{table}.{name}" if table else name
+        if name in keys:
+            values[dotted] = keys[name].read(value, dotted)
+        elif table == "" and name == _SOURCES:
+            sources.extend(_source_tables(value))
+        elif name in children:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{dotted}: must be a table ([{dotted}]), got {_show(value)}")
+            _read_table(value, dotted, values, sources)
+        else:
+            raise ConfigError(_unknown_key(dotted, table, name, [*keys, *children]))
+
+
+def _source_tables(value: object) -> list[dict[str, Any]]:
+    """The [[sources]] tables, each read against REFERENCE (missing keys are checked afterwards)."""
+    if not isinstance(value, list):
+        shown = "a table ([sources])" if isinstance(value, dict) else _show(value)
+        raise ConfigError(f"{_SOURCES}: must be an array of tables ([[sources]]), got {shown}")
+    tables: list[dict[str, Any]] = []
+    keys = _TABLE_KEYS[_SOURCE_TABLE]
+    for number, item in enumerate(value, start=1):
+        label = f"{_SOURCES}[{number}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{label}: must be a table ([[sources]]), got {_show(item)}")
+        read: dict[str, Any] = {}
+        for name, raw in item.items():
+            if name not in keys:
+                raise ConfigError(_unknown_key(f"{label}.{name}", _SOURCE_TABLE, name, list(keys)))
+            read[name] = keys[name].read(raw, f"{label}.{name}")
+        tables.append(read)
+    return tables
+
+
+def _check_sources(tables: list[dict[str, Any]]) -> tuple[SourceConfig, ...]:
+    """Required keys present and names unique, numbering sources from 1 in file order."""
+    seen: dict[str, int] = {}
+    sources: list[SourceConfig] = []
+    for number, table in enumerate(tables, start=1):
+        for entry in _TABLE_KEYS[_SOURCE_TABLE].values():
+            if entry.required and entry.name not in table:
+                raise ConfigError(f"{_SOURCES}[{number}].{entry.name}: missing ({entry.meaning})")
+        name = table["name"]
+        if name in seen:
+            raise ConfigError(
+                f'{_SOURCES}: duplicate source name "{name}" (sources[{seen[name]}] and sources[{number}])'
+            )
+        seen[name] = number
+        sources.append(SourceConfig(**table))
+    return tuple(sources)
+
+
+def _same_followers_warnings(sources: Sequence[SourceConfig]) -> list[str]:
+    # Not an error (a rename in progress is legitimate) but it spends the account's budget twice.
+    first: dict[tuple[str, str, str | None], SourceConfig] = {}
+    warnings = []
+    for source in sources:
+        target = (source.provider, source.account_id, source.user_id)
+        if target in first:
+            warnings.append(
+                f'sources: "{source.name}" lists the same followers as "{first[target].name}" '
+                "(same provider, account_id and user_id)"
+            )
+        first.setdefault(target, source)
+    return warnings
+
+
+def _unknown_key(dotted: str, table: str, name: str, known: list[str]) -> str:
+    """The message for a key REFERENCE does not know, with the likely intended key when there is one."""
+    if name.lower().replace("-", "_") in _API_KEY_NAMES:
+        # The value is deliberately not echoed: it is a secret the user just put in a file.
+        return (
+            f"{dotted}: the API key does not belong in the file; set {ENV_API_KEY} in the environment instead"
+        )
+    elsewhere = [e.table for e in REFERENCE if e.name == name and e.table not in (table, _SOURCE_TABLE)]
+    if table == "providers":
+        if elsewhere:
+            return f"{dotted}: set it per provider, in [providers.linkedin] or [providers.instagram]"
+        return f"{dotted}: unknown provider (expected {_EXPECTED_PROVIDERS})"
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        hint = f'did you mean "{close[0]}"?'
+    elif elsewhere:
+        hint = "it belongs in " + " or ".join(f"[{t}]" for t in elsewhere)
+    else:
+        hint = f"known {'tables' if table == '' else 'keys'}: {', '.join(known)}"
+    return f"{dotted}: unknown key ({hint})"
+
+
+def _section(values: Mapping[str, Any], table: str) -> dict[str, Any]:
+    """The read values of one table, by their names inside it."""
+    return {key.rpartition(".")[2]: value for key, value in values.items() if key.rpartition(".")[0] == table}
+
+
+def safe_database_url(url: str) -> str:
+    """A database URL with its password (also one given as ?password=) replaced by ***."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "<unparseable database URL>"
+    query = {k: ("***" if k.lower() == "password" else v) for k, v in parsed.query.items()}
+    return parsed.set(query=query).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")

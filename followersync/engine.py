@@ -1,0 +1,313 @@
+"""One pass of one source, start to finish.
+
+    plan (full or incremental? resume a checkpoint?) -> start or continue the pass, open a run
+    -> for each page: fetch (the client paces and retries) -> write it in one transaction
+    -> listing complete: mark unfollows (guarded), complete the pass -> close the run
+
+What a failure does to the run is decided here and only here: limits defer it (checkpoint kept, the
+next run resumes), a stop request defers it after the page in flight commits, anything else fails it
+with the error recorded. Pages already committed always stay.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+
+from followersync.api.client import Client, RequestStats
+from followersync.api.errors import (
+    AccountRestrictedError,
+    BadRequestError,
+    CredentialError,
+    NotFoundError,
+    PostpressError,
+    RateLimitedError,
+)
+from followersync.clock import Clock
+from followersync.config import Settings, SourceConfig
+from followersync.store import runs, writer
+from followersync.store.runs import Checkpoint
+
+log = structlog.get_logger("followersync.engine")
+
+MODES = ("auto", "full", "incremental")
+
+
+class BudgetExhausted(Exception):
+    """The account's daily request budget is used up (for this UTC day)."""
+
+    error_type = "budget_exhausted"
+
+
+class LeaseLost(Exception):
+    """Another process took over the account's lease (ours expired): stop writing at once."""
+
+    error_type = "lease_lost"
+
+
+@dataclass(frozen=True)
+class Plan:
+    mode: str  # "full" | "incremental": the mode actually run
+    resume: Checkpoint | None  # the checkpoint of a full pass to continue
+
+
+def plan_pass(
+    requested: str,
+    checkpoint: Checkpoint | None,
+    last_full_pass_at: datetime | None,
+    now: datetime,
+    settings: Settings,
+) -> Plan:
+    """Decide the mode and whether to continue a pass in progress (SPEC section 5, "Resume", "Modes")."""
+    fresh = checkpoint is not None and (
+        (now - checkpoint.updated_at).total_seconds() <= settings.sync.checkpoint_max_age
+    )
+    if requested == "incremental":
+        return Plan("incremental", None)
+    if requested == "full" or fresh:
+        return Plan("full", checkpoint if fresh else None)
+    full_due = (
+        last_full_pass_at is None
+        or (now - last_full_pass_at).total_seconds() >= settings.sync.full_pass_interval
+    )
+    return Plan("full" if full_due else "incremental", None)
+
+
+@dataclass
+class SourceResult:
+    """How one source's run ended, for the command's summary and exit code."""
+
+    source: str
+    status: str  # succeeded | deferred | failed | skipped
+    run_id: int | None = None
+    mode: str | None = None
+    pages: int = 0
+    items: int = 0
+    new: int = 0
+    lost: int = 0
+    withheld: int = 0
+    requests: int = 0
+    error_type: str | None = None
+    message: str | None = None
+    account_blocked: bool = False  # credentials or restriction: do not call this account again now
+
+
+ProgressCallback = Callable[[str, int, int, int], None]  # source name, pages, items, new followers
+
+
+@dataclass
+class PassRunner:
+    """Runs passes for sources whose account lease the caller holds."""
+
+    db: sa.Engine
+    client: Client
+    settings: Settings
+    clock: Clock
+    holder: str
+    stop: threading.Event = field(default_factory=threading.Event)
+    on_progress: ProgressCallback | None = None
+
+    def run(
+        self,
+        source: SourceConfig,
+        source_id: int,
+        *,
+        mode: str = "auto",
+        accept_unfollows: bool = False,
+        lease_lost: threading.Event | None = None,
+    ) -> SourceResult:
+        now = self.clock.now()
+        with self.db.begin() as conn:
+            checkpoint = runs.load_checkpoint(conn, source_id)
+            last_full = runs.last_full_pass_at(conn, source_id)
+            plan = plan_pass(mode, checkpoint, last_full, now, self.settings)
+            if checkpoint is not None and plan.mode == "full" and plan.resume is None:
+                runs.drop_checkpoint(conn, source_id)  # too old: restart the pass
+            pass_id = plan.resume.pass_id if plan.resume else runs.start_pass(conn, source_id, plan.mode, now)
+            pass_started = plan.resume.pass_started_at if plan.resume else now
+            run_id = runs.start_run(conn, source_id, pass_id, plan.mode, self.holder, now)
+        ctx = writer.PassContext(
+            source_id=source_id,
+            provider=source.provider,
+            pass_id=pass_id,
+            run_id=run_id,
+            full=plan.mode == "full",
+            baseline=last_full is None,
+        )
+        result = SourceResult(source=source.name, status="running", run_id=run_id, mode=plan.mode)
+        bound = log.bind(source=source.name, run_id=run_id, mode=plan.mode)
+        bound.info(
+            "run.start",
+            resume_pages=plan.resume.pages if plan.resume else None,
+            pass_id=pass_id,
+        )
+        stats = RequestStats()
+        try:
+            self._pages(source, ctx, plan.resume, pass_started, result, stats, lease_lost, accept_unfollows)
+        except (RateLimitedError, BudgetExhausted) as exc:
+            self._end(result, stats, "deferred", exc)
+        except (CredentialError, AccountRestrictedError) as exc:
+            result.account_blocked = True
+            self._end(result, stats, "failed", exc)
+        except PostpressError as exc:
+            self._end(result, stats, "failed", exc)
+        except LeaseLost as exc:
+            self._end(result, stats, "failed", exc)
+        except sa.exc.DBAPIError as exc:
+            self._end(result, stats, "failed", exc, error_type="database_error")
+        except Exception as exc:
+            bound.exception("run.crash")
+            self._end(result, stats, "failed", exc, error_type="internal_error")
+        bound.info(
+            "run.end",
+            status=result.status,
+            pages=result.pages,
+            items=result.items,
+            new=result.new,
+            lost=result.lost,
+            withheld=result.withheld,
+            requests=stats.requests,
+            error_type=result.error_type,
+            message=result.message,
+        )
+        if result.withheld:
+            bound.warning(
+                "unfollows.withheld",
+                withheld=result.withheld,
+                hint="more than the guard allows went missing in one pass; if they really left, "
+                "run `followersync sync --mode full --accept-unfollows --source " + source.name + "`",
+            )
+        return result
+
+    def _pages(
+        self,
+        source: SourceConfig,
+        ctx: writer.PassContext,
+        resume: Checkpoint | None,
+        pass_started: datetime,
+        result: SourceResult,
+        stats: RequestStats,
+        lease_lost: threading.Event | None,
+        accept_unfollows: bool,
+    ) -> None:
+        limit = self.settings.provider(source.provider).page_size
+        cursor = resume.cursor if resume else None
+        pages_in_pass = resume.pages if resume else 0
+        listing_done = resume is not None and resume.cursor is None  # only unfollow marking was left
+        while not listing_done:
+            try:
+                for page in self.client.pages(source, cursor=cursor, limit=limit, stats=stats):
+                    if lease_lost is not None and lease_lost.is_set():
+                        raise LeaseLost("the account's lease expired and was taken by another process")
+                    now = self.clock.now()
+                    pages_in_pass += 1
+                    with self.db.begin() as conn:
+                        outcome = writer.apply_page(conn, ctx, page, now, pages_in_pass)
+                        runs.record_requests(conn, ctx.run_id, stats.requests, stats.retries)
+                    result.pages += 1
+                    result.items += outcome.items
+                    result.new += outcome.new
+                    if self.on_progress is not None:
+                        self.on_progress(source.name, result.pages, result.items, result.new)
+                    if page.cursor is None or (not ctx.full and outcome.new == 0):
+                        break
+                    if self.stop.is_set():
+                        raise _Stopped()
+                listing_done = True
+            except (BadRequestError, NotFoundError):
+                if cursor is None or result.pages > 0:
+                    raise
+                # The saved cursor was rejected (stale): restart the pass from the beginning, once.
+                log.warning("checkpoint.rejected", source=source.name, run_id=ctx.run_id)
+                ctx, pass_started = self._restart_pass(ctx)
+                cursor, pages_in_pass = None, 0
+            except _Stopped:
+                self._end(result, stats, "deferred", None, message="stopped by signal; checkpoint kept")
+                return
+        now = self.clock.now()
+        guard = writer.UnfollowGuard(
+            fraction=self.settings.sync.unfollow_guard_fraction,
+            minimum=self.settings.sync.unfollow_guard_min,
+            accept=accept_unfollows,
+        )
+        with self.db.begin() as conn:
+            if ctx.full:
+                unfollows = writer.mark_unfollows(conn, ctx, pass_started, now, guard)
+                result.lost, result.withheld = unfollows.lost, unfollows.withheld
+            writer.complete_pass(conn, ctx, now)
+            self._finish(conn, result, stats, "succeeded", now)
+
+    def _restart_pass(self, ctx: writer.PassContext) -> tuple[writer.PassContext, datetime]:
+        now = self.clock.now()
+        with self.db.begin() as conn:
+            runs.drop_checkpoint(conn, ctx.source_id)
+            pass_id = runs.start_pass(conn, ctx.source_id, "full", now)
+            conn.execute(
+                runs.sync_runs.update().where(runs.sync_runs.c.id == ctx.run_id).values(pass_id=pass_id)
+            )
+        return writer.PassContext(**{**ctx.__dict__, "pass_id": pass_id}), now
+
+    def _end(
+        self,
+        result: SourceResult,
+        stats: RequestStats,
+        status: str,
+        exc: BaseException | None,
+        *,
+        error_type: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Close the run as `status`, recording the error; committed pages and checkpoint stay."""
+        detail: dict[str, Any] | None = None
+        if exc is not None:
+            error_type = error_type or getattr(exc, "error_type", None) or type(exc).__name__
+            detail = dict(getattr(exc, "error_detail", None) or {"detail": _one_line(str(exc))})
+            message = message or _one_line(str(exc))
+        result.error_type, result.message = error_type, message
+        try:
+            with self.db.begin() as conn:
+                self._finish(conn, result, stats, status, self.clock.now(), detail)
+        except sa.exc.DBAPIError:
+            # The database is gone: the run stays `running` and the next process that finds its lease
+            # expired records it as abandoned. The pages already committed are safe.
+            result.status = status
+            log.error("run.not_recorded", source=result.source, run_id=result.run_id, status=status)
+
+    def _finish(
+        self,
+        conn: sa.Connection,
+        result: SourceResult,
+        stats: RequestStats,
+        status: str,
+        now: datetime,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        result.status = status
+        result.requests = stats.requests
+        assert result.run_id is not None
+        runs.finish_run(
+            conn,
+            result.run_id,
+            status=status,
+            now=now,
+            requests=stats.requests,
+            retries=stats.retries,
+            followers_lost=result.lost,
+            unfollows_withheld=result.withheld,
+            error_type=result.error_type,
+            error_detail=detail,
+        )
+
+
+class _Stopped(Exception):
+    """A stop was requested between two pages."""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:500]

@@ -1,0 +1,39 @@
+"""Alembic environment: migrations run on the engine followersync hands over, or on the configured URL."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from followersync.store.schema import metadata
+
+config = context.config
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    engine = config.attributes.get("engine")
+    if engine is not None:
+        return engine
+    # Run by hand through the alembic command line: use followersync's own configuration.
+    from followersync.config import load_settings
+    from followersync.store.db import create_engine
+
+    return create_engine(load_settings().database.url)
+
+
+def run_migrations_online() -> None:
+    engine = _engine()
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+if context.is_offline_mode():
+    raise SystemExit("followersync migrations run online only: `followersync migrate`")
+run_migrations_online()

@@ -1,0 +1,1 @@
+"""The database: schema, migrations, the page writer, runs, checkpoints and leases."""

@@ -1,0 +1,220 @@
+"""Bookkeeping around passes: sources, runs, passes, checkpoints, account leases, the daily budget.
+
+Every function takes a Connection inside the caller's transaction, except where it says it commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from followersync.config import SourceConfig
+from followersync.store.schema import (
+    account_leases,
+    request_budget,
+    sources,
+    sync_checkpoints,
+    sync_passes,
+    sync_runs,
+)
+from followersync.store.writer import _insert
+
+
+def sync_sources(conn: sa.Connection, configured: Sequence[SourceConfig], now: datetime) -> dict[str, int]:
+    """Keep the `sources` table in step with the configuration; return name -> id of configured sources.
+
+    A source is matched by name. One that left the configuration is disabled, never deleted, so its
+    history stays queryable.
+    """
+    existing = {row.name: row for row in conn.execute(sa.select(sources))}
+    ids: dict[str, int] = {}
+    for source in configured:
+        values = {
+            "provider": source.provider,
+            "account_id": source.account_id,
+            "user_id": source.user_id,
+            "enabled": True,
+        }
+        row = existing.get(source.name)
+        if row is None:
+            ids[source.name] = conn.execute(
+                sources.insert().values(name=source.name, created_at=now, **values).returning(sources.c.id)
+            ).scalar_one()
+            continue
+        ids[source.name] = row.id
+        if any(getattr(row, key) != value for key, value in values.items()):
+            conn.execute(sources.update().where(sources.c.id == row.id).values(**values))
+    gone = [row.id for name, row in existing.items() if name not in ids and row.enabled]
+    if gone:
+        conn.execute(sources.update().where(sources.c.id.in_(gone)).values(enabled=False))
+    return ids
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    pass_id: int
+    pass_started_at: datetime
+    cursor: str | None  # None: the listing is complete, only unfollow marking remains
+    pages: int
+    updated_at: datetime
+
+
+def load_checkpoint(conn: sa.Connection, source_id: int) -> Checkpoint | None:
+    row = conn.execute(
+        sa.select(
+            sync_checkpoints.c.pass_id,
+            sync_passes.c.started_at,
+            sync_checkpoints.c.cursor,
+            sync_checkpoints.c.pages,
+            sync_checkpoints.c.updated_at,
+        )
+        .join(sync_passes, sync_passes.c.id == sync_checkpoints.c.pass_id)
+        .where(sync_checkpoints.c.source_id == source_id)
+    ).first()
+    return Checkpoint(*row) if row else None
+
+
+def drop_checkpoint(conn: sa.Connection, source_id: int) -> None:
+    conn.execute(sync_checkpoints.delete().where(sync_checkpoints.c.source_id == source_id))
+
+
+def last_full_pass_at(conn: sa.Connection, source_id: int) -> datetime | None:
+    """When the source's last complete full pass finished (None: it never had one)."""
+    value: datetime | None = conn.execute(
+        sa.select(sa.func.max(sync_passes.c.completed_at)).where(
+            sync_passes.c.source_id == source_id, sync_passes.c.mode == "full"
+        )
+    ).scalar_one()
+    if value is not None and value.tzinfo is None:  # max() on SQLite loses the column type
+        from datetime import UTC
+
+        value = datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+    return value
+
+
+def start_pass(conn: sa.Connection, source_id: int, mode: str, now: datetime) -> int:
+    pass_id: int = conn.execute(
+        sync_passes.insert().values(source_id=source_id, mode=mode, started_at=now).returning(sync_passes.c.id)
+    ).scalar_one()
+    return pass_id
+
+
+def start_run(
+    conn: sa.Connection, source_id: int, pass_id: int, mode: str, holder: str, now: datetime
+) -> int:
+    run_id: int = conn.execute(
+        sync_runs.insert()
+        .values(source_id=source_id, pass_id=pass_id, mode=mode, status="running", started_at=now, holder=holder)
+        .returning(sync_runs.c.id)
+    ).scalar_one()
+    return run_id
+
+
+def finish_run(
+    conn: sa.Connection,
+    run_id: int,
+    *,
+    status: str,
+    now: datetime,
+    requests: int,
+    retries: int,
+    followers_lost: int = 0,
+    unfollows_withheld: int = 0,
+    error_type: str | None = None,
+    error_detail: dict[str, Any] | None = None,
+) -> None:
+    conn.execute(
+        sync_runs.update()
+        .where(sync_runs.c.id == run_id)
+        .values(
+            status=status,
+            finished_at=now,
+            requests=requests,
+            retries=retries,
+            followers_lost=followers_lost,
+            unfollows_withheld=unfollows_withheld,
+            error_type=error_type,
+            error_detail=error_detail,
+        )
+    )
+
+
+def record_requests(conn: sa.Connection, run_id: int, requests: int, retries: int) -> None:
+    conn.execute(sync_runs.update().where(sync_runs.c.id == run_id).values(requests=requests, retries=retries))
+
+
+# --- leases: one syncer per linked account, across processes and machines ----------------------
+
+
+def acquire_lease(conn: sa.Connection, account_id: str, holder: str, now: datetime, ttl: float) -> bool:
+    """Take the account's lease if it is free, expired, or already ours. One atomic statement."""
+    stmt = _insert(conn, account_leases).values(
+        account_id=account_id, holder=holder, acquired_at=now, expires_at=now + timedelta(seconds=ttl)
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[account_leases.c.account_id],
+        set_={
+            "holder": stmt.excluded.holder,
+            "acquired_at": stmt.excluded.acquired_at,
+            "expires_at": stmt.excluded.expires_at,
+        },
+        where=sa.or_(account_leases.c.expires_at < now, account_leases.c.holder == holder),
+    ).returning(account_leases.c.holder)
+    return conn.execute(stmt).first() is not None
+
+
+def renew_lease(conn: sa.Connection, account_id: str, holder: str, now: datetime, ttl: float) -> bool:
+    """Push the lease's expiry forward; False if it is no longer ours."""
+    result = conn.execute(
+        account_leases.update()
+        .where(account_leases.c.account_id == account_id, account_leases.c.holder == holder)
+        .values(expires_at=now + timedelta(seconds=ttl))
+    )
+    return result.rowcount == 1
+
+
+def release_lease(conn: sa.Connection, account_id: str, holder: str) -> None:
+    conn.execute(
+        account_leases.delete().where(
+            account_leases.c.account_id == account_id, account_leases.c.holder == holder
+        )
+    )
+
+
+def mark_abandoned_runs(conn: sa.Connection, now: datetime) -> int:
+    """Runs left `running` by a process that no longer holds its account's lease are `abandoned`."""
+    live_lease = (
+        sa.select(account_leases.c.account_id)
+        .join(sources, sources.c.account_id == account_leases.c.account_id)
+        .where(
+            sources.c.id == sync_runs.c.source_id,
+            account_leases.c.holder == sync_runs.c.holder,
+            account_leases.c.expires_at >= now,
+        )
+        .exists()
+    )
+    result = conn.execute(
+        sync_runs.update()
+        .where(sync_runs.c.status == "running", ~live_lease)
+        .values(status="abandoned", finished_at=now)
+    )
+    return result.rowcount
+
+
+# --- the daily request budget, shared by every process through the database ---------------------
+
+
+def consume_budget(conn: sa.Connection, account_id: str, now: datetime, limit: int) -> bool:
+    """Count one request against the account's budget for this UTC day; False if it is used up."""
+    day = now.date()
+    stmt = _insert(conn, request_budget).values(account_id=account_id, day=day, requests=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[request_budget.c.account_id, request_budget.c.day],
+        set_={"requests": request_budget.c.requests + 1},
+        where=request_budget.c.requests < limit,
+    ).returning(request_budget.c.requests)
+    return conn.execute(stmt).first() is not None

@@ -1,0 +1,178 @@
+"""The tables, in SQLAlchemy Core: the one source of truth that the migrations are checked against.
+
+Layout (SPEC section 8 names the public relations; the views live in `views.py`):
+
+    sources ─┬─ followers (one row per source and follower: first/last seen, unfollowed_at)
+             ├─ follow_events (baseline / follow / unfollow)
+             ├─ sync_passes (a pass from the first page to `cursor: null`, possibly over several runs)
+             ├─ sync_runs (one invocation's work on a source)
+             └─ sync_checkpoints (the cursor of a full pass in progress)
+    linkedin_profiles, instagram_profiles (one row per provider profile, with the last raw item)
+    account_leases (one syncer per linked account), request_budget (daily requests per account)
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from followersync.store.types import RawJSON, UTCDateTime, json_column_type
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only aliases the rowid for INTEGER PRIMARY KEY, so big ids are BIGINT elsewhere.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+RUN_STATUSES = ("running", "succeeded", "deferred", "failed", "abandoned")
+EVENTS = ("baseline", "follow", "unfollow")
+MODES = ("full", "incremental")
+
+sources = sa.Table(
+    "sources",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("provider", sa.String(20), nullable=False),
+    sa.Column("account_id", sa.String(255), nullable=False),
+    sa.Column("user_id", sa.String(255)),
+    # A source removed from the configuration is disabled, never deleted: its history stays.
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("provider IN ('linkedin', 'instagram')", name="provider"),
+)
+
+linkedin_profiles = sa.Table(
+    "linkedin_profiles",
+    metadata,
+    sa.Column("id", sa.String(512), primary_key=True),
+    sa.Column("urn", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("headline", sa.Text, nullable=False),
+    sa.Column("profile_url", sa.Text, nullable=False),
+    sa.Column("profile_picture_url", sa.Text, nullable=False),
+    sa.Column("profile_picture_url_large", sa.Text, nullable=False),
+    sa.Column("raw", RawJSON, nullable=False),
+    sa.Column("first_seen_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+instagram_profiles = sa.Table(
+    "instagram_profiles",
+    metadata,
+    sa.Column("id", sa.String(512), primary_key=True),
+    sa.Column("messaging_id", sa.Text, nullable=False),
+    sa.Column("username", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("profile_picture_url", sa.Text),
+    sa.Column("is_private", sa.Boolean, nullable=False),
+    sa.Column("is_verified", sa.Boolean, nullable=False),
+    sa.Column("raw", RawJSON, nullable=False),
+    sa.Column("first_seen_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+sync_passes = sa.Table(
+    "sync_passes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("sources.id"), nullable=False),
+    sa.Column("mode", sa.String(12), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    # Set when the pass reached `cursor: null` (full) or stopped early by design (incremental).
+    sa.Column("completed_at", UTCDateTime),
+    sa.CheckConstraint("mode IN ('full', 'incremental')", name="mode"),
+    sa.Index(None, "source_id", "mode", "completed_at"),
+)
+
+sync_runs = sa.Table(
+    "sync_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("sources.id"), nullable=False),
+    sa.Column("pass_id", sa.Integer, sa.ForeignKey("sync_passes.id")),
+    sa.Column("mode", sa.String(12), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("pages", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("items", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("followers_new", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("followers_lost", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("unfollows_withheld", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("requests", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("retries", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error_type", sa.String(200)),
+    sa.Column("error_detail", json_column_type()),
+    # Which process ran it: a `running` run whose holder no longer holds the account's lease is dead.
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.CheckConstraint(
+        "status IN ('running', 'succeeded', 'deferred', 'failed', 'abandoned')", name="status"
+    ),
+    sa.CheckConstraint("mode IN ('full', 'incremental')", name="mode"),
+    sa.Index(None, "source_id", "started_at"),
+    sa.Index(None, "status"),
+)
+
+sync_checkpoints = sa.Table(
+    "sync_checkpoints",
+    metadata,
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("sources.id"), primary_key=True),
+    sa.Column("pass_id", sa.Integer, sa.ForeignKey("sync_passes.id"), nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("sync_runs.id"), nullable=False),
+    # NULL once the last page is saved: the listing is complete and only unfollow marking remains.
+    sa.Column("cursor", sa.Text),
+    sa.Column("pages", sa.Integer, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+followers = sa.Table(
+    "followers",
+    metadata,
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("sources.id"), primary_key=True),
+    sa.Column("follower_id", sa.String(512), primary_key=True),
+    sa.Column("first_seen_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    # The last full pass that listed this follower; unfollow marking looks for the active ones it missed.
+    sa.Column("last_seen_pass_id", sa.Integer),
+    sa.Column("unfollowed_at", UTCDateTime),
+    sa.Index(None, "source_id", "unfollowed_at"),
+)
+
+follow_events = sa.Table(
+    "follow_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("sources.id"), nullable=False),
+    sa.Column("follower_id", sa.String(512), nullable=False),
+    sa.Column("event", sa.String(10), nullable=False),
+    sa.Column("occurred_at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("sync_runs.id"), nullable=False),
+    sa.CheckConstraint("event IN ('baseline', 'follow', 'unfollow')", name="event"),
+    sa.Index(None, "source_id", "occurred_at"),
+)
+
+account_leases = sa.Table(
+    "account_leases",
+    metadata,
+    sa.Column("account_id", sa.String(255), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("acquired_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+request_budget = sa.Table(
+    "request_budget",
+    metadata,
+    sa.Column("account_id", sa.String(255), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),  # UTC day
+    sa.Column("requests", sa.Integer, nullable=False),
+)
+
+PROFILE_TABLES = {"linkedin": linkedin_profiles, "instagram": instagram_profiles}

@@ -1,0 +1,173 @@
+"""A sync set-up for tests: the simulator on a real socket, a migrated database, the real engine.
+
+Only what is outside us is fake: the API (the simulator) and the clock (FakeClock, which the harness
+moves forward a second before each sync, as time would between two scheduled runs).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from followersync.api.client import Client
+from followersync.clock import FakeClock
+from followersync.config import (
+    PROVIDER_MAX_PAGE_SIZE,
+    ApiSettings,
+    DatabaseSettings,
+    ProviderSettings,
+    Settings,
+    SourceConfig,
+    SyncSettings,
+)
+from followersync.engine import PassRunner, SourceResult
+from followersync.simulator import Simulator
+from followersync.store import db, runs
+from followersync.worker import BudgetGate, Fleet
+
+API_KEY = "pp_test_4f9a0c2e7b1d"
+
+
+def make_settings(
+    db_url: str,
+    base_url: str,
+    sources: Sequence[SourceConfig],
+    *,
+    page_size: int | None = None,
+    budget: int = 0,
+    min_interval: float = 0.0,
+    **sync: Any,
+) -> Settings:
+    providers = {
+        p: ProviderSettings(
+            page_size=page_size or m, min_request_interval=min_interval, daily_request_budget=budget
+        )
+        for p, m in PROVIDER_MAX_PAGE_SIZE.items()
+    }
+    return Settings(
+        api=ApiSettings(base_url=base_url, api_key=API_KEY, max_attempts=3, max_retry_wait=5.0),
+        database=DatabaseSettings(url=db_url),
+        sync=replace(SyncSettings(), **sync),
+        providers=providers,
+        sources=tuple(sources),
+    )
+
+
+class Harness:
+    def __init__(
+        self, db_url: str, sim: Simulator, sources: Sequence[SourceConfig], **settings: Any
+    ) -> None:
+        self.sim = sim
+        self.settings = make_settings(db_url, sim.base_url, sources, **settings)
+        self.clock = FakeClock()
+        self.engine = db.create_engine(db_url)
+        db.migrate(self.engine)
+        with self.engine.begin() as conn:
+            self.ids = runs.sync_sources(conn, self.settings.sources, self.clock.now())
+        self.client = Client(
+            self.settings.api,
+            self.settings.providers,
+            API_KEY,
+            clock=self.clock,
+            before_request=BudgetGate(self.engine, self.settings, self.clock),
+        )
+        self.runner = PassRunner(self.engine, self.client, self.settings, self.clock, "test-holder")
+
+    def close(self) -> None:
+        self.client.close()
+        self.engine.dispose()
+
+    def sync(
+        self, mode: str = "auto", *, accept_unfollows: bool = False, names: Sequence[str] = ()
+    ) -> list[SourceResult]:
+        self.clock.advance(1)
+        selected = self.settings.select_sources(names)
+        return Fleet(self.runner, self.settings).sync(
+            [(s, self.ids[s.name]) for s in selected], mode=mode, accept_unfollows=accept_unfollows
+        )
+
+    def advance(self, **delta: float) -> None:
+        self.clock.advance(timedelta(**delta).total_seconds())
+
+    # --- what the database says, through the public views -------------------------------------
+
+    def query(self, sql: str, **params: Any) -> list[sa.Row[Any]]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.text(sql), params))
+
+    def active(self, source: str) -> set[str]:
+        rows = self.query(
+            "SELECT follower_id FROM v_followers WHERE source = :s AND unfollowed_at IS NULL", s=source
+        )
+        return {r.follower_id for r in rows}
+
+    def events(self, source: str, event: str | None = None) -> list[tuple[str, str]]:
+        rows = self.query(
+            "SELECT follower_id, event FROM v_follow_events WHERE source = :s ORDER BY occurred_at, follower_id",
+            s=source,
+        )
+        return [(r.follower_id, r.event) for r in rows if event is None or r.event == event]
+
+    def runs(self, source: str) -> list[sa.Row[Any]]:
+        return self.query(
+            "SELECT r.* FROM sync_runs r JOIN sources s ON s.id = r.source_id WHERE s.name = :s ORDER BY r.id",
+            s=source,
+        )
+
+    def checkpoint(self, source: str) -> sa.Row[Any] | None:
+        rows = self.query(
+            "SELECT c.* FROM sync_checkpoints c JOIN sources s ON s.id = c.source_id WHERE s.name = :s",
+            s=source,
+        )
+        return rows[0] if rows else None
+
+
+def write_config(path: Path, db_url: str, base_url: str, sources: Sequence[SourceConfig], extra: str = "") -> Path:
+    """A followersync.toml for CLI subprocess tests (no pacing, so tests do not wait)."""
+    lines = [
+        "[api]",
+        f'base_url = "{base_url}"',
+        "max_attempts = 2",
+        'max_retry_wait = "2s"',
+        "[database]",
+        f'url = "{db_url}"',
+        "[providers.linkedin]",
+        'min_request_interval = "0s"',
+        "[providers.instagram]",
+        'min_request_interval = "0s"',
+    ]
+    for s in sources:
+        lines += ["[[sources]]", f'name = "{s.name}"', f'provider = "{s.provider}"', f'account_id = "{s.account_id}"']
+        if s.user_id:
+            lines.append(f'user_id = "{s.user_id}"')
+    path.write_text("\n".join(lines) + "\n" + extra)
+    return path
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FOLLOWERSYNC_", "POSTPRESS_"))}
+    env["POSTPRESS_API_KEY"] = API_KEY
+    env.update(extra)
+    return env
+
+
+def run_cli(args: Sequence[str], *, config: Path | None = None, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real command line in a subprocess."""
+    argv = [sys.executable, "-m", "followersync"]
+    if config is not None:
+        argv += ["--config", str(config)]
+    argv += ["--log-format", "json", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=cli_env(**env))
+
+
+def start_cli(args: Sequence[str], *, config: Path, **env: str) -> subprocess.Popen[str]:
+    argv = [sys.executable, "-m", "followersync", "--config", str(config), "--log-format", "json", *args]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(**env))
