@@ -11,6 +11,7 @@ from types import FrameType
 
 import click
 import sqlalchemy as sa
+import structlog
 
 from followersync import __version__
 from followersync import logging as fslogging
@@ -42,7 +43,7 @@ class Globals:
         fslogging.register_secret(settings.api.api_key)
         password = sa.make_url(settings.database.url).password
         fslogging.register_secret(str(password) if password else None)
-        log = fslogging.structlog.get_logger("followersync")
+        log = structlog.get_logger("followersync")
         for warning in settings.warnings:
             log.warning("config.warning", message=warning)
         return settings

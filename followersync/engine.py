@@ -33,6 +33,7 @@ from followersync.clock import Clock
 from followersync.config import Settings, SourceConfig
 from followersync.store import runs, writer
 from followersync.store.runs import Checkpoint
+from followersync.store.schema import sync_runs
 
 log = structlog.get_logger("followersync.engine")
 
@@ -248,9 +249,7 @@ class PassRunner:
         with self.db.begin() as conn:
             runs.drop_checkpoint(conn, ctx.source_id)
             pass_id = runs.start_pass(conn, ctx.source_id, "full", now)
-            conn.execute(
-                runs.sync_runs.update().where(runs.sync_runs.c.id == ctx.run_id).values(pass_id=pass_id)
-            )
+            conn.execute(sync_runs.update().where(sync_runs.c.id == ctx.run_id).values(pass_id=pass_id))
         return writer.PassContext(**{**ctx.__dict__, "pass_id": pass_id}), now
 
     def _end(

@@ -43,7 +43,7 @@ import hashlib
 import http.server
 import random
 import re
-import select
+import selectors
 import signal
 import socket
 import socketserver
@@ -723,9 +723,17 @@ class _Server(http.server.ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], simulator: Simulator, family: int) -> None:
         self.address_family = family
         self.simulator = simulator
-        self.connections: set[socket.socket] = set()
+        self.connections: dict[socket.socket, threading.Thread] = {}
         self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that vanished mid-response is normal here; anything else is a simulator bug."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError) or exc is None:
+            return
+        self.simulator.errors.append(exc)
+        traceback.print_exc(file=sys.stderr)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind also calls socket.getfqdn(), a DNS lookup that can take seconds on
@@ -748,11 +756,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         with self.server.connections_lock:
-            self.server.connections.add(self.request)
+            self.server.connections[self.request] = threading.current_thread()
 
     def finish(self) -> None:
         with self.server.connections_lock:
-            self.server.connections.discard(self.request)
+            self.server.connections.pop(self.request, None)
         with contextlib.suppress(OSError):
             super().finish()
 
@@ -765,6 +773,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             if line in (b"\r\n", b"\n"):  # tolerated between keep-alive requests (RFC 9112 2.2)
+                self.close_connection = False
                 return
             parts = line.decode("latin-1").split()
             if len(line) > _MAX_LINE or len(parts) != 3 or not parts[2].startswith("HTTP/1."):
@@ -784,21 +793,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             else:
                 self._send_bare(431)
                 return
+            connection = headers.get("connection", "").lower()
+            self.close_connection = "close" in connection or (
+                version == "HTTP/1.0" and "keep-alive" not in connection
+            )
+            if "transfer-encoding" in headers:
+                self.close_connection = True  # no GET has a chunked body; don't try to resync
+            elif headers.get("content-length", "0") != "0":
+                length = headers["content-length"]
+                if not length.isdigit() or int(length) > 1_000_000:
+                    self._send_bare(400)
+                    return
+                self.rfile.read(int(length))
         except (TimeoutError, OSError):
             self.close_connection = True
             return
-        connection = headers.get("connection", "").lower()
-        self.close_connection = "close" in connection or (
-            version == "HTTP/1.0" and "keep-alive" not in connection
-        )
-        if "transfer-encoding" in headers:
-            self.close_connection = True  # no GET has a chunked body; don't try to resync
-        elif headers.get("content-length", "0") != "0":
-            length = headers["content-length"]
-            if not length.isdigit() or int(length) > 1_000_000:
-                self._send_bare(400)
-                return
-            self.rfile.read(int(length))
         self.server.simulator._answer(self, method, target, headers)
 
     def _send_bare(self, status: int) -> None:
@@ -819,25 +828,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         stops. So a client that times out and retries never overlaps a request still sleeping here,
         and in-flight counts stay true."""
         deadline = time.monotonic() + seconds
-        watch = True
-        while True:
-            remaining = deadline - time.monotonic()
-            if stopping.is_set():
-                return False
-            if remaining <= 0:
-                return True
-            step = min(remaining, 0.05)
-            if not watch:
-                time.sleep(step)
-                continue
-            try:
-                readable, _, _ = select.select([self.connection], [], [], step)
-                if readable and not self.connection.recv(1, socket.MSG_PEEK):
-                    return False  # orderly close from the client
-            except (OSError, ValueError):
-                return False
-            if readable:
-                watch = False  # pipelined bytes, not a close: can't tell a close from them any more
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.connection, selectors.EVENT_READ)
+            watch = True
+            while True:
+                remaining = deadline - time.monotonic()
+                if stopping.is_set():
+                    return False
+                if remaining <= 0:
+                    return True
+                step = min(remaining, 0.05)  # short steps so stop() is noticed promptly
+                if not watch:
+                    time.sleep(step)
+                    continue
+                try:
+                    readable = bool(selector.select(step))
+                    if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                        return False  # orderly close from the client
+                except OSError:
+                    return False
+                if readable:
+                    watch = False  # pipelined bytes, not a close: a close can't be told apart now
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: a log line per request would cost more than the request."""
@@ -918,12 +929,16 @@ class Simulator:
         server.shutdown()
         server.server_close()
         with server.connections_lock:
-            connections = list(server.connections)
+            connections = dict(server.connections)
         for conn in connections:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked reading its next request
-        if thread is not None:
-            thread.join(timeout=5)
+        # Handler threads are daemons, so a callback stuck in a test cannot hang the interpreter;
+        # the join only makes a normal stop leave no thread behind.
+        deadline = time.monotonic() + 2
+        for handler_thread in [*connections.values(), thread]:
+            if handler_thread is not None and handler_thread is not threading.current_thread():
+                handler_thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self._server = self._thread = None
 
     def __enter__(self) -> Simulator:
@@ -1106,6 +1121,11 @@ class Simulator:
         """The most requests ever in flight at once for `account_id` (0 if none arrived)."""
         return max((r.in_flight for r in self.requests_for(account_id)), default=0)
 
+    def in_flight(self, account_id: str) -> int:
+        """How many requests of `account_id` are being handled right now."""
+        with self._lock:
+            return self._in_flight.get(account_id, 0)
+
     def clear_requests(self) -> None:
         """Forget the recorded requests (sequence numbers keep counting)."""
         with self._lock:
@@ -1181,7 +1201,8 @@ class Simulator:
             elif fault is not None and not fault.is_page_shaping and fault.kind != "delay":
                 response = self._fault_response(fault, record, offset, effective)
             else:
-                response = self._normal_response(record, method, offset, effective, fault)
+                page_fault = fault if fault is not None and fault.is_page_shaping else None
+                response = self._normal_response(record, method, offset, effective, page_fault)
         except Exception as exc:
             self.errors.append(exc)
             traceback.print_exc(file=sys.stderr)
@@ -1405,15 +1426,20 @@ def serve(
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    sim.start()  # binding first: a port in use fails here, with nothing to undo
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, on_signal)
-    sim.start()
     try:
-        key_note = "the default (see --help)" if api_key == DEFAULT_API_KEY else "as configured (not shown)"
+        key_note = (
+            "the built-in default (see --help)"
+            if api_key == DEFAULT_API_KEY
+            else "from --api-key / $POSTPRESS_API_KEY (not shown)"
+        )
         lines = [
-            f"postpress simulator serving {sim.base_url}/users/followers (also /v1/users/followers)",
+            f"postpress simulator serving {sim.base_url}/users/followers (also /v1/users/followers)"
+            f" on {host}:{sim.port}",
             f"X-API-KEY: {key_note}",
             f"latency {latency:g}s, churn {churn:g} events/s, seed {seed}",
             "accounts:",
@@ -1505,22 +1531,25 @@ def simulate_command(
     For demos, docker-compose and integration tests: deterministic followers (by seed), real
     pagination with offset cursors, optional latency and live follow/unfollow churn.
     """
-    serve(
-        host=host,
-        port=port,
-        api_key=api_key,
-        linkedin_accounts=linkedin_accounts,
-        instagram_accounts=instagram_accounts,
-        followers=followers,
-        seed=seed,
-        latency=latency,
-        churn=churn,
-    )
+    try:
+        serve(
+            host=host,
+            port=port,
+            api_key=api_key,
+            linkedin_accounts=linkedin_accounts,
+            instagram_accounts=instagram_accounts,
+            followers=followers,
+            seed=seed,
+            latency=latency,
+            churn=churn,
+        )
+    except OSError as exc:  # the port is taken, or the host is not an address of this machine
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
 def _main() -> None:
     """`python -m followersync.simulator`: the simulate command without the rest of the CLI."""
-    simulate_command(prog_name="followersync simulate", auto_envvar_prefix=None)
+    simulate_command(prog_name="followersync simulate")
 
 
 if __name__ == "__main__":

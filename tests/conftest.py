@@ -15,9 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-PG_ADMIN_URL = os.environ.get(
-    "FOLLOWERSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_ADMIN_URL = os.environ.get("FOLLOWERSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 _pg_checked: str | None = None  # "" when reachable, else the reason
 
 

@@ -62,9 +62,7 @@ def make_settings(
 
 
 class Harness:
-    def __init__(
-        self, db_url: str, sim: Simulator, sources: Sequence[SourceConfig], **settings: Any
-    ) -> None:
+    def __init__(self, db_url: str, sim: Simulator, sources: Sequence[SourceConfig], **settings: Any) -> None:
         self.sim = sim
         self.settings = make_settings(db_url, sim.base_url, sources, **settings)
         self.clock = FakeClock()
@@ -111,14 +109,16 @@ class Harness:
 
     def events(self, source: str, event: str | None = None) -> list[tuple[str, str]]:
         rows = self.query(
-            "SELECT follower_id, event FROM v_follow_events WHERE source = :s ORDER BY occurred_at, follower_id",
+            "SELECT follower_id, event FROM v_follow_events WHERE source = :s"
+            " ORDER BY occurred_at, follower_id",
             s=source,
         )
         return [(r.follower_id, r.event) for r in rows if event is None or r.event == event]
 
     def runs(self, source: str) -> list[sa.Row[Any]]:
         return self.query(
-            "SELECT r.* FROM sync_runs r JOIN sources s ON s.id = r.source_id WHERE s.name = :s ORDER BY r.id",
+            "SELECT r.* FROM sync_runs r JOIN sources s ON s.id = r.source_id"
+            " WHERE s.name = :s ORDER BY r.id",
             s=source,
         )
 
@@ -130,7 +130,9 @@ class Harness:
         return rows[0] if rows else None
 
 
-def write_config(path: Path, db_url: str, base_url: str, sources: Sequence[SourceConfig], extra: str = "") -> Path:
+def write_config(
+    path: Path, db_url: str, base_url: str, sources: Sequence[SourceConfig], extra: str = ""
+) -> Path:
     """A followersync.toml for CLI subprocess tests (no pacing, so tests do not wait)."""
     lines = [
         "[api]",
@@ -145,7 +147,12 @@ def write_config(path: Path, db_url: str, base_url: str, sources: Sequence[Sourc
         'min_request_interval = "0s"',
     ]
     for s in sources:
-        lines += ["[[sources]]", f'name = "{s.name}"', f'provider = "{s.provider}"', f'account_id = "{s.account_id}"']
+        lines += [
+            "[[sources]]",
+            f'name = "{s.name}"',
+            f'provider = "{s.provider}"',
+            f'account_id = "{s.account_id}"',
+        ]
         if s.user_id:
             lines.append(f'user_id = "{s.user_id}"')
     path.write_text("\n".join(lines) + "\n" + extra)
@@ -159,7 +166,9 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(args: Sequence[str], *, config: Path | None = None, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: Sequence[str], *, config: Path | None = None, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
     """The real command line in a subprocess."""
     argv = [sys.executable, "-m", "followersync"]
     if config is not None:
@@ -170,4 +179,6 @@ def run_cli(args: Sequence[str], *, config: Path | None = None, timeout: float =
 
 def start_cli(args: Sequence[str], *, config: Path, **env: str) -> subprocess.Popen[str]:
     argv = [sys.executable, "-m", "followersync", "--config", str(config), "--log-format", "json", *args]
-    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(**env))
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(**env)
+    )

@@ -607,3 +607,11 @@ def test_a_malformed_key_is_refused_without_repeating_it() -> None:
     with pytest.raises(ValueError) as caught:
         make_client("http://127.0.0.1:1/api/v1", FakeClock(), key="pp live\nsecret")
     assert "secret" not in str(caught.value)
+
+
+def test_a_base_url_without_scheme_fails_at_once(clock: FakeClock) -> None:
+    with make_client("api.postpress.ai/api/v1", clock) as client, pytest.raises(NetworkError) as caught:
+        fetch(client)
+    assert caught.value.attempts == 1
+    assert "api.postpress.ai/api/v1" in str(caught.value)
+    assert clock.sleeps == []

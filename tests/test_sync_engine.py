@@ -40,7 +40,13 @@ def test_first_full_pass_stores_every_follower_as_baseline(h: Harness, sim: Simu
     assert {e for _, e in h.events("acme-page")} == {"baseline"}
     assert len(h.events("acme-page")) == 250
     run = h.runs("acme-page")[-1]
-    assert (run.status, run.mode, run.pages, run.items, run.followers_new) == ("succeeded", "full", 3, 250, 250)
+    assert (run.status, run.mode, run.pages, run.items, run.followers_new) == (
+        "succeeded",
+        "full",
+        3,
+        250,
+        250,
+    )
     assert (run.requests, run.retries, run.followers_lost) == (3, 0, 0)
     assert run.finished_at is not None
     # Provider maximum page size was asked for.
@@ -55,7 +61,12 @@ def test_profiles_keep_fields_and_the_raw_item(h: Harness, sim: Simulator) -> No
     row = h.query("SELECT * FROM instagram_profiles WHERE id = :id", id=item["id"])[0]
     assert (row.username, row.name, row.is_private) == (item["username"], item["name"], item["is_private"])
     view = h.query("SELECT * FROM v_followers WHERE follower_id = :id", id=item["id"])[0]
-    assert (view.source, view.provider, view.handle, view.name) == ("brand-ig", "instagram", item["username"], item["name"])
+    assert (view.source, view.provider, view.handle, view.name) == (
+        "brand-ig",
+        "instagram",
+        item["username"],
+        item["name"],
+    )
     li_item = sim.followers(LI.account_id)[0]
     li_view = h.query("SELECT handle FROM v_followers WHERE follower_id = :id", id=li_item["id"])[0]
     assert li_view.handle == li_item["profile_url"]
@@ -89,7 +100,6 @@ def test_churn_gives_follow_and_unfollow_events_and_refollows_come_back(h: Harne
     assert (run.followers_new, run.followers_lost) == (3, 2)
     rows = h.query("SELECT unfollowed_at, is_active FROM v_followers WHERE follower_id = :f", f=gone[0])
     assert rows[0].unfollowed_at is not None and not rows[0].is_active
-
 
 
 def test_a_follower_who_comes_back_is_active_again_with_a_follow_event(h: Harness, sim: Simulator) -> None:
@@ -196,7 +206,9 @@ def test_failed_page_keeps_earlier_pages_and_the_next_run_resumes(h: Harness, si
     assert (failed.status, failed.error_type) == ("failed", "errors/authentication_intent_error")
     run = h.runs("brand-ig")[-1]
     assert run.status == "failed" and run.pages == 1
-    detail = run.error_detail if isinstance(run.error_detail, dict) else __import__("json").loads(run.error_detail)
+    detail = (
+        run.error_detail if isinstance(run.error_detail, dict) else __import__("json").loads(run.error_detail)
+    )
     assert detail["instance"] == "req_42" and detail["title"]
     checkpoint = h.checkpoint("brand-ig")
     assert checkpoint is not None and checkpoint.pages == 1 and checkpoint.cursor
@@ -252,13 +264,18 @@ def test_rate_limit_without_retry_after_defers_and_keeps_the_checkpoint(h: Harne
 def test_credential_error_fails_the_source_and_others_go_on(h: Harness, sim: Simulator) -> None:
     sim.inject(Fault.error("errors/expired_credentials"), account_id=LI.account_id, times=-1)
     results = {r.source: r for r in h.sync()}
-    assert (results["acme-page"].status, results["acme-page"].error_type) == ("failed", "errors/expired_credentials")
+    assert (results["acme-page"].status, results["acme-page"].error_type) == (
+        "failed",
+        "errors/expired_credentials",
+    )
     assert results["brand-ig"].status == "succeeded"
     assert len(sim.requests_for(LI.account_id)) == 1  # a credential error is not retried
 
 
 def test_bad_page_writes_nothing_and_keeps_the_checkpoint(h: Harness, sim: Simulator) -> None:
-    sim.inject(Fault.body(b"<html>oops</html>", content_type="text/html"), account_id=IG.account_id, on_page=1)
+    sim.inject(
+        Fault.body(b"<html>oops</html>", content_type="text/html"), account_id=IG.account_id, on_page=1
+    )
     [result] = h.sync(names=["brand-ig"])
     assert (result.status, result.error_type) == ("failed", "invalid_response")
     assert len(h.active("brand-ig")) == 200

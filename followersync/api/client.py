@@ -168,9 +168,10 @@ class Client:
             attempt += 1
             if self._before_request is not None:
                 self._before_request(source)
-            error = self._attempt(source, interval, params, cursor, attempt, stats)
-            if isinstance(error, Page):
-                return error
+            outcome = self._attempt(source, interval, params, cursor, attempt, stats)
+            if isinstance(outcome, Page):
+                return outcome
+            error = outcome
             wait = self._retry_wait(error, attempt, backoff_total)
             if wait is None:
                 self._raise(error, attempt)

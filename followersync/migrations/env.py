@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Engine
 
 from followersync.store.schema import metadata
 
 config = context.config
 
 
-def _engine():  # type: ignore[no-untyped-def]
-    engine = config.attributes.get("engine")
+def _engine() -> Engine:
+    engine: Engine | None = config.attributes.get("engine")
     if engine is not None:
         return engine
     # Run by hand through the alembic command line: use followersync's own configuration.

@@ -98,7 +98,9 @@ def last_full_pass_at(conn: sa.Connection, source_id: int) -> datetime | None:
 
 def start_pass(conn: sa.Connection, source_id: int, mode: str, now: datetime) -> int:
     pass_id: int = conn.execute(
-        sync_passes.insert().values(source_id=source_id, mode=mode, started_at=now).returning(sync_passes.c.id)
+        sync_passes.insert()
+        .values(source_id=source_id, mode=mode, started_at=now)
+        .returning(sync_passes.c.id)
     ).scalar_one()
     return pass_id
 
@@ -108,7 +110,9 @@ def start_run(
 ) -> int:
     run_id: int = conn.execute(
         sync_runs.insert()
-        .values(source_id=source_id, pass_id=pass_id, mode=mode, status="running", started_at=now, holder=holder)
+        .values(
+            source_id=source_id, pass_id=pass_id, mode=mode, status="running", started_at=now, holder=holder
+        )
         .returning(sync_runs.c.id)
     ).scalar_one()
     return run_id
@@ -144,7 +148,9 @@ def finish_run(
 
 
 def record_requests(conn: sa.Connection, run_id: int, requests: int, retries: int) -> None:
-    conn.execute(sync_runs.update().where(sync_runs.c.id == run_id).values(requests=requests, retries=retries))
+    conn.execute(
+        sync_runs.update().where(sync_runs.c.id == run_id).values(requests=requests, retries=retries)
+    )
 
 
 # --- leases: one syncer per linked account, across processes and machines ----------------------

@@ -15,10 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from followersync.api.models import Follower, InstagramFollower, LinkedInFollower, Page
+from followersync.api.models import InstagramFollower, LinkedInFollower, Page
 from followersync.store.schema import (
-    followers,
     follow_events,
+    followers,
     instagram_profiles,
     linkedin_profiles,
     sync_checkpoints,
@@ -68,8 +68,6 @@ def _insert(conn: sa.Connection, table: sa.Table) -> Any:
 def _clean(text: str) -> str:
     # PostgreSQL text and jsonb cannot hold NUL; keep the rest of the string and say where it was.
     return text.replace("\x00", "\ufffd")
-
-
 
 
 def _linkedin_row(item: LinkedInFollower, raw: str, now: datetime) -> dict[str, Any]:

@@ -1,0 +1,171 @@
+"""`followersync sync` as a user runs it: a real subprocess against the simulator, on both databases."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from followersync.config import SourceConfig
+from followersync.simulator import Fault, Simulator
+from tests.harness import API_KEY, run_cli, start_cli, write_config
+
+LI = SourceConfig(name="acme-page", provider="linkedin", account_id="acc_li_1")
+IG = SourceConfig(name="brand-ig", provider="instagram", account_id="acc_ig_1")
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(api_key=API_KEY, seed=3) as simulator:
+        simulator.add_account(LI.account_id, "linkedin", followers=3000)
+        simulator.add_account(IG.account_id, "instagram", followers=300)
+        yield simulator
+
+
+def _query(db_url: str, sql: str) -> list[sa.Row]:  # type: ignore[type-arg]
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text(sql)))
+    finally:
+        engine.dispose()
+
+
+def _wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except sa.exc.DBAPIError:  # the subprocess has not created the schema yet
+            pass
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def test_sync_migrates_an_empty_database_and_exits_0(tmp_path: Path, db_url: str, sim: Simulator) -> None:
+    config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [LI, IG])
+    done = run_cli(["sync"], config=config)
+    assert done.returncode == 0, done.stderr
+    assert "acme-page" in done.stdout and "succeeded" in done.stdout
+    assert _query(db_url, "SELECT count(*) FROM v_followers WHERE is_active")[0][0] == 3300
+    assert API_KEY not in done.stdout + done.stderr
+
+
+def test_a_failed_source_gives_exit_1_and_the_others_still_run(
+    tmp_path: Path, db_url: str, sim: Simulator
+) -> None:
+    sim.inject(Fault.error("errors/disconnected_account"), account_id=IG.account_id, times=-1)
+    config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [LI, IG])
+    done = run_cli(["sync"], config=config)
+    assert done.returncode == 1
+    rows = {
+        r.name: (r.status, r.error_type)
+        for r in _query(
+            db_url,
+            "SELECT s.name, r.status, r.error_type FROM sync_runs r JOIN sources s ON s.id = r.source_id",
+        )
+    }
+    assert rows == {"acme-page": ("succeeded", None), "brand-ig": ("failed", "errors/disconnected_account")}
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    ends = [line for line in lines if line.get("event") == "run.end"]
+    assert {line["source"] for line in ends} == {"acme-page", "brand-ig"}
+    assert all("run_id" in line for line in ends)
+
+
+def test_configuration_errors_exit_2_before_any_request(
+    tmp_path: Path, sqlite_url: str, sim: Simulator
+) -> None:
+    config = write_config(
+        tmp_path / "f.toml", sqlite_url, sim.base_url, [LI], extra="[sync]\nconcurrency = 0\n"
+    )
+    done = run_cli(["sync"], config=config)
+    assert done.returncode == 2
+    assert "sync.concurrency" in done.stderr and "Traceback" not in done.stderr
+    no_key = run_cli(
+        ["sync"],
+        config=write_config(tmp_path / "g.toml", sqlite_url, sim.base_url, [LI]),
+        POSTPRESS_API_KEY="",
+    )
+    assert no_key.returncode == 2 and "POSTPRESS_API_KEY" in no_key.stderr
+    unknown = run_cli(["sync", "--source", "nope"], config=tmp_path / "g.toml")
+    assert unknown.returncode == 2 and "nope" in unknown.stderr
+    assert sim.requests == []
+
+
+def test_sync_refuses_an_older_schema(tmp_path: Path, sqlite_url: str, sim: Simulator) -> None:
+    config = write_config(tmp_path / "f.toml", sqlite_url, sim.base_url, [IG])
+    assert run_cli(["migrate"], config=config).returncode == 0
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0000_older'"))
+    engine.dispose()
+    done = run_cli(["sync"], config=config)
+    assert done.returncode == 2 and "followersync migrate" in done.stderr
+    assert sim.requests == []
+
+
+def test_killed_mid_pass_the_rerun_resumes_from_the_checkpoint(
+    tmp_path: Path, db_url: str, sim: Simulator
+) -> None:
+    sim.set_latency(0.03)
+    config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [LI], extra='[sync]\nlease_ttl = "1s"\n')
+    proc = start_cli(["sync"], config=config)
+    try:
+        _wait_for(lambda: bool(_query(db_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 5")))
+    except Exception:
+        proc.kill()
+        raise
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    [checkpoint] = _query(db_url, "SELECT cursor, pages FROM sync_checkpoints")
+    sim.set_latency(0)
+    sim.clear_requests()
+    time.sleep(1.2)  # the killed process's lease expires
+    done = run_cli(["sync"], config=config)
+    assert done.returncode == 0, done.stderr
+    assert sim.requests_for(LI.account_id)[0].cursor == checkpoint.cursor
+    assert _query(db_url, "SELECT count(*) FROM v_followers WHERE is_active")[0][0] == 3000
+    events = _query(
+        db_url, "SELECT follower_id, count(*) FROM follow_events GROUP BY follower_id HAVING count(*) > 1"
+    )
+    assert events == []
+    assert _query(db_url, "SELECT count(*) FROM follow_events")[0][0] == 3000
+    statuses = [r.status for r in _query(db_url, "SELECT status FROM sync_runs ORDER BY id")]
+    assert statuses == ["abandoned", "succeeded"]
+
+
+def test_two_processes_on_one_source_only_one_syncs(tmp_path: Path, db_url: str, sim: Simulator) -> None:
+    sim.set_latency(0.02)
+    config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [LI])
+    assert run_cli(["migrate"], config=config).returncode == 0
+    procs = [start_cli(["sync", "--source", "acme-page"], config=config) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert len(_query(db_url, "SELECT id FROM sync_runs")) == 1
+    assert sum("skipped" in out for out, _ in outputs) == 1
+    assert sim.max_in_flight(LI.account_id) == 1
+
+
+def test_sigterm_ends_the_run_deferred_and_keeps_the_checkpoint(
+    tmp_path: Path, db_url: str, sim: Simulator
+) -> None:
+    sim.set_latency(0.03)
+    config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [LI])
+    proc = start_cli(["sync"], config=config)
+    try:
+        _wait_for(lambda: bool(_query(db_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 3")))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    [run] = _query(db_url, "SELECT status, pages FROM sync_runs")
+    assert run.status == "deferred"
+    [checkpoint] = _query(db_url, "SELECT pages FROM sync_checkpoints")
+    assert checkpoint.pages == run.pages
+    assert _query(db_url, "SELECT count(*) FROM account_leases")[0][0] == 0
