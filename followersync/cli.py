@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from followersync.clock import SystemClock
 from followersync.config import ConfigError, Settings, load_settings
 from followersync.engine import MODES, PassRunner, SourceResult
 from followersync.store import db, runs
-from followersync.worker import Fleet, build_client, new_holder_id
+from followersync.worker import Fleet, Worker, build_client, new_holder_id
 
 EXIT_OK, EXIT_SOURCE_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -151,19 +152,60 @@ def sync(g: Globals, source_names: Sequence[str], mode: str, accept_unfollows: b
         raise UsageProblem(str(exc)) from None
     if not selected:
         raise UsageProblem("sources: none configured; add [[sources]] tables to the configuration file")
-    clock = SystemClock()
+    with _fleet(settings) as (fleet, ids):
+        results = fleet.sync(
+            [(s, ids[s.name]) for s in selected], mode=mode, accept_unfollows=accept_unfollows
+        )
+    _print_results(results)
+    if any(r.status == "failed" for r in results):
+        sys.exit(EXIT_SOURCE_FAILED)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Sync every due source that no other process holds, then exit.")
+@click.pass_obj
+def worker(g: Globals, once: bool) -> None:
+    """Long-running scheduler: claim due sources, sync them, sleep until the next is due.
+
+    A source is due for a full pass when its last complete one is older than sync.full_pass_interval,
+    else for an incremental pass every sync.interval; a deferred source once its cause has passed
+    (the Retry-After wait, or the next UTC day for the daily budget). Any number of workers may share
+    one PostgreSQL database: each linked account is held by one of them at a time (SQLite: one
+    process). SIGTERM or SIGINT: the page in flight commits, runs end `deferred`, leases are released,
+    exit 0.
+
+    \b
+    Examples:
+      followersync worker                  # run forever (systemd service, Kubernetes Deployment)
+      followersync worker --once           # from cron or a Kubernetes CronJob
+    """
+    settings = g.settings()
+    try:
+        settings.require_api_key()
+    except ConfigError as exc:
+        raise UsageProblem(str(exc)) from None
+    if not settings.sources:
+        raise UsageProblem("sources: none configured; add [[sources]] tables to the configuration file")
+    with _fleet(settings) as (fleet, ids):
+        results = Worker(fleet, [(s, ids[s.name]) for s in settings.sources]).run(once=once)
+    if once:
+        _print_results(results)
+        if any(r.status == "failed" for r in results):
+            sys.exit(EXIT_SOURCE_FAILED)
+
+
+@contextmanager
+def _fleet(settings: Settings) -> Iterator[tuple[Fleet, dict[str, int]]]:
+    """Database, API client and pass runner for `sync` and `worker`, stopped by SIGTERM/SIGINT."""
+    stop = threading.Event()
+    clock = SystemClock(stop)
     with _database(settings, migrate_if_empty=True) as engine:
         with engine.begin() as conn:
             ids = runs.sync_sources(conn, settings.sources, clock.now())
         with build_client(settings, engine, clock) as client:
-            runner = PassRunner(engine, client, settings, clock, new_holder_id())
+            runner = PassRunner(engine, client, settings, clock, new_holder_id(), stop=stop)
             with _stop_on_signals(runner):
-                results = Fleet(runner, settings).sync(
-                    [(s, ids[s.name]) for s in selected], mode=mode, accept_unfollows=accept_unfollows
-                )
-    _print_results(results)
-    if any(r.status == "failed" for r in results):
-        sys.exit(EXIT_SOURCE_FAILED)
+                yield Fleet(runner, settings), ids
 
 
 @contextmanager

@@ -28,8 +28,16 @@ class Clock(Protocol):
         ...
 
 
+class StopRequested(Exception):
+    """A stop (SIGTERM/SIGINT) was requested: raised by a sleep it cuts short, or between two pages."""
+
+
 class SystemClock:
-    """The real clock."""
+    """The real clock. Given a `stop` event, every sleep ends early once it is set, by raising
+    `StopRequested`, so SIGTERM is not held up by a five-minute Retry-After."""
+
+    def __init__(self, stop: threading.Event | None = None) -> None:
+        self._stop = stop
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -38,8 +46,12 @@ class SystemClock:
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
+        if self._stop is None:
+            if seconds > 0:
+                time.sleep(seconds)
+            return
+        if self._stop.wait(max(seconds, 0.0)):
+            raise StopRequested()
 
 
 class FakeClock:

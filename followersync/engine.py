@@ -29,7 +29,7 @@ from followersync.api.errors import (
     PostpressError,
     RateLimitedError,
 )
-from followersync.clock import Clock
+from followersync.clock import Clock, StopRequested
 from followersync.config import Settings, SourceConfig
 from followersync.store import runs, writer
 from followersync.store.runs import Checkpoint
@@ -151,6 +151,8 @@ class PassRunner:
         stats = RequestStats()
         try:
             self._pages(source, ctx, plan.resume, pass_started, result, stats, lease_lost, accept_unfollows)
+        except StopRequested:
+            self._end(result, stats, "deferred", None, message="stopped by signal; checkpoint kept")
         except (RateLimitedError, BudgetExhausted) as exc:
             self._end(result, stats, "deferred", exc)
         except (CredentialError, AccountRestrictedError) as exc:
@@ -219,7 +221,7 @@ class PassRunner:
                     if page.cursor is None or (not ctx.full and outcome.new == 0):
                         break
                     if self.stop.is_set():
-                        raise _Stopped()
+                        raise StopRequested()
                 listing_done = True
             except (BadRequestError, NotFoundError):
                 if cursor is None or result.pages > 0:
@@ -228,9 +230,6 @@ class PassRunner:
                 log.warning("checkpoint.rejected", source=source.name, run_id=ctx.run_id)
                 ctx, pass_started = self._restart_pass(ctx)
                 cursor, pages_in_pass = None, 0
-            except _Stopped:
-                self._end(result, stats, "deferred", None, message="stopped by signal; checkpoint kept")
-                return
         now = self.clock.now()
         guard = writer.UnfollowGuard(
             fraction=self.settings.sync.unfollow_guard_fraction,
@@ -302,10 +301,6 @@ class PassRunner:
             error_type=result.error_type,
             error_detail=detail,
         )
-
-
-class _Stopped(Exception):
-    """A stop was requested between two pages."""
 
 
 def _one_line(text: str) -> str:

@@ -12,18 +12,27 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
 import structlog
 
 from followersync.api.client import Client
-from followersync.clock import Clock
+from followersync.clock import Clock, StopRequested
 from followersync.config import Settings, SourceConfig
 from followersync.engine import BudgetExhausted, PassRunner, SourceResult
 from followersync.store import runs
+from followersync.store.runs import SourceState
+
+# How long a source waits after a 429 that did not say how long to wait (the provider's own limit).
+RATE_LIMIT_PAUSE = 900.0
+# The longest a worker sleeps before looking again: other workers' runs change what is due.
+MAX_IDLE = 60.0
+
+DueCheck = Callable[[sa.Connection, int], bool]
 
 log = structlog.get_logger("followersync.worker")
 
@@ -100,14 +109,17 @@ class Fleet:
         *,
         mode: str = "auto",
         accept_unfollows: bool = False,
+        still_due: DueCheck | None = None,
     ) -> list[SourceResult]:
+        """Sync `sources` (config, id) once. With `still_due`, a source is run only if it is still due
+        once its account's lease is ours: another worker may have synced it a moment ago."""
         groups: dict[str, list[tuple[SourceConfig, int]]] = {}
         for source, source_id in sources:
             groups.setdefault(source.account_id, []).append((source, source_id))
         workers = max(1, min(self.settings.sync.concurrency, len(groups)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
             futures = [
-                pool.submit(self._sync_account, account_id, group, mode, accept_unfollows)
+                pool.submit(self._sync_account, account_id, group, mode, accept_unfollows, still_due)
                 for account_id, group in groups.items()
             ]
             results = [r for f in futures for r in f.result()]
@@ -120,6 +132,7 @@ class Fleet:
         group: list[tuple[SourceConfig, int]],
         mode: str,
         accept_unfollows: bool,
+        still_due: DueCheck | None,
     ) -> list[SourceResult]:
         clock, holder, ttl = self.runner.clock, self.runner.holder, self.settings.sync.lease_ttl
         with self.db.begin() as conn:
@@ -144,6 +157,10 @@ class Fleet:
                     if self.runner.stop.is_set():
                         results.append(SourceResult(source.name, "skipped", message="stopped before start"))
                         continue
+                    if still_due is not None:
+                        with self.db.connect() as conn:
+                            if not still_due(conn, source_id):
+                                continue
                     blocked = next((r for r in results if r.account_blocked), None)
                     if blocked is not None:
                         results.append(
@@ -183,3 +200,81 @@ def build_client(settings: Settings, db: sa.Engine, clock: Clock) -> Client:
         clock=clock,
         before_request=BudgetGate(db, settings, clock),
     )
+
+
+def next_due(state: SourceState, settings: Settings, now: datetime) -> datetime:
+    """When a source should next be synced (SPEC section 6 and the worker's schedule).
+
+    Never run, or a pass left half done by a dead process: now. Deferred: once its cause has passed
+    (the Retry-After wait, the next UTC day for the budget; at once after a stop). Failed: after
+    `sync.interval`. Otherwise the next incremental pass after `sync.interval`, or a full pass as
+    soon as the last complete one is older than `sync.full_pass_interval`.
+    """
+    finished = state.last_run_finished_at
+    if state.last_run_status is None or finished is None:
+        return now
+    interval = timedelta(seconds=settings.sync.interval)
+    if state.last_run_status == "deferred":
+        if state.last_run_error_type == "budget_exhausted":
+            return datetime.combine(finished.date() + timedelta(days=1), time(), finished.tzinfo)
+        if state.last_run_retry_after is not None:
+            return finished + timedelta(seconds=state.last_run_retry_after)
+        if state.last_run_error_type is not None:  # a 429 without Retry-After
+            return finished + min(interval, timedelta(seconds=RATE_LIMIT_PAUSE))
+        return now  # stopped by a signal: carry on
+    if state.last_run_status == "failed":
+        return finished + interval
+    if state.pass_in_progress:
+        return now
+    due = finished + interval
+    if state.last_full_pass_at is None:
+        return now
+    return min(due, state.last_full_pass_at + timedelta(seconds=settings.sync.full_pass_interval))
+
+
+@dataclass
+class Worker:
+    """`followersync worker`: claim due sources, sync them, sleep until the next is due."""
+
+    fleet: Fleet
+    sources: Sequence[tuple[SourceConfig, int]]
+
+    def due_now(self, conn: sa.Connection, source_id: int) -> bool:
+        now = self.fleet.runner.clock.now()
+        state = runs.source_states(conn, [source_id])[source_id]
+        return next_due(state, self.fleet.settings, now) <= now
+
+    def round(self) -> tuple[list[SourceResult], datetime]:
+        """Sync what is due now; return the results and when the next source falls due."""
+        clock = self.fleet.runner.clock
+        now = clock.now()
+        with self.fleet.db.begin() as conn:
+            runs.mark_abandoned_runs(conn, now)
+            states = runs.source_states(conn, [source_id for _, source_id in self.sources])
+        due = [(s, i) for s, i in self.sources if next_due(states[i], self.fleet.settings, now) <= now]
+        results = self.fleet.sync(due, still_due=self.due_now) if due else []
+        with self.fleet.db.connect() as conn:
+            states = runs.source_states(conn, [source_id for _, source_id in self.sources])
+        now = clock.now()
+        upcoming = [next_due(states[i], self.fleet.settings, now) for _, i in self.sources]
+        return results, min(upcoming, default=now + timedelta(seconds=MAX_IDLE))
+
+    def run(self, *, once: bool) -> list[SourceResult]:
+        """Rounds until stopped (or one round with `once`); returns every result, for the exit code."""
+        runner = self.fleet.runner
+        log.info("worker.start", worker_id=runner.holder, sources=len(self.sources), once=once)
+        everything: list[SourceResult] = []
+        try:
+            while not runner.stop.is_set():
+                results, wake = self.round()
+                everything += results
+                if once:
+                    break
+                idle = (wake - runner.clock.now()).total_seconds()
+                idle = min(max(idle, 1.0), MAX_IDLE)
+                log.info("worker.idle", worker_id=runner.holder, seconds=round(idle, 1))
+                runner.clock.sleep(idle)
+        except StopRequested:
+            pass
+        log.info("worker.stop", worker_id=runner.holder, synced=len(everything))
+        return everything

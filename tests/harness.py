@@ -131,7 +131,13 @@ class Harness:
 
 
 def write_config(
-    path: Path, db_url: str, base_url: str, sources: Sequence[SourceConfig], extra: str = ""
+    path: Path,
+    db_url: str,
+    base_url: str,
+    sources: Sequence[SourceConfig],
+    extra: str = "",
+    *,
+    budget: int | None = None,
 ) -> Path:
     """A followersync.toml for CLI subprocess tests (no pacing, so tests do not wait)."""
     lines = [
@@ -141,11 +147,11 @@ def write_config(
         'max_retry_wait = "2s"',
         "[database]",
         f'url = "{db_url}"',
-        "[providers.linkedin]",
-        'min_request_interval = "0s"',
-        "[providers.instagram]",
-        'min_request_interval = "0s"',
     ]
+    for provider in ("linkedin", "instagram"):
+        lines += [f"[providers.{provider}]", 'min_request_interval = "0s"']
+        if budget is not None:
+            lines.append(f"daily_request_budget = {budget}")
     for s in sources:
         lines += [
             "[[sources]]",

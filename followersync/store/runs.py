@@ -89,10 +89,6 @@ def last_full_pass_at(conn: sa.Connection, source_id: int) -> datetime | None:
             sync_passes.c.source_id == source_id, sync_passes.c.mode == "full"
         )
     ).scalar_one()
-    if value is not None and value.tzinfo is None:  # max() on SQLite loses the column type
-        from datetime import UTC
-
-        value = datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
     return value
 
 
@@ -224,3 +220,66 @@ def consume_budget(conn: sa.Connection, account_id: str, now: datetime, limit: i
         where=request_budget.c.requests < limit,
     ).returning(request_budget.c.requests)
     return conn.execute(stmt).first() is not None
+
+
+# --- what the worker needs to know to decide whether a source is due ------------------------------
+
+
+@dataclass(frozen=True)
+class SourceState:
+    source_id: int
+    last_run_status: str | None
+    last_run_finished_at: datetime | None
+    last_run_error_type: str | None
+    last_run_retry_after: float | None
+    last_full_pass_at: datetime | None
+    pass_in_progress: bool
+
+
+def source_states(conn: sa.Connection, source_ids: Sequence[int]) -> dict[int, SourceState]:
+    """The last run, last complete full pass and checkpoint of each source, in three queries."""
+    last_run_ids = (
+        sa.select(sa.func.max(sync_runs.c.id))
+        .where(sync_runs.c.source_id.in_(source_ids))
+        .group_by(sync_runs.c.source_id)
+    )
+    last_runs = {
+        row.source_id: row
+        for row in conn.execute(
+            sa.select(
+                sync_runs.c.source_id,
+                sync_runs.c.status,
+                sync_runs.c.finished_at,
+                sync_runs.c.error_type,
+                sync_runs.c.error_detail,
+            ).where(sync_runs.c.id.in_(last_run_ids))
+        )
+    }
+    full_passes: dict[int, datetime | None] = {
+        source_id: completed_at
+        for source_id, completed_at in conn.execute(
+            sa.select(sync_passes.c.source_id, sa.func.max(sync_passes.c.completed_at))
+            .where(sync_passes.c.source_id.in_(source_ids), sync_passes.c.mode == "full")
+            .group_by(sync_passes.c.source_id)
+        )
+    }
+    in_progress = set(
+        conn.execute(
+            sa.select(sync_checkpoints.c.source_id).where(sync_checkpoints.c.source_id.in_(source_ids))
+        ).scalars()
+    )
+    states: dict[int, SourceState] = {}
+    for source_id in source_ids:
+        run = last_runs.get(source_id)
+        detail = run.error_detail if run is not None and isinstance(run.error_detail, dict) else {}
+        retry_after = detail.get("retry_after")
+        states[source_id] = SourceState(
+            source_id=source_id,
+            last_run_status=run.status if run is not None else None,
+            last_run_finished_at=run.finished_at if run is not None else None,
+            last_run_error_type=run.error_type if run is not None else None,
+            last_run_retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
+            last_full_pass_at=full_passes.get(source_id),
+            pass_in_progress=source_id in in_progress,
+        )
+    return states

@@ -1,0 +1,397 @@
+"""What the database says about each source: status, run history, unfollows and daily growth.
+
+Every function here takes a Connection, runs one SQL statement (bound parameters only) and returns
+plain records whose field names are those of SPEC section 9. Nothing here prints: `report_commands`
+turns the records into tables, CSV, JSON or a chart.
+
+    status()      one SourceStatus per source: followers now, last run, last full pass, checkpoint
+    run_history() sync_runs rows, newest first
+    unfollows()   v_followers rows that are no longer active, newest unfollow first
+    growth()      v_follower_growth_daily rows of the last days, oldest day first
+    attention()   the one sentence `status` shows when the user must act or look
+
+The reports read the public views of SPEC section 8, the same relations analysts query, so a report
+and a hand-written SQL query can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from followersync.api.errors import CREDENTIAL_TYPES, FORBIDDEN_TYPES, NOT_FOUND_TYPES
+from followersync.store.schema import (
+    account_leases,
+    follow_events,
+    followers,
+    sources,
+    sync_checkpoints,
+    sync_passes,
+    sync_runs,
+)
+from followersync.store.types import UTCDateTime
+
+# The views as typed Core selectables. The types matter on SQLite, which returns view columns as bare
+# text: with them both databases give back aware datetimes, dates and ints.
+v_followers = sa.table(
+    "v_followers",
+    sa.column("source", sa.String),
+    sa.column("provider", sa.String),
+    sa.column("follower_id", sa.String),
+    sa.column("name", sa.String),
+    sa.column("handle", sa.String),
+    sa.column("first_seen_at", UTCDateTime),
+    sa.column("last_seen_at", UTCDateTime),
+    sa.column("unfollowed_at", UTCDateTime),
+    sa.column("is_active", sa.Boolean),
+)
+v_follower_growth_daily = sa.table(
+    "v_follower_growth_daily",
+    sa.column("source", sa.String),
+    sa.column("day", sa.Date),
+    sa.column("followers", sa.Integer),
+    sa.column("gained", sa.Integer),
+    sa.column("lost", sa.Integer),
+)
+
+RUN_FIELDS = (
+    "id",
+    "source_id",
+    "mode",
+    "status",
+    "started_at",
+    "finished_at",
+    "pages",
+    "items",
+    "followers_new",
+    "followers_lost",
+    "unfollows_withheld",
+    "requests",
+    "retries",
+    "error_type",
+    "error_detail",
+)
+"""The `sync_runs` columns of SPEC section 8, in its order: the fields of `followersync runs`."""
+
+FAILED_RUNS_FOR_ATTENTION = 3
+RECENT_DAYS = 7  # the window of `gained_7d` / `lost_7d` in status
+
+
+# --- status ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """The newest run of a source, as `status` shows it."""
+
+    id: int
+    mode: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    error_type: str | None
+
+
+@dataclass(frozen=True)
+class CheckpointPosition:
+    """Where a full pass in progress stands: the next run of the source continues from here."""
+
+    pages: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The live hold of a process on the source's linked account (it is syncing it right now)."""
+
+    holder: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    source: str
+    provider: str
+    account_id: str
+    user_id: str | None
+    followers: int
+    gained_7d: int
+    lost_7d: int
+    last_run: LastRun | None
+    last_full_pass_at: datetime | None
+    checkpoint: CheckpointPosition | None
+    lease: Lease | None
+    # What `attention()` needs beyond the fields above.
+    last_error_status: int | None  # the HTTP status recorded with the last run's error, if any
+    failed_streak: int  # how many of the newest runs failed in a row
+    withheld_unfollows: int  # held back by the guard on the last successful full pass
+
+
+def status(conn: sa.Connection, source_ids: Sequence[int], now: datetime) -> list[SourceStatus]:
+    """The state of each source in `source_ids`, in that order."""
+    s = sources
+    runs_ = sync_runs.alias("r")
+    last_run = sync_runs.alias("last_run")
+
+    def newest_run_id(*conditions: sa.ColumnElement[bool]) -> sa.ScalarSelect[Any]:
+        return (
+            sa.select(sa.func.max(runs_.c.id))
+            .where(runs_.c.source_id == s.c.id, *conditions)
+            .correlate(s)  # explicit: some of these sit two subqueries deep
+            .scalar_subquery()
+        )
+
+    def events_since(event: str) -> sa.ScalarSelect[Any]:
+        return (
+            sa.select(sa.func.count())
+            .select_from(follow_events)
+            .where(
+                follow_events.c.source_id == s.c.id,
+                follow_events.c.event == event,
+                follow_events.c.occurred_at >= now - timedelta(days=RECENT_DAYS),
+            )
+            .scalar_subquery()
+        )
+
+    failed = sync_runs.alias("failed")
+    failed_streak = (
+        sa.select(sa.func.count())
+        .select_from(failed)
+        .where(
+            failed.c.source_id == s.c.id,
+            failed.c.status == "failed",
+            failed.c.id > sa.func.coalesce(newest_run_id(runs_.c.status != "failed"), 0),
+        )
+        .scalar_subquery()
+    )
+    full_run = sync_runs.alias("full_run")
+    withheld = (
+        sa.select(full_run.c.unfollows_withheld)
+        .where(full_run.c.id == newest_run_id(runs_.c.mode == "full", runs_.c.status == "succeeded"))
+        .scalar_subquery()
+    )
+    active = (
+        sa.select(sa.func.count())
+        .select_from(followers)
+        .where(followers.c.source_id == s.c.id, followers.c.unfollowed_at.is_(None))
+        .scalar_subquery()
+    )
+    last_full_pass = (
+        sa.select(sa.func.max(sync_passes.c.completed_at))
+        .where(sync_passes.c.source_id == s.c.id, sync_passes.c.mode == "full")
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(
+            s.c.id,
+            s.c.name,
+            s.c.provider,
+            s.c.account_id,
+            s.c.user_id,
+            active.label("followers"),
+            events_since("follow").label("gained_7d"),
+            events_since("unfollow").label("lost_7d"),
+            last_full_pass.label("last_full_pass_at"),
+            failed_streak.label("failed_streak"),
+            withheld.label("withheld_unfollows"),
+            last_run.c.id.label("run_id"),
+            last_run.c.mode.label("run_mode"),
+            last_run.c.status.label("run_status"),
+            last_run.c.started_at.label("run_started_at"),
+            last_run.c.finished_at.label("run_finished_at"),
+            last_run.c.error_type.label("run_error_type"),
+            last_run.c.error_detail.label("run_error_detail"),
+            sync_checkpoints.c.pages.label("checkpoint_pages"),
+            sync_checkpoints.c.updated_at.label("checkpoint_updated_at"),
+            account_leases.c.holder.label("lease_holder"),
+            account_leases.c.expires_at.label("lease_expires_at"),
+        )
+        .select_from(s)
+        .outerjoin(last_run, last_run.c.id == newest_run_id())
+        .outerjoin(sync_checkpoints, sync_checkpoints.c.source_id == s.c.id)
+        .outerjoin(
+            account_leases,
+            sa.and_(account_leases.c.account_id == s.c.account_id, account_leases.c.expires_at >= now),
+        )
+        .where(s.c.id.in_(list(source_ids)))
+    )
+    by_id = {row.id: row for row in conn.execute(query)}
+    return [_source_status(by_id[source_id]) for source_id in source_ids if source_id in by_id]
+
+
+def _source_status(row: sa.Row[Any]) -> SourceStatus:
+    last_run = None
+    if row.run_id is not None:
+        last_run = LastRun(
+            id=row.run_id,
+            mode=row.run_mode,
+            status=row.run_status,
+            started_at=row.run_started_at,
+            finished_at=row.run_finished_at,
+            error_type=row.run_error_type,
+        )
+    checkpoint = None
+    if row.checkpoint_pages is not None:
+        checkpoint = CheckpointPosition(pages=row.checkpoint_pages, updated_at=row.checkpoint_updated_at)
+    lease = None
+    if row.lease_holder is not None:
+        lease = Lease(holder=row.lease_holder, expires_at=row.lease_expires_at)
+    detail = row.run_error_detail if isinstance(row.run_error_detail, dict) else {}
+    error_status = detail.get("status")
+    return SourceStatus(
+        source=row.name,
+        provider=row.provider,
+        account_id=row.account_id,
+        user_id=row.user_id,
+        followers=int(row.followers),
+        gained_7d=int(row.gained_7d),
+        lost_7d=int(row.lost_7d),
+        last_run=last_run,
+        last_full_pass_at=as_utc(row.last_full_pass_at),
+        checkpoint=checkpoint,
+        lease=lease,
+        last_error_status=error_status if isinstance(error_status, int) else None,
+        failed_streak=int(row.failed_streak),
+        withheld_unfollows=int(row.withheld_unfollows or 0),
+    )
+
+
+def attention(s: SourceStatus) -> str | None:
+    """One sentence when the user must act or look at the source, else None (a healthy source).
+
+    The most pressing reason wins: an account that needs reconnecting outranks everything else, because
+    nothing else can be fixed (or even observed) until it is.
+    """
+    run = s.last_run
+    if run is None:
+        return None
+    error = run.error_type or "an error"
+    if run.status == "failed":
+        if run.error_type in CREDENTIAL_TYPES or s.last_error_status == 401:
+            return (
+                f"reconnect the account in postpress: the last run failed with {error} "
+                f"(account {s.account_id})"
+            )
+        if run.error_type == "errors/account_restricted":
+            return (
+                f"the provider restricted account {s.account_id} ({error}): resolve it with the provider, "
+                "then sync again"
+            )
+        if run.error_type in FORBIDDEN_TYPES or s.last_error_status == 403:
+            return f"the API refused the listing ({error}): check the API key's scopes and subscription"
+        if run.error_type in NOT_FOUND_TYPES or s.last_error_status == 404:
+            return f"the API does not know this account or user ({error}): check account_id and user_id"
+    if s.failed_streak >= FAILED_RUNS_FOR_ATTENTION:
+        return (
+            f"the last {s.failed_streak} runs failed (last error: {error}): "
+            f"see `followersync runs --source {s.source}`"
+        )
+    if s.withheld_unfollows:
+        return (
+            f"{s.withheld_unfollows} unfollows withheld by the guard on the last full pass; if they really "
+            f"left, run `followersync sync --source {s.source} --mode full --accept-unfollows`"
+        )
+    if run.status == "deferred" and run.error_type == "budget_exhausted":
+        return "deferred: the account's daily request budget is used up; the next UTC day resumes the pass"
+    if run.status == "deferred" and run.error_type is not None:
+        return f"deferred: the provider rate-limited the account ({error}); the next run resumes the pass"
+    return None
+
+
+# --- run history -------------------------------------------------------------------------------------
+
+
+def run_history(conn: sa.Connection, *, source: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest `limit` runs (of one source, when given), newest first: `source` + RUN_FIELDS."""
+    query = (
+        sa.select(sources.c.name.label("source"), *(sync_runs.c[name] for name in RUN_FIELDS))
+        .join(sources, sources.c.id == sync_runs.c.source_id)
+        .order_by(sync_runs.c.id.desc())
+        .limit(limit)
+    )
+    if source is not None:
+        query = query.where(sources.c.name == source)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def source_names(conn: sa.Connection) -> list[str]:
+    """Every source the database has history for, configured now or not."""
+    return list(conn.execute(sa.select(sources.c.name).order_by(sources.c.name)).scalars())
+
+
+# --- reports -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unfollow:
+    source: str
+    follower_id: str
+    name: str | None
+    handle: str | None
+    unfollowed_at: datetime
+
+
+def unfollows(
+    conn: sa.Connection, *, source: str | None = None, since: datetime | None = None
+) -> list[Unfollow]:
+    """Followers who are gone (unfollowed and not back), newest unfollow first."""
+    v = v_followers.c
+    query = (
+        sa.select(v.source, v.follower_id, v.name, v.handle, v.unfollowed_at)
+        .where(v.unfollowed_at.is_not(None))  # the view's `NOT is_active`, as an indexable test
+        .order_by(v.unfollowed_at.desc(), v.source, v.follower_id)
+    )
+    if source is not None:
+        query = query.where(v.source == source)
+    if since is not None:
+        query = query.where(v.unfollowed_at >= since)
+    return [Unfollow(*row) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True)
+class GrowthDay:
+    source: str
+    day: date
+    followers: int
+    gained: int
+    lost: int
+
+
+def growth(conn: sa.Connection, *, since: date, source: str | None = None) -> list[GrowthDay]:
+    """One row per source and UTC day from `since` to today, oldest day first."""
+    v = v_follower_growth_daily.c
+    query = (
+        sa.select(v.source, v.day, v.followers, v.gained, v.lost)
+        .where(v.day >= since)
+        .order_by(v.source, v.day)
+    )
+    if source is not None:
+        query = query.where(v.source == source)
+    return [
+        GrowthDay(row.source, as_date(row.day), int(row.followers), int(row.gained), int(row.lost))
+        for row in conn.execute(query)
+    ]
+
+
+# --- values ----------------------------------------------------------------------------------------------
+
+
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """An aware UTC datetime; SQLite's aggregates return the stored offset-less UTC text or datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def as_date(value: date | str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(value)

@@ -1,0 +1,204 @@
+"""`followersync worker`: many processes share one PostgreSQL database and respect each account."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from followersync.config import Settings, SourceConfig, SyncSettings
+from followersync.simulator import Simulator
+from followersync.store.runs import SourceState
+from followersync.worker import next_due
+from tests.harness import API_KEY, run_cli, start_cli, write_config
+
+ACCOUNTS = 8
+SOURCES = [
+    SourceConfig(
+        name=f"src-{i:02d}",
+        provider="linkedin" if i % 2 else "instagram",
+        account_id=f"acc_{(i % ACCOUNTS):02d}",
+        user_id=None if i < ACCOUNTS else f"user_{i}",
+    )
+    for i in range(20)
+]
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(api_key=API_KEY, seed=11, latency=0.01) as simulator:
+        for s in SOURCES:
+            simulator.add_account(s.account_id, s.provider, followers=250, user_id=s.user_id)
+        yield simulator
+
+
+def _query(db_url: str, sql: str) -> list[sa.Row]:  # type: ignore[type-arg]
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text(sql)))
+    finally:
+        engine.dispose()
+
+
+def _wait_for(db_url: str, sql: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if _query(db_url, sql):
+                return
+        except sa.exc.DBAPIError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"never true: {sql}")
+
+
+def test_four_workers_sync_every_source_exactly_once(tmp_path: Path, pg_url: str, sim: Simulator) -> None:
+    config = write_config(
+        tmp_path / "f.toml", pg_url, sim.base_url, SOURCES, extra="[sync]\nconcurrency = 4\n"
+    )
+    assert run_cli(["migrate"], config=config).returncode == 0
+    workers = [start_cli(["worker", "--once"], config=config) for _ in range(4)]
+    outputs = [w.communicate(timeout=180) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0, 0, 0], [err[-2000:] for _, err in outputs]
+    rows = _query(pg_url, "SELECT s.name, r.status FROM sync_runs r JOIN sources s ON s.id = r.source_id")
+    assert sorted(name for name, _ in rows) == sorted(s.name for s in SOURCES)
+    assert {status for _, status in rows} == {"succeeded"}
+    for account in {s.account_id for s in SOURCES}:
+        assert sim.max_in_flight(account) == 1, account
+    assert _query(pg_url, "SELECT count(*) FROM v_followers WHERE is_active")[0][0] == 250 * len(SOURCES)
+    assert _query(pg_url, "SELECT count(*) FROM account_leases")[0][0] == 0
+
+
+def test_workers_share_the_daily_budget(tmp_path: Path, pg_url: str, sim: Simulator) -> None:
+    budget = 4  # each account has 2-3 sources of 2-3 pages: the budget runs out
+    config = write_config(tmp_path / "f.toml", pg_url, sim.base_url, SOURCES, budget=budget)
+    assert run_cli(["migrate"], config=config).returncode == 0
+    workers = [start_cli(["worker", "--once"], config=config) for _ in range(4)]
+    outputs = [w.communicate(timeout=180) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0, 0, 0], [err[-2000:] for _, err in outputs]
+    for account in {s.account_id for s in SOURCES}:
+        assert len(sim.requests_for(account)) <= budget, account
+    statuses = {r.status for r in _query(pg_url, "SELECT status FROM sync_runs")}
+    assert "deferred" in statuses
+    assert _query(pg_url, "SELECT max(requests) FROM request_budget")[0][0] == budget
+
+
+def test_a_killed_worker_is_taken_over_from_its_checkpoint(tmp_path: Path, pg_url: str) -> None:
+    source = SourceConfig(name="big", provider="linkedin", account_id="acc_big")
+    with Simulator(api_key=API_KEY, latency=0.03) as sim:
+        sim.add_account(source.account_id, "linkedin", followers=3000)
+        config = write_config(
+            tmp_path / "f.toml", pg_url, sim.base_url, [source], extra='[sync]\nlease_ttl = "1s"\n'
+        )
+        assert run_cli(["migrate"], config=config).returncode == 0
+        first = start_cli(["worker"], config=config)
+        try:
+            _wait_for(pg_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 5")
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+        [checkpoint] = _query(pg_url, "SELECT cursor FROM sync_checkpoints")
+        sim.set_latency(0)
+        sim.clear_requests()
+        time.sleep(1.2)
+        done = run_cli(["worker", "--once"], config=config)
+        assert done.returncode == 0, done.stderr
+        assert sim.requests_for(source.account_id)[0].cursor == checkpoint.cursor
+    assert _query(pg_url, "SELECT count(*) FROM v_followers WHERE is_active")[0][0] == 3000
+    assert _query(pg_url, "SELECT count(*) FROM follow_events")[0][0] == 3000
+    assert [r.status for r in _query(pg_url, "SELECT status FROM sync_runs ORDER BY id")] == [
+        "abandoned",
+        "succeeded",
+    ]
+
+
+def test_sigterm_stops_a_worker_cleanly(tmp_path: Path, db_url: str) -> None:
+    source = SourceConfig(name="big", provider="instagram", account_id="acc_big")
+    with Simulator(api_key=API_KEY, latency=0.03) as sim:
+        sim.add_account(source.account_id, "instagram", followers=6000)
+        config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [source])
+        proc = start_cli(["worker"], config=config)
+        try:
+            _wait_for(db_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 2")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert [r.status for r in _query(db_url, "SELECT status FROM sync_runs")] == ["deferred"]
+    assert _query(db_url, "SELECT count(*) FROM account_leases")[0][0] == 0
+
+
+def test_a_running_worker_syncs_again_when_due(tmp_path: Path, sqlite_url: str) -> None:
+    source = SourceConfig(name="small", provider="linkedin", account_id="acc_small")
+    with Simulator(api_key=API_KEY) as sim:
+        sim.add_account(source.account_id, "linkedin", followers=120)
+        config = write_config(
+            tmp_path / "f.toml", sqlite_url, sim.base_url, [source], extra='[sync]\ninterval = "1s"\n'
+        )
+        proc = start_cli(["worker"], config=config)
+        try:
+            _wait_for(sqlite_url, "SELECT 1 FROM sync_runs WHERE id = 2 AND status = 'succeeded'", timeout=30)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    modes = [r.mode for r in _query(sqlite_url, "SELECT mode FROM sync_runs ORDER BY id")]
+    assert modes[:2] == ["full", "incremental"]
+
+
+# --- the schedule, as a pure function ---------------------------------------------------------
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+SETTINGS = Settings(sync=SyncSettings(interval=3600, full_pass_interval=86400))
+
+
+def _state(**kw: object) -> SourceState:
+    base: dict[str, object] = {
+        "source_id": 1,
+        "last_run_status": "succeeded",
+        "last_run_finished_at": NOW - timedelta(minutes=10),
+        "last_run_error_type": None,
+        "last_run_retry_after": None,
+        "last_full_pass_at": NOW - timedelta(hours=2),
+        "pass_in_progress": False,
+    }
+    base.update(kw)
+    return SourceState(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("state", "due"),
+    [
+        (_state(last_run_status=None, last_run_finished_at=None), NOW),
+        (_state(), NOW + timedelta(minutes=50)),
+        (_state(last_full_pass_at=NOW - timedelta(hours=23, minutes=55)), NOW + timedelta(minutes=5)),
+        (_state(last_full_pass_at=None), NOW),
+        (_state(last_run_status="abandoned", pass_in_progress=True), NOW),
+        (_state(last_run_status="failed"), NOW + timedelta(minutes=50)),
+        (
+            _state(last_run_status="deferred", last_run_error_type="budget_exhausted"),
+            datetime(2026, 5, 2, tzinfo=UTC),
+        ),
+        (
+            _state(
+                last_run_status="deferred",
+                last_run_error_type="errors/too_many_requests",
+                last_run_retry_after=120.0,
+            ),
+            NOW - timedelta(minutes=8),
+        ),
+        (
+            _state(last_run_status="deferred", last_run_error_type="errors/too_many_requests"),
+            NOW + timedelta(minutes=5),
+        ),
+        (_state(last_run_status="deferred"), NOW),
+    ],
+)
+def test_next_due(state: SourceState, due: datetime) -> None:
+    assert next_due(state, SETTINGS, NOW) == due
