@@ -19,6 +19,7 @@ from followersync import logging as fslogging
 from followersync.clock import SystemClock
 from followersync.config import ConfigError, Settings, load_settings
 from followersync.engine import MODES, PassRunner, SourceResult
+from followersync.progress import show_progress
 from followersync.store import db, runs
 from followersync.worker import Fleet, Worker, build_client, new_holder_id
 
@@ -204,7 +205,7 @@ def _fleet(settings: Settings) -> Iterator[tuple[Fleet, dict[str, int]]]:
             ids = runs.sync_sources(conn, settings.sources, clock.now())
         with build_client(settings, engine, clock) as client:
             runner = PassRunner(engine, client, settings, clock, new_holder_id(), stop=stop)
-            with _stop_on_signals(runner):
+            with _stop_on_signals(runner), show_progress(runner):
                 yield Fleet(runner, settings), ids
 
 
@@ -258,3 +259,12 @@ def _register_simulator() -> None:
 
 
 _register_simulator()
+
+
+def _register_reports() -> None:
+    from followersync.report_commands import register
+
+    register(cli)
+
+
+_register_reports()

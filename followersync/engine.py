@@ -99,7 +99,8 @@ class SourceResult:
     account_blocked: bool = False  # credentials or restriction: do not call this account again now
 
 
-ProgressCallback = Callable[[str, int, int, int], None]  # source name, pages, items, new followers
+# Called after each committed page and when a run ends (the progress display).
+ProgressCallback = Callable[["SourceResult", RequestStats], None]
 
 
 @dataclass
@@ -167,6 +168,8 @@ class PassRunner:
         except Exception as exc:
             bound.exception("run.crash")
             self._end(result, stats, "failed", exc, error_type="internal_error")
+        if self.on_progress is not None:
+            self.on_progress(result, stats)
         bound.info(
             "run.end",
             status=result.status,
@@ -217,7 +220,7 @@ class PassRunner:
                     result.items += outcome.items
                     result.new += outcome.new
                     if self.on_progress is not None:
-                        self.on_progress(source.name, result.pages, result.items, result.new)
+                        self.on_progress(result, stats)
                     if page.cursor is None or (not ctx.full and outcome.new == 0):
                         break
                     if self.stop.is_set():

@@ -43,13 +43,13 @@ def configure(log_format: str | None = None, *, stream: TextIO | None = None, le
 
     With no format given, a terminal gets the console renderer and anything else gets JSON lines.
     """
-    stream = stream or sys.stderr
+    out: TextIO | _CurrentStderr = stream or _CurrentStderr()
     if log_format is None:
-        log_format = "console" if stream.isatty() else "json"
+        log_format = "console" if out.isatty() else "json"
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
     processors: Iterable[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -62,7 +62,7 @@ def configure(log_format: str | None = None, *, stream: TextIO | None = None, le
     structlog.configure(
         processors=[p for p in processors if p is not _keep],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
-        logger_factory=structlog.WriteLoggerFactory(file=stream),
+        logger_factory=structlog.WriteLoggerFactory(file=out),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     # Libraries that log through the standard library (httpx logs every request URL at INFO) stay quiet.
@@ -72,3 +72,17 @@ def configure(log_format: str | None = None, *, stream: TextIO | None = None, le
 
 def _keep(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
     return event_dict
+
+
+class _CurrentStderr:
+    """sys.stderr as it is at each write, not as it was at start-up: the progress display swaps it
+    for a proxy that prints log lines above the live lines."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()

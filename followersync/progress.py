@@ -1,0 +1,75 @@
+"""The live progress display of a terminal run: one line per source, on stderr.
+
+Shown only when stderr is a terminal (never in cron mail or JSON logs). Log lines written meanwhile
+appear above the display, because the structlog stream is resolved at each write (see logging.py)
+and rich redirects stderr while the display is live.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+from followersync.api.client import RequestStats
+from followersync.engine import PassRunner, SourceResult
+
+_STATUS_STYLE = {"succeeded": "green", "deferred": "yellow", "failed": "red", "running": "cyan"}
+
+
+class SourceProgress:
+    """Receives the engine's progress callbacks and draws them."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, result: SourceResult, stats: RequestStats) -> None:
+        with self._lock:
+            task = self._tasks.get(result.source)
+            if task is None:
+                task = self._tasks[result.source] = self._progress.add_task(
+                    result.source, total=None, status="", detail=""
+                )
+            style = _STATUS_STYLE.get(result.status, "white")
+            waited = f", waited {stats.waited:.1f}s for pacing/backoff" if stats.waited >= 0.1 else ""
+            self._progress.update(
+                task,
+                completed=result.items,
+                status=f"[{style}]{result.status}[/]",
+                detail=f"{result.mode or ''} pass: {result.pages} pages, {result.items:,} followers, "
+                f"{result.new:,} new, {stats.requests} requests{waited}",
+            )
+            if result.status != "running":
+                self._progress.update(task, total=result.items)
+
+
+@contextmanager
+def show_progress(runner: PassRunner, *, enabled: bool | None = None) -> Iterator[None]:
+    """While the block runs, draw the runner's progress on a terminal (a no-op elsewhere)."""
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        yield
+        return
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.fields[status]}"),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
+    previous = runner.on_progress
+    runner.on_progress = SourceProgress(progress)
+    try:
+        with progress:
+            yield
+    finally:
+        runner.on_progress = previous
