@@ -1,0 +1,103 @@
+"""`followersync demo`: two weeks of a LinkedIn page and an Instagram account, replayed in seconds.
+
+The simulator runs in-process as the postpress API; a throwaway configuration points a SQLite file at
+it. The demo syncs once a day of simulated time (the clock is moved, nothing waits), with followers
+coming and going between the syncs, so the growth report and the unfollow report have a story to tell.
+No network, no API key, no other set-up.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from followersync.api.client import Client
+from followersync.clock import FakeClock
+from followersync.config import SourceConfig, load_settings
+from followersync.engine import PassRunner
+from followersync.progress import show_progress
+from followersync.simulator import Simulator
+from followersync.store import db, runs
+from followersync.worker import Fleet
+
+DEMO_KEY = "demo-key-not-secret"
+SOURCES = (
+    SourceConfig(name="acme-linkedin", provider="linkedin", account_id="acc_linkedin_demo"),
+    SourceConfig(name="acme-instagram", provider="instagram", account_id="acc_ig_demo"),
+)
+FOLLOWERS = {"acme-linkedin": 1200, "acme-instagram": 2000}
+
+
+@dataclass(frozen=True)
+class Demo:
+    directory: Path
+    config: Path
+    database: Path
+
+
+def write_config(directory: Path, base_url: str) -> Demo:
+    """The demo's followersync.toml and SQLite file (an earlier demo's database is replaced)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    database = directory / "followersync-demo.db"
+    for leftover in directory.glob("followersync-demo.db*"):
+        leftover.unlink()
+    lines = [
+        "# Written by `followersync demo`. Try:",
+        f"#   followersync --config {directory / 'followersync.toml'} status",
+        "[api]",
+        f'base_url = "{base_url}"',
+        "[database]",
+        f'url = "sqlite:///{database}"',
+        # No pacing: the simulator is ours, and the demo should take seconds.
+        "[providers.linkedin]",
+        "min_request_interval = 0",
+        "[providers.instagram]",
+        "min_request_interval = 0",
+    ]
+    for source in SOURCES:
+        lines += [
+            "[[sources]]",
+            f'name = "{source.name}"',
+            f'provider = "{source.provider}"',
+            f'account_id = "{source.account_id}"',
+        ]
+    config = directory / "followersync.toml"
+    config.write_text("\n".join(lines) + "\n")
+    return Demo(directory, config, database)
+
+
+def run(directory: Path, days: int, say: Callable[[str], None], *, progress: bool | None = None) -> Demo:
+    """Replay `days` days of syncs into the demo database; return where everything is."""
+    rng = random.Random(2026)
+    with Simulator(api_key=DEMO_KEY, seed=2026, latency=0.002) as sim:
+        for source in SOURCES:
+            sim.add_account(source.account_id, source.provider, followers=FOLLOWERS[source.name])
+        demo = write_config(directory, sim.base_url)
+        settings = load_settings(demo.config, env={"POSTPRESS_API_KEY": DEMO_KEY})
+        clock = FakeClock(start=datetime.now(UTC) - timedelta(days=days - 1))
+        engine = db.create_engine(settings.database.url)
+        db.ensure_schema(engine)
+        with engine.begin() as conn:
+            ids = runs.sync_sources(conn, settings.sources, clock.now())
+        selected = [(s, ids[s.name]) for s in settings.sources]
+        with Client(settings.api, settings.providers, DEMO_KEY, clock=clock) as client:
+            runner = PassRunner(engine, client, settings, clock, "demo")
+            fleet = Fleet(runner, settings)
+            say(f"Day 1 ({clock.now():%Y-%m-%d}): first sync of {len(selected)} sources")
+            with show_progress(runner, enabled=progress):
+                fleet.sync(selected)
+            for day in range(2, days + 1):
+                clock.advance(86400)
+                changes = []
+                for source in SOURCES:
+                    gained = len(sim.follow(source.account_id, rng.randint(8, 45)))
+                    lost = len(sim.unfollow(source.account_id, count=rng.randint(3, 22)))
+                    changes.append(f"{source.name} +{gained} -{lost}")
+                results = fleet.sync(selected)
+                summary = ", ".join(f"{r.source} {r.status} ({r.mode})" for r in results)
+                say(f"Day {day} ({clock.now():%Y-%m-%d}): churn {'; '.join(changes)} -> {summary}")
+        engine.dispose()
+    return demo

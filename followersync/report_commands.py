@@ -1,0 +1,561 @@
+"""The reading commands: `status`, `runs`, `report unfollows` and `report growth`.
+
+They read what `reports` returns and print it as a table (for people), CSV or JSON (for scripts:
+SPEC section 9) or, for growth, a PNG chart. One small renderer, `emit`, serves all of them, so the
+machine formats follow the same rules everywhere:
+
+- `--format json` prints one JSON array on stdout and nothing else (logs go to stderr);
+- CSV has the JSON fields as columns, with a header row;
+- times are ISO 8601 with an offset (UTC), days YYYY-MM-DD, numbers are numbers.
+
+None of these commands calls the API, so none needs the API key.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+import sqlalchemy as sa
+import structlog
+
+from followersync import reports
+from followersync.clock import SystemClock
+from followersync.config import Settings
+from followersync.store import runs
+
+if TYPE_CHECKING:
+    from followersync.cli import Globals
+
+log = structlog.get_logger("followersync.reports")
+
+# The PNG's size in pixels: wide enough for a README, small enough to stay a few tens of kB.
+CHART_WIDTH_PX, CHART_HEIGHT_PX, CHART_DPI = 1200, 700, 100
+DEFAULT_CHART_PATH = "followersync-growth.png"
+
+UNFOLLOW_FIELDS = ("source", "follower_id", "name", "handle", "unfollowed_at")
+GROWTH_FIELDS = ("source", "day", "followers", "gained", "lost")
+RUNS_FIELDS = ("source", *reports.RUN_FIELDS)
+
+
+# --- the command line's own helpers ---------------------------------------------------------------------
+# `followersync.cli` imports this module while it registers these commands, so its helpers are looked up
+# when a command runs, not when this module loads.
+
+
+def _database(settings: Settings) -> AbstractContextManager[sa.Engine]:
+    """The configured database; an empty one gets the schema, so a fresh install reports "nothing yet"."""
+    from followersync.cli import _database as database
+
+    return database(settings, migrate_if_empty=True)
+
+
+def usage_problem(message: str) -> click.ClickException:
+    """A usage error: one line on stderr, exit code 2."""
+    from followersync.cli import UsageProblem
+
+    return UsageProblem(message)
+
+
+# --- rendering, shared by every command ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a human-readable table: its header and how a record shows in it."""
+
+    header: str
+    cell: Callable[[Mapping[str, Any]], str]
+    numeric: bool = False  # right-aligned
+
+
+def column(name: str, *, numeric: bool = False, header: str | None = None) -> Column:
+    """A column that shows one field of the record as it is (times as UTC, None as `-`)."""
+    return Column(header or name, lambda record: human(record[name]), numeric)
+
+
+def emit(
+    records: Sequence[Mapping[str, Any]],
+    fmt: str,
+    *,
+    fields: Sequence[str],
+    columns: Sequence[Column],
+    empty: str,
+) -> None:
+    """Print `records` as `fmt` (json, csv or table); `empty` is the table's text when there are none."""
+    if fmt == "json":
+        click.echo(json.dumps([jsonable(dict(r)) for r in records], indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        # "\n" rather than csv's default "\r\n": the output goes to shells and pipes first.
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(fields)
+        writer.writerows([csv_cell(record[name]) for name in fields] for record in records)
+    elif not records:
+        click.echo(empty)
+    else:
+        print_table(columns, records)
+
+
+def print_table(columns: Sequence[Column], records: Sequence[Mapping[str, Any]]) -> None:
+    rows = [[c.cell(record) for c in columns] for record in records]
+    widths = [max(len(c.header), *(len(row[i]) for row in rows)) for i, c in enumerate(columns)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.rjust(w) if c.numeric else cell.ljust(w)
+            for cell, w, c in zip(cells, widths, columns, strict=True)
+        ).rstrip()
+
+    click.echo(line([c.header for c in columns]))
+    for row in rows:
+        click.echo(line(row))
+
+
+def iso(value: datetime) -> str:
+    """ISO 8601 with an offset. Naive values are UTC: SQLite hands some back without their zone."""
+    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)).isoformat()
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    return value
+
+
+def csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, Mapping | list):
+        return json.dumps(jsonable(value), ensure_ascii=False)
+    return jsonable(value)
+
+
+def human(value: Any) -> str:
+    """A value as a table shows it: times in UTC to the second, nothing as `-`."""
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return iso(value)[:19].replace("T", " ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def duration(started: datetime | None, finished: datetime | None) -> str:
+    if started is None or finished is None:
+        return "-"
+    seconds = max(0, round((finished - started).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def _format_option(*choices: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    machine = [c for c in choices if c in ("csv", "json")]
+    help = "table for people; " + " and ".join(machine) + " for scripts"
+    if "png" in choices:
+        help += "; png draws a chart"
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default="table",
+        show_default=True,
+        help=help + ".",
+    )
+
+
+def _source_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--source", metavar="NAME", help=help)
+
+
+def _check_source(conn: sa.Connection, settings: Settings, name: str | None) -> None:
+    """An unknown --source is a usage error, not an empty report: a typo must not look like "no data"."""
+    if name is None:
+        return
+    known = sorted(set(reports.source_names(conn)) | {s.name for s in settings.sources})
+    if name not in known:
+        listing = ", ".join(known) if known else "none yet"
+        raise usage_problem(f'--source: no source named "{name}" (known sources: {listing})')
+
+
+# --- status ------------------------------------------------------------------------------------------------
+
+
+@click.command("status")
+@_format_option("table", "json")
+@click.pass_obj
+def status_command(g: Globals, fmt: str) -> None:
+    """Each configured source: followers now, last run, last complete pass, checkpoint.
+
+    A source that needs you (credentials to reconnect, a restricted account, unfollows withheld by the
+    guard, repeated failures, limits that deferred the last run) gets a line starting with `!` and a
+    non-null `attention` in JSON. Runs left `running` by a process that died are recorded as
+    `abandoned` first. Exit code 0 whatever the state of the sources.
+
+    \b
+    Examples:
+      followersync status
+      followersync status --format json | jq '.[] | select(.attention != null)'
+
+    \b
+    JSON fields: source, provider, account_id, user_id, followers, last_run {id, mode, status,
+    started_at, finished_at, error_type} or null, last_full_pass_at, checkpoint {pages, updated_at}
+    or null, attention; and gained_7d, lost_7d, lease {holder, expires_at} or null.
+    """
+    settings = g.settings()
+    now = SystemClock().now()
+    with _database(settings) as engine:
+        with engine.begin() as conn:
+            ids = runs.sync_sources(conn, settings.sources, now)
+            abandoned = runs.mark_abandoned_runs(conn, now)
+        with engine.connect() as conn:
+            states = reports.status(conn, [ids[s.name] for s in settings.sources], now)
+    if abandoned:
+        log.warning("runs.abandoned", count=abandoned, reason="their process stopped renewing its lease")
+    if fmt == "json":
+        click.echo(json.dumps([status_record(s) for s in states], indent=2, ensure_ascii=False))
+    elif not states:
+        click.echo("no sources configured: add [[sources]] tables to the configuration file")
+    else:
+        click.echo("\n\n".join(status_block(s) for s in states))
+
+
+def status_record(s: reports.SourceStatus) -> dict[str, Any]:
+    """A source's status as its SPEC section 9 JSON object (contract fields first, extras after)."""
+    record = {
+        "source": s.source,
+        "provider": s.provider,
+        "account_id": s.account_id,
+        "user_id": s.user_id,
+        "followers": s.followers,
+        "last_run": dataclasses.asdict(s.last_run) if s.last_run else None,
+        "last_full_pass_at": s.last_full_pass_at,
+        "checkpoint": dataclasses.asdict(s.checkpoint) if s.checkpoint else None,
+        "attention": reports.attention(s),
+        "gained_7d": s.gained_7d,
+        "lost_7d": s.lost_7d,
+        "lease": dataclasses.asdict(s.lease) if s.lease else None,
+    }
+    result: dict[str, Any] = jsonable(record)
+    return result
+
+
+def status_block(s: reports.SourceStatus) -> str:
+    whose = f", followers of {s.user_id}" if s.user_id else ""
+    lines = [f"{s.source}  ({s.provider}, account {s.account_id}{whose})"]
+
+    def row(label: str, text: str) -> None:
+        lines.append(f"  {label:<16} {text}")
+
+    row("followers now", f"{s.followers}  (+{s.gained_7d} / -{s.lost_7d} in {reports.RECENT_DAYS} days)")
+    run = s.last_run
+    if run is None:
+        row("last run", "never")
+    else:
+        took = (
+            "still running"
+            if run.finished_at is None
+            else f"took {duration(run.started_at, run.finished_at)}"
+        )
+        error = f", {run.error_type}" if run.error_type else ""
+        row(
+            "last run",
+            f"#{run.id} {run.mode} {run.status}{error}, started {human(run.started_at)} UTC, {took}",
+        )
+    row("last full pass", f"{human(s.last_full_pass_at)} UTC" if s.last_full_pass_at else "never completed")
+    if s.checkpoint is None:
+        row("checkpoint", "none (no pass in progress)")
+    else:
+        row("checkpoint", f"page {s.checkpoint.pages}, saved {human(s.checkpoint.updated_at)} UTC")
+    if s.lease is not None:
+        row("syncing now", f"held by {s.lease.holder} until {human(s.lease.expires_at)} UTC")
+    note = reports.attention(s)
+    if note:
+        lines.append(f"  ! {note}")
+    return "\n".join(lines)
+
+
+# --- runs --------------------------------------------------------------------------------------------------
+
+
+@click.command("runs")
+@_source_option("Only the runs of this source.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs, newest first."
+)
+@_format_option("table", "json")
+@click.pass_obj
+def runs_command(g: Globals, source: str | None, limit: int, fmt: str) -> None:
+    """Run history, newest first.
+
+    \b
+    Examples:
+      followersync runs
+      followersync runs --source acme-page --limit 5
+      followersync runs --format json | jq '.[] | select(.status == "failed")'
+
+    \b
+    JSON fields: source and every sync_runs column: id, source_id, mode, status, started_at,
+    finished_at, pages, items, followers_new, followers_lost, unfollows_withheld, requests, retries,
+    error_type, error_detail.
+    """
+    settings = g.settings()
+    with _database(settings) as engine, engine.connect() as conn:
+        _check_source(conn, settings, source)
+        history = reports.run_history(conn, source=source, limit=limit)
+    columns = [
+        column("id", numeric=True, header="run"),
+        column("source"),
+        column("mode"),
+        column("status"),
+        column("started_at", header="started (UTC)"),
+        Column("duration", lambda r: duration(r["started_at"], r["finished_at"]), numeric=True),
+        column("pages", numeric=True),
+        column("items", numeric=True),
+        column("followers_new", numeric=True, header="new"),
+        column("followers_lost", numeric=True, header="lost"),
+        column("unfollows_withheld", numeric=True, header="withheld"),
+        column("requests", numeric=True),
+        column("retries", numeric=True),
+        Column("error", _run_error),
+    ]
+    emit(history, fmt, fields=RUNS_FIELDS, columns=columns, empty="no runs yet")
+
+
+def _run_error(run: Mapping[str, Any]) -> str:
+    if not run["error_type"]:
+        return ""
+    detail = run["error_detail"] if isinstance(run["error_detail"], Mapping) else {}
+    text = detail.get("title") or detail.get("detail")
+    full = f"{run['error_type']}: {text}" if text else str(run["error_type"])
+    return full if len(full) <= 80 else full[:79] + "…"
+
+
+# --- reports -----------------------------------------------------------------------------------------------
+
+
+@click.group("report")
+def report_group() -> None:
+    """Who unfollowed, and how the following grows.
+
+    The reports read the views v_followers and v_follower_growth_daily, which you can also query
+    with SQL.
+
+    \b
+    Examples:
+      followersync report unfollows --since 2026-01-01
+      followersync report growth --days 90 --format png --output growth.png
+    """
+
+
+def parse_since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    """--since: YYYY-MM-DD (midnight UTC) or an ISO 8601 date-time; one without an offset is UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 date-time (2026-11-20T08:00:00+01:00)"
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+@report_group.command("unfollows")
+@_source_option("Only the followers of this source.")
+@click.option(
+    "--since",
+    metavar="DATE",
+    callback=parse_since,
+    help="Only unfollows at or after this UTC date (YYYY-MM-DD) or ISO 8601 date-time.",
+)
+@_format_option("table", "csv", "json")
+@click.pass_obj
+def unfollows_command(g: Globals, source: str | None, since: datetime | None, fmt: str) -> None:
+    """Who unfollowed, and when (newest first). Followers who came back are not listed.
+
+    \b
+    Examples:
+      followersync report unfollows
+      followersync report unfollows --source brand-ig --since 2026-11-01
+      followersync report unfollows --since 2026-11-20T08:00:00+01:00 --format csv > unfollows.csv
+
+    \b
+    Fields (JSON and CSV): source, follower_id, name, handle (Instagram username, LinkedIn profile
+    URL), unfollowed_at.
+    """
+    settings = g.settings()
+    with _database(settings) as engine, engine.connect() as conn:
+        _check_source(conn, settings, source)
+        gone = reports.unfollows(conn, source=source, since=since)
+    columns = [
+        column("unfollowed_at", header="unfollowed (UTC)"),
+        column("source"),
+        column("name"),
+        column("handle"),
+        column("follower_id", header="follower id"),
+    ]
+    empty = "no unfollows" + (f" since {human(since)} UTC" if since else "")
+    emit([dataclasses.asdict(u) for u in gone], fmt, fields=UNFOLLOW_FIELDS, columns=columns, empty=empty)
+
+
+@report_group.command("growth")
+@_source_option("Only this source.")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1, max=36600),
+    default=30,
+    show_default=True,
+    help="How many UTC days, today included.",
+)
+@_format_option("table", "csv", "json", "png")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Where --format png writes the chart (default: ./{DEFAULT_CHART_PATH}).",
+)
+@click.pass_obj
+def growth_command(g: Globals, source: str | None, days: int, fmt: str, output: Path | None) -> None:
+    """Daily followers, gained and lost per source, oldest day first.
+
+    `followers` is the number of active followers at the end of the UTC day; `gained` counts new
+    follows and refollows (not the first sync's baseline); `lost` counts unfollows. With --format png
+    the chart shows followers as a line per source and gained (up) and lost (down) as bars, and the
+    path written is printed. When there is no data yet, no chart is written and the command says so
+    (exit 0).
+
+    \b
+    Examples:
+      followersync report growth
+      followersync report growth --source acme-page --days 90 --format csv > growth.csv
+      followersync report growth --format png --output docs/growth.png
+
+    \b
+    Fields (JSON and CSV): source, day (YYYY-MM-DD), followers, gained, lost.
+    """
+    if output is not None and fmt != "png":
+        raise usage_problem("--output: only --format png writes a file; redirect stdout for the others")
+    if output is not None and not output.parent.is_dir():
+        raise usage_problem(f"--output: {output.parent} is not a folder")
+    settings = g.settings()
+    since = SystemClock().now().date() - timedelta(days=days - 1)
+    with _database(settings) as engine, engine.connect() as conn:
+        _check_source(conn, settings, source)
+        rows = reports.growth(conn, since=since, source=source)
+    empty = f"no growth data in the last {days} days: sync a source first"
+    if fmt == "png":
+        if not rows:
+            click.echo(f"{empty}; no chart written")
+            return
+        path = output or Path(DEFAULT_CHART_PATH)
+        try:
+            draw_growth_chart(rows, path)
+        except OSError as exc:
+            raise usage_problem(f"--output: cannot write {path}: {exc.strerror or exc}") from None
+        click.echo(f"chart written to {path}")
+        return
+    columns = [
+        column("source"),
+        column("day"),
+        column("followers", numeric=True),
+        column("gained", numeric=True),
+        column("lost", numeric=True),
+        Column("net", lambda r: f"{r['gained'] - r['lost']:+d}", numeric=True),
+    ]
+    emit([dataclasses.asdict(r) for r in rows], fmt, fields=GROWTH_FIELDS, columns=columns, empty=empty)
+
+
+def draw_growth_chart(rows: Sequence[reports.GrowthDay], path: Path) -> None:
+    """Followers per source as lines above, gained and lost per day as bars below, in one PNG.
+
+    matplotlib is imported here, not at the top: it takes a moment to load and only png needs it. The
+    figure is built without pyplot, so no GUI backend or global state is involved.
+    """
+    from matplotlib import dates as mdates
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator, StrMethodFormatter
+
+    by_source: dict[str, list[reports.GrowthDay]] = {}
+    for row in rows:
+        by_source.setdefault(row.source, []).append(row)
+
+    fig = Figure(
+        figsize=(CHART_WIDTH_PX / CHART_DPI, CHART_HEIGHT_PX / CHART_DPI), dpi=CHART_DPI, layout="constrained"
+    )
+    followers_ax, change_ax = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
+    # Bars of several sources on one day sit side by side within the day.
+    width = 0.8 / len(by_source)
+    single = len(by_source) == 1
+    for i, (name, series) in enumerate(by_source.items()):
+        color = f"C{i}"
+        when = [datetime(d.day.year, d.day.month, d.day.day) for d in series]
+        followers_ax.plot(
+            when,
+            [d.followers for d in series],
+            color=color,
+            linewidth=2,
+            marker="o" if len(series) <= 45 else None,
+            markersize=3,
+            label=name,
+        )
+        shift = timedelta(days=(i - (len(by_source) - 1) / 2) * width)
+        at = [w + shift for w in when]
+        change_ax.bar(
+            at,
+            [d.gained for d in series],
+            width=width,
+            color=color,
+            label="gained" if single else f"{name} gained",
+        )
+        change_ax.bar(
+            at,
+            [-d.lost for d in series],
+            width=width,
+            color=color,
+            alpha=0.4,
+            hatch="//",
+            label="lost" if single else f"{name} lost",
+        )
+    first, last = min(r.day for r in rows), max(r.day for r in rows)
+    fig.suptitle(f"Followers per day, {first} to {last} (UTC)", fontsize="x-large")
+    followers_ax.set_ylabel("followers (end of day)")
+    followers_ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    followers_ax.grid(alpha=0.3)
+    followers_ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title=None if single else "source")
+    change_ax.axhline(0, color="0.3", linewidth=0.8)
+    change_ax.set_ylabel("gained / lost per day")
+    change_ax.set_xlabel("day (UTC)")
+    change_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    change_ax.grid(axis="y", alpha=0.3)
+    # Outside the plot, on the right: inside, it would hide the bars of the first days.
+    change_ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    # matplotlib's stubs leave these two untyped.
+    locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
+    change_ax.xaxis.set_major_locator(locator)
+    change_ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    fig.savefig(path, format="png")
+
+
+def register(group: click.Group) -> None:
+    """Add the reading commands to the `followersync` group."""
+    group.add_command(status_command)
+    group.add_command(runs_command)
+    group.add_command(report_group)

@@ -1,0 +1,37 @@
+"""`followersync demo` (what `make demo` runs): completes on its own and shows its reports."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.harness import cli_env
+
+
+def test_demo_runs_end_to_end_without_network_or_key(tmp_path: Path) -> None:
+    env = cli_env()
+    env.pop("POSTPRESS_API_KEY")
+    done = subprocess.run(
+        [sys.executable, "-m", "followersync", "demo", "--dir", str(tmp_path / "demo"), "--days", "4"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for heading in ("followersync status", "report unfollows", "report growth"):
+        assert heading in out
+    chart = tmp_path / "demo" / "growth.png"
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert str(chart) in out
+    with sqlite3.connect(tmp_path / "demo" / "followersync-demo.db") as db:
+        runs = db.execute("SELECT count(*), min(status), max(status) FROM sync_runs").fetchone()
+        days = db.execute("SELECT count(DISTINCT day) FROM v_follower_growth_daily").fetchone()[0]
+        lost = db.execute("SELECT count(*) FROM v_followers WHERE NOT is_active").fetchone()[0]
+    assert runs == (8, "succeeded", "succeeded")  # two sources, four days
+    assert days == 4
+    assert lost > 0

@@ -1,0 +1,305 @@
+"""The report queries (`followersync.reports`) against real syncs, on SQLite and PostgreSQL.
+
+Every check compares a report with a plain SQL query on the public tables and views: a report must say
+what the database says. `history()` is also the data of the CLI tests in test_cli_reports.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from followersync import reports
+from followersync.api.errors import CREDENTIAL_TYPES
+from followersync.config import SourceConfig
+from followersync.simulator import Fault, Simulator
+from followersync.store import runs
+from tests.harness import API_KEY, Harness
+
+LI = SourceConfig(name="acme-page", provider="linkedin", account_id="acc_li_1")
+IG = SourceConfig(name="brand-ig", provider="instagram", account_id="acc_ig_1")
+DAYS_AGO = 4
+
+
+@contextmanager
+def history(db_url: str) -> Iterator[Harness]:
+    """Four days of two sources, ending a day ago, synced by the real engine:
+
+    day 0  both sources' first full pass (baseline: 250 LinkedIn, 120 Instagram followers)
+    day 1  acme-page +7 -3, brand-ig +2 -1
+    day 2  acme-page +1 -2; brand-ig loses 60 at once: the guard withholds them
+    day 3  acme-page's credentials have expired: its run fails
+    """
+    with Simulator(api_key=API_KEY, seed=3) as sim:
+        sim.add_account(LI.account_id, "linkedin", followers=250)
+        sim.add_account(IG.account_id, "instagram", followers=120)
+        h = Harness(db_url, sim, [LI, IG])
+        try:
+            start = datetime.now(UTC) - timedelta(days=DAYS_AGO)
+            h.advance(seconds=(start - h.clock.now()).total_seconds())
+            h.sync("full")
+            h.advance(days=1)
+            sim.follow(LI.account_id, 7)
+            sim.unfollow(LI.account_id, count=3)
+            sim.follow(IG.account_id, 2)
+            sim.unfollow(IG.account_id, count=1)
+            h.sync("full")
+            h.advance(days=1)
+            sim.follow(LI.account_id, 1)
+            sim.unfollow(LI.account_id, count=2)
+            sim.unfollow(IG.account_id, count=60)
+            h.sync("full")
+            h.advance(days=1)
+            sim.inject(Fault.error("errors/expired_credentials"), account_id=LI.account_id, times=-1)
+            h.sync("full", names=[LI.name])
+            yield h
+        finally:
+            h.close()
+
+
+def utc(value: Any) -> datetime | None:
+    """A time as plain SQL returns it (SQLite: offset-less UTC text) as an aware datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def as_day(value: Any) -> str:
+    return value if isinstance(value, str) else value.isoformat()
+
+
+def detail(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+# --- status ----------------------------------------------------------------------------------------------
+
+
+def test_status_says_what_the_tables_say(db_url: str) -> None:
+    with history(db_url) as h:
+        now = datetime.now(UTC)
+        with h.engine.connect() as conn:
+            states = reports.status(conn, [h.ids[LI.name], h.ids[IG.name]], now)
+        assert [s.source for s in states] == [LI.name, IG.name]
+        for s in states:
+            [last] = h.query(
+                "SELECT r.* FROM sync_runs r JOIN sources s ON s.id = r.source_id WHERE s.name = :s"
+                " ORDER BY r.id DESC LIMIT 1",
+                s=s.source,
+            )
+            assert s.last_run is not None
+            assert (s.last_run.id, s.last_run.mode, s.last_run.status, s.last_run.error_type) == (
+                last.id,
+                last.mode,
+                last.status,
+                last.error_type,
+            )
+            assert s.last_run.started_at == utc(last.started_at)
+            assert s.last_run.finished_at == utc(last.finished_at)
+            assert s.followers == len(h.active(s.source))
+            [full] = h.query(
+                "SELECT max(p.completed_at) AS at FROM sync_passes p JOIN sources s ON s.id = p.source_id"
+                " WHERE s.name = :s AND p.mode = 'full' AND p.completed_at IS NOT NULL",
+                s=s.source,
+            )
+            assert s.last_full_pass_at == utc(full.at)
+            assert s.gained_7d == len(h.events(s.source, "follow"))
+            assert s.lost_7d == len(h.events(s.source, "unfollow"))
+            assert s.checkpoint is None and s.lease is None
+
+        li, ig = states
+        assert (li.followers, li.gained_7d, li.lost_7d) == (253, 8, 5)
+        assert li.last_run is not None and li.last_run.status == "failed"
+        assert reports.attention(li) == (
+            "reconnect the account in postpress: the last run failed with errors/expired_credentials "
+            "(account acc_li_1)"
+        )
+        assert (ig.followers, ig.withheld_unfollows) == (121, 60)
+        assert reports.attention(ig) == (
+            "60 unfollows withheld by the guard on the last full pass; if they really left, run "
+            "`followersync sync --source brand-ig --mode full --accept-unfollows`"
+        )
+
+
+def test_status_counts_failures_in_a_row(db_url: str) -> None:
+    with Simulator(api_key=API_KEY, seed=5) as sim:
+        sim.add_account(IG.account_id, "instagram", followers=30)
+        h = Harness(db_url, sim, [IG])
+        try:
+
+            def state() -> reports.SourceStatus:
+                with h.engine.connect() as conn:
+                    [s] = reports.status(conn, [h.ids[IG.name]], h.clock.now())
+                return s
+
+            sim.inject(Fault.error("errors/feature_not_implemented"), account_id=IG.account_id, times=-1)
+            h.sync()
+            h.sync()
+            assert state().failed_streak == 2 and reports.attention(state()) is None
+            h.sync()
+            assert state().failed_streak == 3
+            assert reports.attention(state()) == (
+                "the last 3 runs failed (last error: errors/feature_not_implemented): "
+                "see `followersync runs --source brand-ig`"
+            )
+            sim.clear_faults()
+            h.sync()
+            assert state().failed_streak == 0 and reports.attention(state()) is None
+        finally:
+            h.close()
+
+
+def _status(**changes: Any) -> reports.SourceStatus:
+    run = reports.LastRun(
+        id=9,
+        mode="full",
+        status=changes.pop("status", "succeeded"),
+        started_at=datetime(2026, 1, 1, tzinfo=UTC),
+        finished_at=datetime(2026, 1, 1, 0, 1, tzinfo=UTC),
+        error_type=changes.pop("error_type", None),
+    )
+    fields: dict[str, Any] = {
+        "source": "acme-page",
+        "provider": "linkedin",
+        "account_id": "acc_1",
+        "user_id": None,
+        "followers": 10,
+        "gained_7d": 0,
+        "lost_7d": 0,
+        "last_run": run,
+        "last_full_pass_at": None,
+        "checkpoint": None,
+        "lease": None,
+        "last_error_status": None,
+        "failed_streak": 0,
+        "withheld_unfollows": 0,
+    }
+    return reports.SourceStatus(**{**fields, **changes})
+
+
+@pytest.mark.parametrize("error_type", sorted(CREDENTIAL_TYPES))
+def test_every_credential_error_asks_to_reconnect(error_type: str) -> None:
+    note = reports.attention(_status(status="failed", error_type=error_type, failed_streak=1))
+    assert note is not None and note.startswith("reconnect the account in postpress") and error_type in note
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, None),
+        ({"last_run": None}, None),
+        ({"status": "running"}, None),
+        ({"status": "deferred"}, None),  # stopped by a signal: nothing to do
+        ({"status": "failed", "error_type": "network_error", "failed_streak": 2}, None),
+        ({"status": "failed", "error_type": "errors/undocumented", "last_error_status": 401}, "reconnect"),
+        ({"status": "failed", "error_type": "errors/account_restricted"}, "the provider restricted"),
+        ({"status": "failed", "error_type": "errors/subscription_required"}, "scopes"),
+        ({"status": "failed", "error_type": "errors/resource_not_found"}, "account_id and user_id"),
+        ({"status": "failed", "error_type": "network_error", "failed_streak": 4}, "the last 4 runs failed"),
+        ({"withheld_unfollows": 30}, "30 unfollows withheld"),
+        ({"status": "deferred", "error_type": "budget_exhausted"}, "daily request budget"),
+        ({"status": "deferred", "error_type": "errors/too_many_requests"}, "rate-limited"),
+    ],
+)
+def test_attention_names_what_to_do(changes: dict[str, Any], expected: str | None) -> None:
+    note = reports.attention(_status(**changes))
+    if expected is None:
+        assert note is None
+    else:
+        assert note is not None and expected in note
+
+
+# --- run history and reports ---------------------------------------------------------------------------
+
+
+def test_run_history_is_every_run_column_newest_first(db_url: str) -> None:
+    with history(db_url) as h:
+        with h.engine.connect() as conn:
+            everything = reports.run_history(conn, limit=100)
+            two = reports.run_history(conn, source=IG.name, limit=2)
+        rows = h.query(
+            "SELECT s.name AS source, r.* FROM sync_runs r JOIN sources s ON s.id = r.source_id"
+            " ORDER BY r.id DESC"
+        )
+        assert len(everything) == len(rows) == 7
+        for got, row in zip(everything, rows, strict=True):
+            assert list(got) == ["source", *reports.RUN_FIELDS]
+            for name in got:
+                want = getattr(row, name)
+                if name.endswith("_at"):
+                    want = utc(want)
+                elif name == "error_detail":
+                    want = detail(want)
+                assert got[name] == want, name
+        assert [r["id"] for r in two] == [r.id for r in rows if r.source == IG.name][:2]
+        assert everything[0]["error_detail"]["status"] == 401
+
+
+def test_unfollows_and_growth_say_what_the_views_say(db_url: str) -> None:
+    with history(db_url) as h:
+        gone = h.query(
+            "SELECT source, follower_id, name, handle, unfollowed_at FROM v_followers"
+            " WHERE unfollowed_at IS NOT NULL ORDER BY unfollowed_at DESC, source, follower_id"
+        )
+        today = datetime.now(UTC).date()
+        since = today - timedelta(days=DAYS_AGO - 1)
+        days = h.query("SELECT source, day, followers, gained, lost FROM v_follower_growth_daily")
+        with h.engine.connect() as conn:
+            all_unfollows = reports.unfollows(conn)
+            li_day_2 = reports.unfollows(conn, source=LI.name, since=utc(gone[0].unfollowed_at))
+            growth = reports.growth(conn, since=since)
+            ig_growth = reports.growth(conn, since=since, source=IG.name)
+            from_baseline = reports.growth(conn, since=today - timedelta(days=DAYS_AGO), source=LI.name)
+            # A quote in a user's --source is just a character: the queries bind it.
+            evil = "x' OR '1'='1"
+            assert reports.unfollows(conn, source=evil) == []
+            assert reports.growth(conn, since=since, source=evil) == []
+            assert reports.run_history(conn, source=evil) == []
+        assert [(u.source, u.follower_id, u.name, u.handle, u.unfollowed_at) for u in all_unfollows] == [
+            (r.source, r.follower_id, r.name, r.handle, utc(r.unfollowed_at)) for r in gone
+        ]
+        assert len(all_unfollows) == 6
+        assert [u.source for u in li_day_2] == [LI.name, LI.name]
+        assert all(u.handle and u.handle.startswith("https://www.linkedin.com/") for u in li_day_2)
+
+        expected = sorted(
+            (r.source, as_day(r.day), r.followers, r.gained, r.lost)
+            for r in days
+            if as_day(r.day) >= str(since)
+        )
+        assert [(g.source, g.day.isoformat(), g.followers, g.gained, g.lost) for g in growth] == expected
+        assert len(growth) == 2 * DAYS_AGO  # the last 4 days, today included, for each source
+        assert {g.source for g in ig_growth} == {IG.name}
+        # The baseline counts in followers, not in gained; each day after it adds up.
+        assert [(g.followers, g.gained, g.lost) for g in from_baseline] == [
+            (250, 0, 0),
+            (254, 7, 3),
+            (253, 1, 2),
+            (253, 0, 0),
+            (253, 0, 0),
+        ]
+
+
+def test_a_dead_run_is_abandoned_and_a_live_one_is_not(db_url: str) -> None:
+    with history(db_url) as h:
+        now = datetime.now(UTC)
+        with h.engine.begin() as conn:
+            li, ig = h.ids[LI.name], h.ids[IG.name]
+            dead = runs.start_run(conn, li, runs.start_pass(conn, li, "full", now), "full", "dead", now)
+            assert runs.acquire_lease(conn, IG.account_id, "alive", now, ttl=300)
+            live = runs.start_run(conn, ig, runs.start_pass(conn, ig, "full", now), "full", "alive", now)
+            assert runs.mark_abandoned_runs(conn, now) == 1
+        with h.engine.connect() as conn:
+            li_state, ig_state = reports.status(conn, [li, ig], now)
+        assert li_state.last_run == reports.LastRun(dead, "full", "abandoned", now, now, None)
+        assert ig_state.last_run == reports.LastRun(live, "full", "running", now, None, None)
+        assert ig_state.lease == reports.Lease(holder="alive", expires_at=now + timedelta(seconds=300))
+        assert li_state.lease is None
