@@ -107,7 +107,17 @@ def cli(ctx: click.Context, config_path: str | None, log_format: str | None) -> 
 @cli.command()
 @click.pass_obj
 def migrate(g: Globals) -> None:
-    """Bring the configured database to the newest schema (alembic upgrade head)."""
+    """Bring the configured database to the newest schema (alembic upgrade head).
+
+    Safe to run any time: an up-to-date database is left as it is. `sync` and `worker` create the
+    schema of an empty database themselves, but refuse to upgrade one that holds data: upgrading is
+    always this deliberate step.
+
+    \b
+    Examples:
+      followersync migrate
+      FOLLOWERSYNC_DATABASE_URL=postgresql+psycopg://fs@db/fs followersync migrate
+    """
     settings = g.settings()
     with _database(settings, migrate_if_empty=False) as engine:
         before = db.current_revision(engine)

@@ -236,6 +236,7 @@ _HEADLINE_FORMS = (
 )
 _CDN_HOSTS = ("fra5-1", "lhr8-2", "iad3-1", "gru1-1", "sin6-4", "cdg4-3")
 _HANDLE_SEPARATORS = ("", ".", "_", "__", ".")
+_HANDLE_WORDS = ("official", "the", "real", "photo", "travels", "studio", "art", "eats", "fit", "design")
 _SHARED_EVERY = 16  # one follower in this many comes from the provider-wide pool
 _SHARED_SLOT = 5
 
@@ -269,8 +270,18 @@ class _Draw:
         return str(int.from_bytes(self.digest[start : start + 12], "big")).rjust(length, "0")[:length]
 
 
+# Letters that Unicode does not decompose into an ASCII base letter plus accents.
+_TRANSLITERATE = str.maketrans(
+    {"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ß": "ss", "æ": "ae", "\u0131": "i"}
+)
+
+
 def _slug(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    ascii_text = (
+        unicodedata.normalize("NFKD", text.translate(_TRANSLITERATE))
+        .encode("ascii", "ignore")
+        .decode("ascii")
+    )
     return "-".join(re.findall(r"[a-z0-9]+", ascii_text.lower()))
 
 
@@ -326,7 +337,15 @@ def _instagram_item(key: str) -> dict[str, Any]:
     if d.chance(4):
         name = ""  # Instagram's full_name is optional in the app; the API still sends the field
     base = _slug(name).replace("-", d.pick(_HANDLE_SEPARATORS)) or "user"
-    username = f"{base[:22]}{d.below(10_000) if d.chance(70) else ''}"
+    roll = d.below(100)
+    if roll < 80:
+        username = f"{base[:22]}{d.below(100_000)}"
+    elif roll < 90:
+        username = f"{base[:20]}_{d.pick(_HANDLE_WORDS)}"
+    elif roll < 96:
+        username = f"{d.pick(_HANDLE_WORDS)}.{base[:20]}"
+    else:
+        username = base[:28]
     item: dict[str, Any] = {
         "object": "UserFollower",
         "id": provider_id,
@@ -618,6 +637,7 @@ class _Listing:
         self.entries: list[_Entry] = []  # listing order: newest first
         self.by_id: dict[str, _Entry] = {}
         self.gone: dict[str, _Entry] = {}  # unfollowed, kept so `refollow` can bring them back
+        self.handles: set[str] = set()  # Instagram usernames ever made here (they stay taken)
         self.next_index = 0
         self.version = 0
         self.pages: dict[tuple[int, int], bytes] = {}
@@ -635,15 +655,20 @@ class _Listing:
                 item = _make_item(self.provider, self.seed, self.account_id, self.user_id, index, attempt)
                 follower_id = item["id"]
                 # Ids are hashes (Instagram's have only ~11 digits): a clash is rare but possible in a
-                # big listing, and a listing must never hold one id twice.
+                # big listing, and a listing must never hold one id twice. Usernames are unique on
+                # Instagram too (within a listing here; across listings only the shared pool's match).
+                handle = item.get("username")
                 if (
                     follower_id not in self.by_id
                     and follower_id not in self.gone
                     and follower_id not in batch
+                    and handle not in self.handles
                 ):
                     break
                 attempt += 1
             batch.add(follower_id)
+            if handle is not None:
+                self.handles.add(handle)
             made.append(_Entry(follower_id, index, msgspec.json.encode(item)))
         return made
 
@@ -885,7 +910,7 @@ class Simulator:
         self._providers: dict[str, str] = {}  # account_id -> provider
         self._listings: dict[tuple[str, str | None], _Listing] = {}
         self._injections: list[_Injection] = []
-        self._callbacks: list[Callable[[RequestRecord], None]] = []
+        self._callbacks: list[Callable[[RequestRecord], object]] = []
         self._seq = 0
         self._account_seq: dict[str | None, int] = {}
         self._in_flight: dict[str | None, int] = {}
@@ -1101,7 +1126,7 @@ class Simulator:
             for listing in self._listings.values():
                 listing.repeat_armed = None
 
-    def on_request(self, callback: Callable[[RequestRecord], None]) -> None:
+    def on_request(self, callback: Callable[[RequestRecord], object]) -> None:
         """Call `callback(record)` for each request after it is recorded and before its page is built
         (the record's status is still 0). Runs in the handler thread, outside the simulator's lock,
         so it may call follow/unfollow to churn the listing mid-pass."""
@@ -1311,8 +1336,11 @@ class Simulator:
                 # The second half of Fault.repeat_cursor on a first page: send the cursor again.
                 listing.repeat_armed = None
                 body = self._reshape(listing, offset, limit, armed)
-            elif fault is not None:
-                body = self._apply_page_fault(fault, listing, record, offset, limit, body, next_cursor)
+            elif fault is not None and fault.transform is None:
+                body = self._apply_page_fault(fault, listing, record, offset, limit, next_cursor)
+        if fault is not None and fault.transform is not None:
+            # Outside the lock: the test's function may call back into the simulator.
+            body = msgspec.json.encode(fault.transform(msgspec.json.decode(body)))
         return _Response(200, body)
 
     def _reshape(self, listing: _Listing, offset: int, limit: int, cursor: str | None) -> bytes:
@@ -1325,9 +1353,9 @@ class Simulator:
         record: RequestRecord,
         offset: int,
         limit: int,
-        body: bytes,
         next_cursor: str | None,
     ) -> bytes:
+        """The page reshaped by `fault` (all but page_transform, which runs outside the lock)."""
         if fault.kind == "truncate":
             return self._reshape(listing, offset, limit, None)
         if fault.kind == "repeat_cursor":
@@ -1345,9 +1373,6 @@ class Simulator:
                 for e in listing.entries[offset : offset + limit]
             ]
             return _page_body(items, next_cursor)
-        if fault.kind == "page_transform":
-            assert fault.transform is not None
-            return msgspec.json.encode(fault.transform(msgspec.json.decode(body)))
         raise AssertionError(f"not a page fault: {fault.kind}")
 
     def _envelope(

@@ -10,6 +10,7 @@ import base64
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -45,6 +46,7 @@ LINKEDIN_FIELDS = {
     "profile_picture_url_large",
 }
 INSTAGRAM_REQUIRED = {"object", "id", "messaging_id", "username", "name", "is_private", "is_verified"}
+JSON = dict[str, Any]
 ENVELOPE_FIELDS = ["title", "detail", "instance", "type", "status"]
 
 
@@ -68,9 +70,9 @@ def get(client: httpx.Client, **params: Any) -> httpx.Response:
 
 def fetch_pass(
     client: httpx.Client, account_id: str, *, limit: int | None = None, **extra: Any
-) -> list[dict]:
+) -> list[JSON]:
     """Every page of one pass, from no cursor to cursor null."""
-    pages: list[dict] = []
+    pages: list[JSON] = []
     cursor = None
     while True:
         response = get(client, account_id=account_id, limit=limit, cursor=cursor, **extra)
@@ -89,7 +91,7 @@ def wait_until(condition: Callable[[], bool], within: float = 4.0) -> None:
         time.sleep(0.01)
 
 
-def ids_of(pages: list[dict]) -> list[str]:
+def ids_of(pages: list[JSON]) -> list[str]:
     return [item["id"] for page in pages for item in page["items"]]
 
 
@@ -148,7 +150,7 @@ def test_items_are_the_reference_variants(sim: Simulator, client: httpx.Client) 
 
 
 def test_followers_are_deterministic_by_seed_account_and_user() -> None:
-    def listing(seed: int, account: str = "acc", user_id: str | None = None) -> list[dict]:
+    def listing(seed: int, account: str = "acc", user_id: str | None = None) -> list[JSON]:
         simulator = Simulator(seed=seed)
         simulator.add_account(account, "linkedin", followers=40, user_id=user_id)
         return simulator.followers(account, user_id=user_id)
@@ -229,10 +231,10 @@ def test_unfollows_mid_pass_make_a_pass_miss_someone(sim: Simulator, client: htt
 # -- authentication and validation ----------------------------------------------------------------
 
 
-def assert_envelope(response: httpx.Response, status: int, error_type: str) -> dict:
+def assert_envelope(response: httpx.Response, status: int, error_type: str) -> JSON:
     assert response.status_code == status
     assert response.headers["content-type"] == "application/json"
-    body = response.json()
+    body: JSON = response.json()
     assert body["type"] == error_type and body["status"] == status
     assert list(body) == [f for f in ENVELOPE_FIELDS if f in body] and "title" in body
     return body
@@ -350,7 +352,8 @@ def test_body_fault_sends_any_raw_response(sim: Simulator, client: httpx.Client)
 
 
 def test_page_transform_wrong_variant_and_truncate(sim: Simulator, client: httpx.Client) -> None:
-    def drop_name(page: dict) -> dict:
+    def drop_name(page: JSON) -> JSON:
+        assert page["items"][0]["id"] == sim.follower_ids("acc_li")[0]  # may call the simulator
         del page["items"][0]["name"]
         return page
 
@@ -510,6 +513,31 @@ def test_a_failing_callback_fails_the_test_loudly() -> None:
             f"{simulator.base_url}/users/followers", params={"account_id": "acc"}, headers={"X-API-KEY": KEY}
         )
         assert_envelope(response, 500, "errors/unexpected_error")
+
+
+def test_latency_delays_every_response(sim: Simulator, client: httpx.Client) -> None:
+    sim.set_latency(5)
+    with pytest.raises(httpx.ReadTimeout):
+        client.get("/users/followers", params={"account_id": "acc_li"}, timeout=0.1)
+    wait_until(lambda: sim.in_flight("acc_li") == 0)
+    sim.set_latency(0.01)
+    assert get(client, account_id="acc_li").status_code == 200
+
+
+def test_plain_http_details(sim: Simulator) -> None:
+    """Malformed requests get a bare 400; `Connection: close` is honoured; keep-alive is the default."""
+    with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as raw:
+        raw.sendall(b"NONSENSE\r\n\r\n")
+        assert raw.recv(100).startswith(b"HTTP/1.1 400 ")
+    request = (
+        f"GET /v1/users/followers?account_id=acc_li&limit=1 HTTP/1.1\r\nHost: x\r\nX-API-KEY: {KEY}\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as raw:
+        raw.sendall(request + b"\r\n" + request + b"Connection: close\r\n\r\n")  # pipelined
+        received = b""
+        while chunk := raw.recv(65536):
+            received += chunk
+    assert received.count(b"HTTP/1.1 200 OK\r\n") == 2  # both answered, then the server closed
 
 
 # -- life cycle and speed ---------------------------------------------------------------------------

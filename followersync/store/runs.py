@@ -28,10 +28,10 @@ def sync_sources(conn: sa.Connection, configured: Sequence[SourceConfig], now: d
     """Keep the `sources` table in step with the configuration; return name -> id of configured sources.
 
     A source is matched by name. One that left the configuration is disabled, never deleted, so its
-    history stays queryable.
+    history stays queryable. Several processes may start at once with the same configuration, so a
+    new source is inserted with ON CONFLICT DO NOTHING and everyone reads the winner's row.
     """
     existing = {row.name: row for row in conn.execute(sa.select(sources))}
-    ids: dict[str, int] = {}
     for source in configured:
         values = {
             "provider": source.provider,
@@ -41,17 +41,19 @@ def sync_sources(conn: sa.Connection, configured: Sequence[SourceConfig], now: d
         }
         row = existing.get(source.name)
         if row is None:
-            ids[source.name] = conn.execute(
-                sources.insert().values(name=source.name, created_at=now, **values).returning(sources.c.id)
-            ).scalar_one()
-            continue
-        ids[source.name] = row.id
-        if any(getattr(row, key) != value for key, value in values.items()):
+            conn.execute(
+                _insert(conn, sources)
+                .values(name=source.name, created_at=now, **values)
+                .on_conflict_do_nothing(index_elements=[sources.c.name])
+            )
+        elif any(getattr(row, key) != value for key, value in values.items()):
             conn.execute(sources.update().where(sources.c.id == row.id).values(**values))
-    gone = [row.id for name, row in existing.items() if name not in ids and row.enabled]
+    configured_names = {source.name for source in configured}
+    gone = [row.id for name, row in existing.items() if name not in configured_names and row.enabled]
     if gone:
         conn.execute(sources.update().where(sources.c.id.in_(gone)).values(enabled=False))
-    return ids
+    ids = conn.execute(sa.select(sources.c.name, sources.c.id).where(sources.c.name.in_(configured_names)))
+    return {name: source_id for name, source_id in ids}
 
 
 @dataclass(frozen=True)
