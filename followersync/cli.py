@@ -242,6 +242,9 @@ def _stop_on_signals(runner: PassRunner) -> Iterator[None]:
 
 
 def _print_results(results: Sequence[SourceResult]) -> None:
+    if not results:
+        click.echo("no source was due (or every due source is held by another process)")
+        return
     headers = ("source", "status", "mode", "pages", "items", "new", "lost", "withheld", "requests", "note")
     rows = [
         (

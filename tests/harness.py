@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -188,3 +189,26 @@ def start_cli(args: Sequence[str], *, config: Path, **env: str) -> subprocess.Po
     return subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(**env)
     )
+
+
+def query(db_url: str, sql: str) -> list[sa.Row[Any]]:
+    """Rows of `sql` on the database at `db_url`, through a connection of its own."""
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text(sql)))
+    finally:
+        engine.dispose()
+
+
+def wait_until(db_url: str, sql: str, timeout: float = 60.0) -> None:
+    """Poll until `sql` returns a row (a subprocess's progress), or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if query(db_url, sql):
+                return
+        except sa.exc.DBAPIError:  # the subprocess has not created the schema yet
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"never true within {timeout}s: {sql}")

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from followersync.config import SourceConfig
 from followersync.simulator import Fault, Simulator
-from tests.harness import API_KEY, run_cli, start_cli, write_config
+from tests.harness import API_KEY, query, run_cli, start_cli, wait_until, write_config
 
 LI = SourceConfig(name="acme-page", provider="linkedin", account_id="acc_li_1")
 IG = SourceConfig(name="brand-ig", provider="instagram", account_id="acc_ig_1")
@@ -27,33 +27,12 @@ def sim() -> Iterator[Simulator]:
         yield simulator
 
 
-def _query(db_url: str, sql: str) -> list[sa.Row]:  # type: ignore[type-arg]
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(sa.text(sql)))
-    finally:
-        engine.dispose()
-
-
-def _wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except sa.exc.DBAPIError:  # the subprocess has not created the schema yet
-            pass
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
 def test_sync_migrates_an_empty_database_and_exits_0(tmp_path: Path, db_url: str, sim: Simulator) -> None:
     config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [LI, IG])
     done = run_cli(["sync"], config=config)
     assert done.returncode == 0, done.stderr
     assert "acme-page" in done.stdout and "succeeded" in done.stdout
-    assert _query(db_url, "SELECT count(*) FROM v_followers WHERE is_active")[0][0] == 3300
+    assert query(db_url, "SELECT count(*) FROM v_followers WHERE is_active")[0][0] == 3300
     assert API_KEY not in done.stdout + done.stderr
 
 
@@ -66,7 +45,7 @@ def test_a_failed_source_gives_exit_1_and_the_others_still_run(
     assert done.returncode == 1
     rows = {
         r.name: (r.status, r.error_type)
-        for r in _query(
+        for r in query(
             db_url,
             "SELECT s.name, r.status, r.error_type FROM sync_runs r JOIN sources s ON s.id = r.source_id",
         )
@@ -117,26 +96,26 @@ def test_killed_mid_pass_the_rerun_resumes_from_the_checkpoint(
     config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [LI], extra='[sync]\nlease_ttl = "1s"\n')
     proc = start_cli(["sync"], config=config)
     try:
-        _wait_for(lambda: bool(_query(db_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 5")))
+        wait_until(db_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 5")
     except Exception:
         proc.kill()
         raise
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    [checkpoint] = _query(db_url, "SELECT cursor, pages FROM sync_checkpoints")
+    [checkpoint] = query(db_url, "SELECT cursor, pages FROM sync_checkpoints")
     sim.set_latency(0)
     sim.clear_requests()
     time.sleep(1.2)  # the killed process's lease expires
     done = run_cli(["sync"], config=config)
     assert done.returncode == 0, done.stderr
     assert sim.requests_for(LI.account_id)[0].cursor == checkpoint.cursor
-    assert _query(db_url, "SELECT count(*) FROM v_followers WHERE is_active")[0][0] == 3000
-    events = _query(
+    assert query(db_url, "SELECT count(*) FROM v_followers WHERE is_active")[0][0] == 3000
+    events = query(
         db_url, "SELECT follower_id, count(*) FROM follow_events GROUP BY follower_id HAVING count(*) > 1"
     )
     assert events == []
-    assert _query(db_url, "SELECT count(*) FROM follow_events")[0][0] == 3000
-    statuses = [r.status for r in _query(db_url, "SELECT status FROM sync_runs ORDER BY id")]
+    assert query(db_url, "SELECT count(*) FROM follow_events")[0][0] == 3000
+    statuses = [r.status for r in query(db_url, "SELECT status FROM sync_runs ORDER BY id")]
     assert statuses == ["abandoned", "succeeded"]
 
 
@@ -147,7 +126,7 @@ def test_two_processes_on_one_source_only_one_syncs(tmp_path: Path, db_url: str,
     procs = [start_cli(["sync", "--source", "acme-page"], config=config) for _ in range(2)]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
-    assert len(_query(db_url, "SELECT id FROM sync_runs")) == 1
+    assert len(query(db_url, "SELECT id FROM sync_runs")) == 1
     assert sum("skipped" in out for out, _ in outputs) == 1
     assert sim.max_in_flight(LI.account_id) == 1
 
@@ -159,13 +138,13 @@ def test_sigterm_ends_the_run_deferred_and_keeps_the_checkpoint(
     config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [LI])
     proc = start_cli(["sync"], config=config)
     try:
-        _wait_for(lambda: bool(_query(db_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 3")))
+        wait_until(db_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 3")
     finally:
         proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
     assert proc.returncode == 0
-    [run] = _query(db_url, "SELECT status, pages FROM sync_runs")
+    [run] = query(db_url, "SELECT status, pages FROM sync_runs")
     assert run.status == "deferred"
-    [checkpoint] = _query(db_url, "SELECT pages FROM sync_checkpoints")
+    [checkpoint] = query(db_url, "SELECT pages FROM sync_checkpoints")
     assert checkpoint.pages == run.pages
-    assert _query(db_url, "SELECT count(*) FROM account_leases")[0][0] == 0
+    assert query(db_url, "SELECT count(*) FROM account_leases")[0][0] == 0

@@ -9,13 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from followersync.config import Settings, SourceConfig, SyncSettings
 from followersync.simulator import Simulator
 from followersync.store.runs import SourceState
 from followersync.worker import next_due
-from tests.harness import API_KEY, run_cli, start_cli, write_config
+from tests.harness import API_KEY, query, run_cli, start_cli, wait_until, write_config
 
 ACCOUNTS = 8
 SOURCES = [
@@ -37,27 +36,6 @@ def sim() -> Iterator[Simulator]:
         yield simulator
 
 
-def _query(db_url: str, sql: str) -> list[sa.Row]:  # type: ignore[type-arg]
-    engine = sa.create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(sa.text(sql)))
-    finally:
-        engine.dispose()
-
-
-def _wait_for(db_url: str, sql: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if _query(db_url, sql):
-                return
-        except sa.exc.DBAPIError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"never true: {sql}")
-
-
 def test_four_workers_sync_every_source_exactly_once(tmp_path: Path, pg_url: str, sim: Simulator) -> None:
     config = write_config(
         tmp_path / "f.toml", pg_url, sim.base_url, SOURCES, extra="[sync]\nconcurrency = 4\n"
@@ -66,13 +44,13 @@ def test_four_workers_sync_every_source_exactly_once(tmp_path: Path, pg_url: str
     workers = [start_cli(["worker", "--once"], config=config) for _ in range(4)]
     outputs = [w.communicate(timeout=180) for w in workers]
     assert [w.returncode for w in workers] == [0, 0, 0, 0], [err[-2000:] for _, err in outputs]
-    rows = _query(pg_url, "SELECT s.name, r.status FROM sync_runs r JOIN sources s ON s.id = r.source_id")
+    rows = query(pg_url, "SELECT s.name, r.status FROM sync_runs r JOIN sources s ON s.id = r.source_id")
     assert sorted(name for name, _ in rows) == sorted(s.name for s in SOURCES)
     assert {status for _, status in rows} == {"succeeded"}
     for account in {s.account_id for s in SOURCES}:
         assert sim.max_in_flight(account) == 1, account
-    assert _query(pg_url, "SELECT count(*) FROM v_followers WHERE is_active")[0][0] == 250 * len(SOURCES)
-    assert _query(pg_url, "SELECT count(*) FROM account_leases")[0][0] == 0
+    assert query(pg_url, "SELECT count(*) FROM v_followers WHERE is_active")[0][0] == 250 * len(SOURCES)
+    assert query(pg_url, "SELECT count(*) FROM account_leases")[0][0] == 0
 
 
 def test_workers_share_the_daily_budget(tmp_path: Path, pg_url: str, sim: Simulator) -> None:
@@ -84,9 +62,9 @@ def test_workers_share_the_daily_budget(tmp_path: Path, pg_url: str, sim: Simula
     assert [w.returncode for w in workers] == [0, 0, 0, 0], [err[-2000:] for _, err in outputs]
     for account in {s.account_id for s in SOURCES}:
         assert len(sim.requests_for(account)) <= budget, account
-    statuses = {r.status for r in _query(pg_url, "SELECT status FROM sync_runs")}
+    statuses = {r.status for r in query(pg_url, "SELECT status FROM sync_runs")}
     assert "deferred" in statuses
-    assert _query(pg_url, "SELECT max(requests) FROM request_budget")[0][0] == budget
+    assert query(pg_url, "SELECT max(requests) FROM request_budget")[0][0] == budget
 
 
 def test_a_killed_worker_is_taken_over_from_its_checkpoint(tmp_path: Path, pg_url: str) -> None:
@@ -99,20 +77,20 @@ def test_a_killed_worker_is_taken_over_from_its_checkpoint(tmp_path: Path, pg_ur
         assert run_cli(["migrate"], config=config).returncode == 0
         first = start_cli(["worker"], config=config)
         try:
-            _wait_for(pg_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 5")
+            wait_until(pg_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 5")
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait()
-        [checkpoint] = _query(pg_url, "SELECT cursor FROM sync_checkpoints")
+        [checkpoint] = query(pg_url, "SELECT cursor FROM sync_checkpoints")
         sim.set_latency(0)
         sim.clear_requests()
         time.sleep(1.2)
         done = run_cli(["worker", "--once"], config=config)
         assert done.returncode == 0, done.stderr
         assert sim.requests_for(source.account_id)[0].cursor == checkpoint.cursor
-    assert _query(pg_url, "SELECT count(*) FROM v_followers WHERE is_active")[0][0] == 3000
-    assert _query(pg_url, "SELECT count(*) FROM follow_events")[0][0] == 3000
-    assert [r.status for r in _query(pg_url, "SELECT status FROM sync_runs ORDER BY id")] == [
+    assert query(pg_url, "SELECT count(*) FROM v_followers WHERE is_active")[0][0] == 3000
+    assert query(pg_url, "SELECT count(*) FROM follow_events")[0][0] == 3000
+    assert [r.status for r in query(pg_url, "SELECT status FROM sync_runs ORDER BY id")] == [
         "abandoned",
         "succeeded",
     ]
@@ -125,13 +103,13 @@ def test_sigterm_stops_a_worker_cleanly(tmp_path: Path, db_url: str) -> None:
         config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [source])
         proc = start_cli(["worker"], config=config)
         try:
-            _wait_for(db_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 2")
+            wait_until(db_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 2")
         finally:
             proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
     assert proc.returncode == 0
-    assert [r.status for r in _query(db_url, "SELECT status FROM sync_runs")] == ["deferred"]
-    assert _query(db_url, "SELECT count(*) FROM account_leases")[0][0] == 0
+    assert [r.status for r in query(db_url, "SELECT status FROM sync_runs")] == ["deferred"]
+    assert query(db_url, "SELECT count(*) FROM account_leases")[0][0] == 0
 
 
 def test_a_running_worker_syncs_again_when_due(tmp_path: Path, sqlite_url: str) -> None:
@@ -143,12 +121,14 @@ def test_a_running_worker_syncs_again_when_due(tmp_path: Path, sqlite_url: str) 
         )
         proc = start_cli(["worker"], config=config)
         try:
-            _wait_for(sqlite_url, "SELECT 1 FROM sync_runs WHERE id = 2 AND status = 'succeeded'", timeout=30)
+            wait_until(
+                sqlite_url, "SELECT 1 FROM sync_runs WHERE id = 2 AND status = 'succeeded'", timeout=30
+            )
         finally:
             proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
     assert proc.returncode == 0
-    modes = [r.mode for r in _query(sqlite_url, "SELECT mode FROM sync_runs ORDER BY id")]
+    modes = [r.mode for r in query(sqlite_url, "SELECT mode FROM sync_runs ORDER BY id")]
     assert modes[:2] == ["full", "incremental"]
 
 
@@ -202,3 +182,16 @@ def _state(**kw: object) -> SourceState:
 )
 def test_next_due(state: SourceState, due: datetime) -> None:
     assert next_due(state, SETTINGS, NOW) == due
+
+
+def test_worker_once_with_nothing_due_says_so(tmp_path: Path, sqlite_url: str) -> None:
+    source = SourceConfig(name="small", provider="linkedin", account_id="acc_small")
+    with Simulator(api_key=API_KEY) as sim:
+        sim.add_account(source.account_id, "linkedin", followers=10)
+        config = write_config(tmp_path / "f.toml", sqlite_url, sim.base_url, [source])
+        first = run_cli(["worker", "--once"], config=config)
+        second = run_cli(["worker", "--once"], config=config)
+    assert (first.returncode, second.returncode) == (0, 0), second.stderr
+    assert "small" in first.stdout
+    assert "no source was due" in second.stdout
+    assert len(query(sqlite_url, "SELECT id FROM sync_runs")) == 1
