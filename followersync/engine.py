@@ -96,7 +96,9 @@ class SourceResult:
     requests: int = 0
     error_type: str | None = None
     message: str | None = None
-    account_blocked: bool = False  # credentials or restriction: do not call this account again now
+    # The account itself stopped this run (credentials, restriction, its rate limit or daily budget):
+    # its other sources are not called again in this run.
+    account_stopped: bool = False
 
 
 # Called after each committed page and when a run ends (the progress display).
@@ -155,13 +157,12 @@ class PassRunner:
         except StopRequested:
             self._end(result, stats, "deferred", None, message="stopped by signal; checkpoint kept")
         except (RateLimitedError, BudgetExhausted) as exc:
+            result.account_stopped = True
             self._end(result, stats, "deferred", exc)
         except (CredentialError, AccountRestrictedError) as exc:
-            result.account_blocked = True
+            result.account_stopped = True
             self._end(result, stats, "failed", exc)
-        except PostpressError as exc:
-            self._end(result, stats, "failed", exc)
-        except LeaseLost as exc:
+        except (PostpressError, LeaseLost) as exc:
             self._end(result, stats, "failed", exc)
         except sa.exc.DBAPIError as exc:
             self._end(result, stats, "failed", exc, error_type="database_error")

@@ -161,15 +161,15 @@ class Fleet:
                         with self.db.connect() as conn:
                             if not still_due(conn, source_id):
                                 continue
-                    blocked = next((r for r in results if r.account_blocked), None)
-                    if blocked is not None:
+                    stopped = next((r for r in results if r.account_stopped), None)
+                    if stopped is not None:
                         results.append(
                             SourceResult(
                                 source.name,
-                                "failed",
-                                error_type=blocked.error_type,
-                                message=f"not called: account {account_id} needs attention "
-                                f"({blocked.error_type}, seen on source {blocked.source})",
+                                stopped.status,
+                                error_type=stopped.error_type,
+                                message=f"not called: account {account_id} stopped this run "
+                                f"({stopped.error_type}, seen on source {stopped.source})",
                             )
                         )
                         continue

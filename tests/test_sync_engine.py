@@ -325,3 +325,26 @@ def test_growth_view_counts_baseline_follows_and_unfollows(h: Harness, sim: Simu
     total_lost = sum(r.lost for r in rows)
     assert (total_gained, total_lost) == (4, 1)
     assert rows[-1].followers == 253
+
+
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [(Fault.rate_limited(), "deferred"), (Fault.error("errors/expired_credentials"), "failed")],
+)
+def test_an_account_that_stops_a_run_is_not_called_for_its_other_sources(
+    db_url: str, sim: Simulator, fault: Fault, status: str
+) -> None:
+    own = SourceConfig(name="own", provider="linkedin", account_id=LI.account_id)
+    other = SourceConfig(name="other-user", provider="linkedin", account_id=LI.account_id, user_id="u2")
+    sim.add_account(LI.account_id, "linkedin", followers=50, user_id="u2")
+    h = Harness(db_url, sim, [own, other])
+    try:
+        sim.inject(fault, account_id=LI.account_id, times=-1)
+        results = {r.source: r for r in h.sync()}
+        assert [results["own"].status, results["other-user"].status] == [status, status]
+        assert "not called" in (results["other-user"].message or "")
+        assert len(sim.requests_for(LI.account_id)) == 1
+        assert [r.status for r in h.runs("own")] == [status]
+        assert h.runs("other-user") == []
+    finally:
+        h.close()
