@@ -152,23 +152,11 @@ class PassRunner:
             pass_id=pass_id,
         )
         stats = RequestStats()
-        try:
-            self._pages(source, ctx, plan.resume, pass_started, result, stats, lease_lost, accept_unfollows)
-        except StopRequested:
-            self._end(result, stats, "deferred", None, message="stopped by signal; checkpoint kept")
-        except (RateLimitedError, BudgetExhausted) as exc:
-            result.account_stopped = True
-            self._end(result, stats, "deferred", exc)
-        except (CredentialError, AccountRestrictedError) as exc:
-            result.account_stopped = True
-            self._end(result, stats, "failed", exc)
-        except (PostpressError, LeaseLost) as exc:
-            self._end(result, stats, "failed", exc)
-        except sa.exc.DBAPIError as exc:
-            self._end(result, stats, "failed", exc, error_type="database_error")
-        except Exception as exc:
-            bound.exception("run.crash")
-            self._end(result, stats, "failed", exc, error_type="internal_error")
+        # Every log line of this run, the API client's retries included, carries the source and run id.
+        with structlog.contextvars.bound_contextvars(source=source.name, run_id=run_id):
+            self._run_pages(
+                source, ctx, plan.resume, pass_started, result, stats, lease_lost, accept_unfollows
+            )
         if self.on_progress is not None:
             self.on_progress(result, stats)
         bound.info(
@@ -191,6 +179,36 @@ class PassRunner:
                 "run `followersync sync --mode full --accept-unfollows --source " + source.name + "`",
             )
         return result
+
+    def _run_pages(
+        self,
+        source: SourceConfig,
+        ctx: writer.PassContext,
+        resume: Checkpoint | None,
+        pass_started: datetime,
+        result: SourceResult,
+        stats: RequestStats,
+        lease_lost: threading.Event | None,
+        accept_unfollows: bool,
+    ) -> None:
+        """The pass, and what each way it can end does to the run."""
+        try:
+            self._pages(source, ctx, resume, pass_started, result, stats, lease_lost, accept_unfollows)
+        except StopRequested:
+            self._end(result, stats, "deferred", None, message="stopped by signal; checkpoint kept")
+        except (RateLimitedError, BudgetExhausted) as exc:
+            result.account_stopped = True
+            self._end(result, stats, "deferred", exc)
+        except (CredentialError, AccountRestrictedError) as exc:
+            result.account_stopped = True
+            self._end(result, stats, "failed", exc)
+        except (PostpressError, LeaseLost) as exc:
+            self._end(result, stats, "failed", exc)
+        except sa.exc.DBAPIError as exc:
+            self._end(result, stats, "failed", exc, error_type="database_error")
+        except Exception as exc:
+            log.exception("run.crash")
+            self._end(result, stats, "failed", exc, error_type="internal_error")
 
     def _pages(
         self,
