@@ -24,6 +24,10 @@ def _engine() -> Engine:
 def run_migrations_online() -> None:
     engine = _engine()
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # pysqlite runs DDL outside any transaction: one explicit BEGIN makes the whole migration,
+            # version stamp included, a single transaction, so a process killed half way leaves nothing.
+            connection.exec_driver_sql("BEGIN")
         context.configure(
             connection=connection,
             target_metadata=metadata,
