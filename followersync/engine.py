@@ -31,6 +31,7 @@ from followersync.api.errors import (
 )
 from followersync.clock import Clock, StopRequested
 from followersync.config import Settings, SourceConfig
+from followersync.prefetch import prefetch
 from followersync.store import runs, writer
 from followersync.store.runs import Checkpoint
 from followersync.store.schema import sync_runs
@@ -226,8 +227,15 @@ class PassRunner:
         pages_in_pass = resume.pages if resume else 0
         listing_done = resume is not None and resume.cursor is None  # only unfollow marking was left
         while not listing_done:
+            # A full pass needs every page: the next one is fetched while this one is written. An
+            # incremental pass may stop at any page, so it fetches nothing it might not use.
+            pages = prefetch(
+                self.client.pages(source, cursor=cursor, limit=limit, stats=stats),
+                enabled=ctx.full,
+                name=f"fetch-{source.name}",
+            )
             try:
-                for page in self.client.pages(source, cursor=cursor, limit=limit, stats=stats):
+                for page in pages:
                     if lease_lost is not None and lease_lost.is_set():
                         raise LeaseLost("the account's lease expired and was taken by another process")
                     now = self.clock.now()
@@ -252,6 +260,8 @@ class PassRunner:
                 log.warning("checkpoint.rejected", source=source.name, run_id=ctx.run_id)
                 ctx, pass_started = self._restart_pass(ctx)
                 cursor, pages_in_pass = None, 0
+            finally:
+                pages.close()  # waits for a page still being fetched: no request outlives the loop
         now = self.clock.now()
         guard = writer.UnfollowGuard(
             fraction=self.settings.sync.unfollow_guard_fraction,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -203,7 +204,7 @@ class Client:
             if attempt > 1:
                 stats.retries += 1
             try:
-                response = self._http.get(self._url, params=params)
+                response, body = self._get(params)
             except httpx.UnsupportedProtocol as exc:
                 # A configuration mistake (e.g. base_url without http(s)://): retrying cannot help.
                 self._raise(NetworkError(f"cannot call {self.api.base_url!r}: {exc}"), attempt)
@@ -212,14 +213,31 @@ class Client:
             except httpx.DecodingError as exc:
                 self._raise(InvalidResponseError(f"body could not be decoded: {exc}"), attempt)
         if not response.is_success:
-            return error_from_response(
-                response.status_code, response.content, response.headers, now=self.clock.now()
-            )
+            return error_from_response(response.status_code, body, response.headers, now=self.clock.now())
         try:
-            return parse_page(response.content, source.provider, request_cursor=cursor)
+            return parse_page(body, source.provider, request_cursor=cursor)
         except InvalidResponseError as exc:
             exc.error_detail["status"] = response.status_code
             self._raise(exc, attempt)
+
+    def _get(self, params: Mapping[str, str | int]) -> tuple[httpx.Response, bytes]:
+        """One GET and its whole body, which must have arrived `api.timeout` after the request started.
+
+        httpx's timeouts bound each read, not the response: a server that sends a byte now and then
+        (a slow-loris body) would hold the request forever. The deadline is wall-clock time on
+        purpose, like the network it bounds; the injected clock only paces and backs off.
+        """
+        deadline = time.monotonic() + self.api.timeout
+        with self._http.stream("GET", self._url, params=params) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(
+                        f"the response took longer than api.timeout ({self.api.timeout:g}s) to arrive",
+                        request=response.request,
+                    )
+        return response, bytes(body)
 
     def _retry_wait(self, error: PostpressError, attempt: int, backoff_total: float) -> float | None:
         """Seconds to wait before the next attempt, or None to give up on `error`."""

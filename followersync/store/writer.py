@@ -3,24 +3,29 @@
 Everything here is set-based: a page is a handful of statements whatever its size, and unfollow
 marking is one statement per table. The caller owns the transaction (`engine.begin()`), so a page's
 profiles, relationships, events, run counters and checkpoint commit together or not at all.
+
+    apply_page ─┬─ PostgreSQL: _page_json (NULs made safe) -> fastpath.write_page_postgresql
+                │      (profiles, followers, events, run counters, checkpoint: two round trips)
+                └─ SQLite: _page_rows (duplicates, NULs) -> fastpath.merge_page_sqlite
+                       (profiles, followers, events), then run counters and save_checkpoint
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from followersync.api.models import InstagramFollower, LinkedInFollower, Page
+from followersync.api.models import Follower, Page
+from followersync.store import fastpath
 from followersync.store.schema import (
     follow_events,
     followers,
-    instagram_profiles,
-    linkedin_profiles,
     sync_checkpoints,
     sync_passes,
     sync_runs,
@@ -70,149 +75,77 @@ def _clean(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
-def _linkedin_row(item: LinkedInFollower, raw: str, now: datetime) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "urn": item.urn,
-        "name": item.name,
-        "headline": item.headline,
-        "profile_url": item.profile_url,
-        "profile_picture_url": item.profile_picture_url,
-        "profile_picture_url_large": item.profile_picture_url_large,
-        "raw": raw,
-        "first_seen_at": now,
-        "updated_at": now,
+# A NUL escape in the JSON text: `\u0000` whose backslash is not itself escaped (`\\u0000` is a
+# backslash followed by the letters u0000, which is no NUL and stays as it is).
+_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _without_nul(item: Follower, raw: bytes) -> tuple[Follower, bytes]:
+    """The item and its JSON text with every NUL character replaced by U+FFFD, the same in both."""
+    fields = {
+        name: _clean(value)
+        for name in item.__struct_fields__
+        if isinstance(value := getattr(item, name), str) and "\x00" in value
     }
+    return msgspec.structs.replace(item, **fields), _NUL_ESCAPE.sub(rb"\1\\ufffd", raw)
 
 
-def _instagram_row(item: InstagramFollower, raw: str, now: datetime) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "messaging_id": item.messaging_id,
-        "username": item.username,
-        "name": item.name,
-        "profile_picture_url": item.profile_picture_url,
-        "is_private": item.is_private,
-        "is_verified": item.is_verified,
-        "raw": raw,
-        "first_seen_at": now,
-        "updated_at": now,
-    }
+def _page_json(page: Page) -> bytes:
+    """The page's items as one JSON array, NUL characters made safe (PostgreSQL's whole input).
+
+    Bytes, not str: the API's UTF-8 goes to the database as it came, never decoded and encoded again.
+    """
+    body = b"[" + b",".join(page.raw_items) + b"]"
+    if b"\\u0000" in body:  # NULs are rare, and JSON always escapes them: one search for the page
+        body = _NUL_ESCAPE.sub(rb"\1\\ufffd", body)
+    return body
 
 
-def _profile_rows(page: Page, now: datetime) -> list[dict[str, Any]]:
-    """One row per distinct follower (the last occurrence wins), NUL characters made safe."""
-    rows: dict[str, dict[str, Any]] = {}
-    for item, raw_bytes in zip(page.items, page.raw_items, strict=True):
-        raw = raw_bytes.decode("utf-8")
-        row = (
-            _linkedin_row(item, raw, now)
-            if isinstance(item, LinkedInFollower)
-            else _instagram_row(item, raw, now)
-        )
-        if "\\u0000" in raw:  # a NUL in some string of this item (JSON escapes it)
-            row = {k: _clean(v) if isinstance(v, str) else v for k, v in row.items()}
-            row["raw"] = raw.replace("\\u0000", "\\ufffd")
-        rows[row["id"]] = row
-    return list(rows.values())
+def _page_rows(page: Page) -> dict[str, tuple[Follower, str]]:
+    """The page's followers by id (the last occurrence of a repeated one wins), NUL characters made safe.
 
-
-def upsert_profiles(conn: sa.Connection, provider: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert new profiles; rewrite a known one only when its raw item changed."""
-    table = linkedin_profiles if provider == "linkedin" else instagram_profiles
-    stmt = _insert(conn, table)
-    changing = [c.name for c in table.columns if c.name not in {"id", "first_seen_at"}]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.id],
-        set_={name: stmt.excluded[name] for name in changing},
-        where=table.c.raw.is_distinct_from(stmt.excluded.raw),
-    )
-    conn.execute(stmt, list(rows))
+    This is the one pass over the page in Python; the merge does the rest set-based.
+    """
+    rows: dict[str, tuple[Follower, str]] = {}
+    for item, raw in zip(page.items, page.raw_items, strict=True):
+        if b"\\u0000" in raw:  # cheap test first: NULs are rare, and JSON always escapes them
+            item, raw = _without_nul(item, raw)
+        rows[item.id] = (item, raw.decode("utf-8"))
+    return rows
 
 
 def apply_page(
     conn: sa.Connection, ctx: PassContext, page: Page, now: datetime, pages_in_pass: int
 ) -> PageOutcome:
-    """Write one page: profiles, relationships, events, run counters and (full pass) the checkpoint."""
-    profile_rows = _profile_rows(page, now)
-    ids = [row["id"] for row in profile_rows]
-    if profile_rows:
-        upsert_profiles(conn, ctx.provider, profile_rows)
-    arrived = _arrivals(conn, ctx, ids)
-    if ids:
-        _upsert_relationships(conn, ctx, ids, now)
-    if arrived:
-        conn.execute(
-            follow_events.insert(),
-            [
-                {
-                    "source_id": ctx.source_id,
-                    "follower_id": follower_id,
-                    "event": "baseline" if ctx.baseline and is_first_time else "follow",
-                    "occurred_at": now,
-                    "run_id": ctx.run_id,
-                }
-                for follower_id, is_first_time in arrived
-            ],
+    """Write one page: profiles, relationships, events, run counters and (full pass) the checkpoint.
+
+    On PostgreSQL the transaction then commits asynchronously (fastpath.py says why that is safe).
+    """
+    if conn.dialect.name == "postgresql":
+        arrived = fastpath.write_page_postgresql(
+            conn,
+            ctx,
+            _page_json(page),
+            count=len(page.items),
+            cursor=page.cursor,
+            pages_in_pass=pages_in_pass,
+            now=now,
         )
+        return PageOutcome(items=len(page.items), new=arrived)
+    rows = _page_rows(page)
+    arrived = fastpath.merge_page_sqlite(conn, ctx, rows, now) if rows else 0
     conn.execute(
         sync_runs.update()
         .where(sync_runs.c.id == ctx.run_id)
         .values(
             pages=sync_runs.c.pages + 1,
             items=sync_runs.c["items"] + len(page.items),
-            followers_new=sync_runs.c.followers_new + len(arrived),
+            followers_new=sync_runs.c.followers_new + arrived,
         )
     )
     if ctx.full:
         save_checkpoint(conn, ctx, page.cursor, pages_in_pass, now)
-    return PageOutcome(items=len(page.items), new=len(arrived))
-
-
-def _arrivals(conn: sa.Connection, ctx: PassContext, ids: list[str]) -> list[tuple[str, bool]]:
-    """The followers on this page that are new to the source (True) or back after leaving (False)."""
-    if not ids:
-        return []
-    rows = conn.execute(
-        sa.select(followers.c.follower_id, followers.c.unfollowed_at).where(
-            followers.c.source_id == ctx.source_id, followers.c.follower_id.in_(ids)
-        )
-    )
-    known = {follower_id: unfollowed_at for follower_id, unfollowed_at in rows}
-    arrived: list[tuple[str, bool]] = []
-    for follower_id in ids:
-        if follower_id not in known:
-            arrived.append((follower_id, True))
-        elif known[follower_id] is not None:
-            arrived.append((follower_id, False))
-    return arrived
-
-
-def _upsert_relationships(conn: sa.Connection, ctx: PassContext, ids: list[str], now: datetime) -> None:
-    stmt = _insert(conn, followers)
-    # Only a full pass records itself as the last pass that saw a follower: an incremental pass in the
-    # middle of a full one must not make the full pass think it saw followers it never listed.
-    update: dict[str, Any] = {"last_seen_at": stmt.excluded.last_seen_at, "unfollowed_at": None}
-    if ctx.full:
-        update["last_seen_pass_id"] = stmt.excluded.last_seen_pass_id
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[followers.c.source_id, followers.c.follower_id], set_=update
-    )
-    seen_by = ctx.pass_id if ctx.full else None
-    conn.execute(
-        stmt,
-        [
-            {
-                "source_id": ctx.source_id,
-                "follower_id": follower_id,
-                "first_seen_at": now,
-                "last_seen_at": now,
-                "last_seen_pass_id": seen_by,
-                "unfollowed_at": None,
-            }
-            for follower_id in ids
-        ],
-    )
+    return PageOutcome(items=len(page.items), new=arrived)
 
 
 def save_checkpoint(

@@ -1,0 +1,332 @@
+"""How one page of followers is written: the only dialect-specific code of the write path.
+
+Both dialects write the same rows, inside the caller's transaction, and return how many followers
+arrived (new, or back after an unfollow):
+
+- the profile of each follower: inserted, or rewritten only when its raw item changed (a pass over
+  an unchanged listing rewrites no profile);
+- the (source, follower) relationship: inserted, or its last-seen time (and, in a full pass, the
+  pass that saw it) moved forward; a follower who had unfollowed is active again;
+- a `baseline` or `follow` event for each arrival, and nothing at all in the events table otherwise.
+
+PostgreSQL (`write_page_postgresql`): the page travels as one parameter, the JSON array of its items
+exactly as the API sent them, and one statement parses it, upserts the profiles and upserts the
+relationships (data-modifying CTEs); the upsert's RETURNING says which followers are new, so nothing
+is looked up beforehand, and every row is found through its primary key by ON CONFLICT, never
+through a plan built on statistics that a pass makes stale (the page writer this replaced read the
+followers with a SELECT whose plan scanned the source's whole index: each page slower than the
+last). Events, run counters and the checkpoint follow in one pipelined round trip. No per-row
+statement and no per-item Python work: a page is two round trips whatever its size, and it commits
+asynchronously (`_ASYNC_COMMIT` says why that is as safe).
+
+SQLite (`merge_page_sqlite`): the database is in-process, so round trips cost nothing; the page is a
+few `executemany` calls of driver-level SQL, which skip SQLAlchemy's per-row parameter processing,
+and `writer.apply_page` adds the run counters and checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from followersync.api.models import Follower, InstagramFollower, LinkedInFollower
+from followersync.store.schema import PROFILE_TABLES, followers
+
+if TYPE_CHECKING:
+    from followersync.store.writer import PassContext
+
+__all__ = ["PageRows", "merge_page_sqlite", "write_page_postgresql"]
+
+PageRows = Mapping[str, tuple[Follower, str]]
+"""A page for SQLite: follower id -> (the validated item, its raw JSON text), distinct ids, NUL-free."""
+
+# Columns every profile table has that are not fields of the API's item.
+_BOOKKEEPING = ("id", "raw", "first_seen_at", "updated_at")
+_STRUCTS: dict[str, type[Follower]] = {"linkedin": LinkedInFollower, "instagram": InstagramFollower}
+
+
+def _item_columns(provider: str) -> list[sa.Column[Any]]:
+    """The profile columns filled from the item, which are named after its fields (checked here, so
+    a column added to the schema without a field of that name fails loudly instead of staying empty)."""
+    table = PROFILE_TABLES[provider]
+    columns = [c for c in table.columns if c.name not in _BOOKKEEPING]
+    fields = set(_STRUCTS[provider].__struct_fields__)
+    unknown = [c.name for c in columns if c.name not in fields]
+    if unknown:
+        raise RuntimeError(f"{table.name} columns without an item field: {unknown}")
+    return columns
+
+
+# ---------------------------------------------------------------------------------------------------
+# PostgreSQL
+
+# The page commits asynchronously: COMMIT returns before the WAL is flushed to disk, which for a page
+# of 200 followers (~150 kB of WAL) is most of the cost of the commit. What this gives up is only the
+# durability of the last pages (PostgreSQL flushes within 3 x wal_writer_delay, 0.6 s by default) if
+# the database server or its machine crashes; never atomicity or consistency: a page and its
+# checkpoint are lost together, and the next run resumes from the checkpoint that survived and
+# reapplies the pages after it, which is idempotent. A crash of followersync itself loses nothing
+# committed. The transaction that ends a run (unfollows, pass, run row) commits normally, which
+# flushes every page before it: a finished run is durable. SQLite's `synchronous=NORMAL`
+# (store/db.py) makes the same trade.
+_ASYNC_COMMIT = "SET LOCAL synchronous_commit = off"
+
+
+@cache
+def _merge_sql(provider: str, full: bool) -> str:
+    """The statement that merges a page (a JSON array of items) into profiles and followers.
+
+    Returns one row: the ids of the followers it inserted (`new`), and the ids of the page's followers
+    that were there but had unfollowed (`comebacks`: the upsert leaves those rows alone, the caller
+    reactivates them). Events are written by separate statements, only when there is an arrival: a
+    pass over an unchanged listing never touches the events table.
+    """
+    table = PROFILE_TABLES[provider].name
+    columns = _item_columns(provider)
+    # The item's fields come out of the raw JSON server-side: the same values msgspec validated, with
+    # no per-field Python work. `->>` gives JSON null as SQL NULL, like the item's None.
+    extracted = [
+        f"(raw ->> '{c.name}')::boolean" if isinstance(c.type, sa.Boolean) else f"raw ->> '{c.name}'"
+        for c in columns
+    ]
+    names = [c.name for c in columns]
+    rewritten = ", ".join(f"{n} = excluded.{n}" for n in [*names, "raw", "updated_at"])
+    # Only a full pass records itself as the last pass that saw a follower: an incremental pass in the
+    # middle of a full one must not make the full pass think it saw followers it never listed.
+    seen_by = ", last_seen_pass_id = excluded.last_seen_pass_id" if full else ""
+    return f"""
+WITH page AS MATERIALIZED (
+    -- One row per follower, each item parsed once. A follower listed twice on the page (the listing
+    -- shifted under the cursor) counts once, as its last occurrence.
+    SELECT DISTINCT ON (item ->> 'id') item ->> 'id' AS id, item AS raw
+    FROM jsonb_array_elements(%(items)t) WITH ORDINALITY AS listed (item, position)
+    ORDER BY item ->> 'id', position DESC
+), profiles AS (
+    INSERT INTO {table} AS t (id, {", ".join(names)}, raw, first_seen_at, updated_at)
+    SELECT id, {", ".join(extracted)}, raw, %(now)s, %(now)s FROM page
+    -- Rows are locked in id order, so two syncs sharing followers (a profile belongs to every source
+    -- it follows) wait for each other instead of deadlocking.
+    ORDER BY id
+    ON CONFLICT (id) DO UPDATE SET {rewritten}
+    WHERE t.raw IS DISTINCT FROM excluded.raw
+), seen AS (
+    INSERT INTO followers AS f
+        (source_id, follower_id, first_seen_at, last_seen_at, last_seen_pass_id, unfollowed_at)
+    SELECT %(source_id)s::integer, id, %(now)s, %(now)s, %(seen_by)s::integer, NULL FROM page
+    ON CONFLICT (source_id, follower_id) DO UPDATE SET last_seen_at = excluded.last_seen_at{seen_by}
+    -- A follower who had unfollowed is not updated (nor returned) here: the page's ids missing from
+    -- `seen` are exactly the comebacks, found without reading the table beforehand.
+    WHERE f.unfollowed_at IS NULL
+    -- xmax is 0 only in a row version this statement inserted (an updated one carries our xid).
+    RETURNING f.follower_id, f.xmax = 0 AS inserted
+)
+SELECT ARRAY(SELECT follower_id FROM seen WHERE inserted) AS new,
+       ARRAY(SELECT id FROM page EXCEPT SELECT follower_id FROM seen) AS comebacks
+"""
+
+
+_EVENTS_SQL = """
+INSERT INTO follow_events (source_id, follower_id, event, occurred_at, run_id)
+SELECT %(source_id)s::integer, follower_id, %(event)s, %(now)s, %(run_id)s::integer
+FROM unnest(%(ids)s::text[]) AS follower_id
+"""
+
+
+@cache
+def _comeback_sql(full: bool) -> str:
+    """Reactivates followers back after an unfollow, and writes their `follow` events.
+
+    An upsert of rows known to exist rather than an UPDATE ... WHERE: ON CONFLICT finds each row
+    through the primary key whatever the table's statistics say. (Mid-pass, before any ANALYZE, the
+    planner takes `source_id = ...` for a few rows and may scan the source's whole index instead.)
+    """
+    seen_by = ", last_seen_pass_id = excluded.last_seen_pass_id" if full else ""
+    return f"""
+WITH back AS (
+    INSERT INTO followers AS f
+        (source_id, follower_id, first_seen_at, last_seen_at, last_seen_pass_id, unfollowed_at)
+    SELECT %(source_id)s::integer, follower_id, %(now)s, %(now)s, %(seen_by)s::integer, NULL
+    FROM unnest(%(ids)s::text[]) AS follower_id
+    ON CONFLICT (source_id, follower_id) DO UPDATE
+    SET unfollowed_at = NULL, last_seen_at = excluded.last_seen_at{seen_by}
+    RETURNING f.follower_id
+)
+INSERT INTO follow_events (source_id, follower_id, event, occurred_at, run_id)
+SELECT %(source_id)s::integer, follower_id, 'follow', %(now)s, %(run_id)s::integer FROM back
+"""
+
+
+@contextmanager
+def _as_sqlalchemy_errors(conn: sa.Connection, what: str) -> Iterator[None]:
+    """Driver errors as SQLAlchemy raises them for its own statements: wrapped in `DBAPIError` (which
+    the engine records as `database_error`), and a lost connection invalidated, so the pool replaces
+    it and the rollback does not try to use it."""
+    dialect = conn.dialect
+    try:
+        yield
+    except dialect.loaded_dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)
+        if lost:
+            conn.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(
+            what,
+            None,
+            exc,
+            dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=lost,
+            dialect=dialect,
+        ) from exc
+
+
+_COUNT_PAGE_SQL = """
+UPDATE sync_runs
+SET pages = pages + 1, items = items + %(items)s, followers_new = followers_new + %(arrived)s
+WHERE id = %(run_id)s
+"""
+
+# writer.save_checkpoint as driver SQL, so that it shares the page's last round trip.
+_CHECKPOINT_SQL = """
+INSERT INTO sync_checkpoints (source_id, pass_id, run_id, cursor, pages, updated_at)
+VALUES (%(source_id)s, %(pass_id)s, %(run_id)s, %(cursor)s, %(pages)s, %(now)s)
+ON CONFLICT (source_id) DO UPDATE SET pass_id = excluded.pass_id, run_id = excluded.run_id,
+    cursor = excluded.cursor, pages = excluded.pages, updated_at = excluded.updated_at
+"""
+
+
+def _verbatim(json_text: bytes) -> bytes:
+    return json_text
+
+
+def write_page_postgresql(
+    conn: sa.Connection,
+    ctx: PassContext,
+    items: bytes,
+    *,
+    count: int,
+    cursor: str | None,
+    pages_in_pass: int,
+    now: datetime,
+) -> int:
+    """Write one page on PostgreSQL: profiles, followers, events, run counters and (full pass) the
+    checkpoint. `items` is the page's items as one JSON array, `count` their number. Returns the
+    number of arrivals (new followers, or back after an unfollow).
+
+    Two round trips whatever the page's size: the merge, then one pipeline with the rest. The
+    transaction commits asynchronously (`_ASYNC_COMMIT` says why that is safe).
+    """
+    # The driver's own cursor, for its pipeline mode. It works on the same connection, hence inside
+    # the caller's transaction, like everything SQLAlchemy sends on it.
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    from psycopg.types.json import Jsonb as _Jsonb  # here: SQLite users never need psycopg loaded
+
+    params: dict[str, Any] = {
+        "now": now,
+        "source_id": ctx.source_id,
+        "pass_id": ctx.pass_id,
+        "run_id": ctx.run_id,
+        "seen_by": ctx.pass_id if ctx.full else None,
+    }
+    with _as_sqlalchemy_errors(conn, f"write a page of {ctx.provider} followers"), driver.cursor() as cur:
+        # The items' JSON text is sent as it is, typed jsonb, in text format (`%t` in the statement):
+        # no decoding, no re-encoding, no binary-format copy.
+        page = _Jsonb(items, dumps=_verbatim)
+        cur.execute(_merge_sql(ctx.provider, ctx.full), {**params, "items": page})
+        merged = cur.fetchone()
+        assert merged is not None
+        new, comebacks = list(merged[0]), list(merged[1])
+        arrived = len(new) + len(comebacks)
+        # One round trip for the statements left: nothing below returns anything we need.
+        with driver.pipeline():
+            cur.execute(_ASYNC_COMMIT)
+            if new:
+                event = "baseline" if ctx.baseline else "follow"
+                cur.execute(_EVENTS_SQL, {**params, "ids": new, "event": event})
+            if comebacks:
+                cur.execute(_comeback_sql(ctx.full), {**params, "ids": comebacks})
+            cur.execute(_COUNT_PAGE_SQL, {**params, "items": count, "arrived": arrived})
+            if ctx.full:
+                cur.execute(_CHECKPOINT_SQL, {**params, "cursor": cursor, "pages": pages_in_pass})
+    return arrived
+
+
+# ---------------------------------------------------------------------------------------------------
+# SQLite
+
+
+@cache
+def _sqlite_profile_sql(provider: str) -> str:
+    table = PROFILE_TABLES[provider].name
+    names = [c.name for c in _item_columns(provider)]
+    rewritten = ", ".join(f"{n} = excluded.{n}" for n in [*names, "raw", "updated_at"])
+    marks = ", ".join("?" * (len(names) + 4))
+    return (
+        f"INSERT INTO {table} (id, {', '.join(names)}, raw, first_seen_at, updated_at) VALUES ({marks}) "
+        f"ON CONFLICT (id) DO UPDATE SET {rewritten} WHERE {table}.raw IS NOT excluded.raw"
+    )
+
+
+@cache
+def _sqlite_follower_sql(full: bool) -> str:
+    seen_by = ", last_seen_pass_id = excluded.last_seen_pass_id" if full else ""
+    return (
+        "INSERT INTO followers (source_id, follower_id, first_seen_at, last_seen_at, last_seen_pass_id,"
+        " unfollowed_at) VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT (source_id, follower_id) DO UPDATE SET"
+        f" last_seen_at = excluded.last_seen_at, unfollowed_at = NULL{seen_by}"
+    )
+
+
+_SQLITE_EVENT = (
+    "INSERT INTO follow_events (source_id, follower_id, event, occurred_at, run_id) VALUES (?, ?, ?, ?, ?)"
+)
+# SQLite allows 32766 bound parameters since 3.32, 999 before: chunks stay under both.
+_SQLITE_CHUNK = 500
+
+
+def _sqlite_time(conn: sa.Connection, value: datetime) -> Any:
+    """`value` as SQLAlchemy stores it in a UTC timestamp column (text on SQLite)."""
+    process = followers.c.last_seen_at.type.bind_processor(conn.dialect)
+    return process(value) if process is not None else value
+
+
+def merge_page_sqlite(conn: sa.Connection, ctx: PassContext, rows: PageRows, now: datetime) -> int:
+    """Merge one page's profiles, followers and events on SQLite; returns the number of arrivals (new
+    followers, or back after an unfollow). `writer.apply_page` adds the run counters and checkpoint."""
+    provider, source_id, run_id = ctx.provider, ctx.source_id, ctx.run_id
+    at = _sqlite_time(conn, now)
+    names = [c.name for c in _item_columns(provider)]
+    conn.exec_driver_sql(
+        _sqlite_profile_sql(provider),
+        [
+            (follower_id, *(getattr(item, n) for n in names), raw, at, at)
+            for follower_id, (item, raw) in rows.items()
+        ],
+    )
+    ids = list(rows)
+    known: dict[str, Any] = {}
+    for start in range(0, len(ids), _SQLITE_CHUNK):
+        chunk = ids[start : start + _SQLITE_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        found = conn.exec_driver_sql(
+            "SELECT follower_id, unfollowed_at FROM followers"
+            f" WHERE source_id = ? AND follower_id IN ({marks})",
+            (source_id, *chunk),
+        )
+        known.update((follower_id, unfollowed_at) for follower_id, unfollowed_at in found)
+    seen_by = ctx.pass_id if ctx.full else None
+    conn.exec_driver_sql(_sqlite_follower_sql(ctx.full), [(source_id, i, at, at, seen_by) for i in ids])
+    first_time = "baseline" if ctx.baseline else "follow"
+    events = [
+        (source_id, i, first_time if i not in known else "follow", at, run_id)
+        for i in ids
+        if i not in known or known[i] is not None
+    ]
+    if events:
+        conn.exec_driver_sql(_SQLITE_EVENT, events)
+    return len(events)

@@ -1,0 +1,73 @@
+"""The benchmark (bench/run.py) still runs, every scenario, with tiny sizes: so that it does not rot.
+
+It checks what the benchmark itself checks (exact events, the incremental pass's two requests) and that
+it cleans up after itself; it asserts nothing about speed or memory, which only the benchmark measures.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import PG_ADMIN_URL, require_postgres
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench_databases() -> set[str]:
+    engine = sa.create_engine(PG_ADMIN_URL)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'fs_bench_%'"))
+            return {r[0] for r in rows}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_every_scenario_runs_with_tiny_sizes(tmp_path: Path) -> None:
+    require_postgres()
+    before = _bench_databases()
+    results = tmp_path / "bench.json"
+    argv = [
+        sys.executable,
+        str(ROOT / "bench" / "run.py"),
+        "--pg-url", PG_ADMIN_URL,
+        "--followers", "1000",
+        "--repeat", "1",
+        "--many-sources", "3",
+        "--many-followers", "200",
+        "--fleet-sources", "2",
+        "--fleet-followers", "200",
+        "--fleet-latency", "0.001",
+        "--only", "baseline,first,second,churn,incremental,memory,many,sqlite,fleet",
+        "--json", str(results),
+    ]  # fmt: skip
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    assert proc.stdout.startswith("machine: ")
+    assert "| scenario" in proc.stdout
+    measures = {m["scenario"]: m for m in json.loads(results.read_text())}
+    assert set(measures) == {
+        "baseline",
+        "first",
+        "second",
+        "churn",
+        "incremental",
+        "memory 1,000",
+        "many",
+        "sqlite",
+        "fleet c1",
+        "fleet c16",
+    }
+    assert all(m["values"] for m in measures.values())
+    assert measures["first"]["requests"] == [5]  # 1,000 Instagram followers, pages of 200
+    assert any(note.endswith("exact") for note in measures["churn"]["notes"])
+    assert measures["incremental"]["requests"] == [2]
+    assert _bench_databases() == before  # every throwaway database dropped
