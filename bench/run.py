@@ -19,7 +19,8 @@ How it measures, and why:
 - The baseline is the physical limit: the same Instagram rows binary-COPYed into a table with a
   primary key, in one transaction, measured in the same run on the same server.
 - PostgreSQL scenarios each get a throwaway database (created and dropped here); SQLite a temp file.
-  Pacing is off (min_request_interval 0) and the daily budget unlimited (0) throughout.
+  Each measured child starts after a CHECKPOINT (when the user may), so that none pays for the
+  previous one's writes. Pacing is off (min_request_interval 0) and the daily budget unlimited (0).
 """
 
 from __future__ import annotations
@@ -296,6 +297,7 @@ class Bench:
         self.measures: dict[str, Measure] = {}
         self._accounts = 0
         self._profiles = 0
+        self._can_checkpoint: bool | None = None
         from followersync.simulator import Simulator
 
         self.sim = Simulator(API_KEY, latency=0.0, seed=1).start()
@@ -354,7 +356,25 @@ class Bench:
             engine.dispose()
         return [{"name": n, "provider": p, "account_id": a, "id": ids[n]} for n, p, a in sources]
 
+    def settle(self) -> None:
+        """CHECKPOINT before each measured child, so that none starts while PostgreSQL is still writing
+        out the previous one's work, and each starts alike (its first change to a page after a
+        checkpoint logs the whole page, as a daily pass does). Needs a superuser; skipped otherwise."""
+        if self._can_checkpoint is False:
+            return
+        engine = sa.create_engine(self.args.pg_url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("CHECKPOINT"))
+            self._can_checkpoint = True
+        except sa.exc.DBAPIError:
+            self._can_checkpoint = False
+            print("  .. CHECKPOINT refused (not a superuser): figures may vary more", file=sys.stderr)
+        finally:
+            engine.dispose()
+
     def child(self, spec: dict[str, Any]) -> dict[str, Any]:
+        self.settle()
         result_path = self.tmp / f"result-{uuid.uuid4().hex[:8]}.json"
         spec = {"base_url": self.sim.base_url, "result_path": str(result_path), **spec}
         argv = [sys.executable, str(Path(__file__).resolve()), "_child"]

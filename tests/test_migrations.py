@@ -65,3 +65,11 @@ def test_ensure_schema_migrates_only_an_empty_database(db_url: str) -> None:
     db.ensure_schema(engine)
     assert db.current_revision(engine) == db.head_revision(engine)
     engine.dispose()
+
+
+def test_the_head_revision_constant_is_alembic_head(sqlite_url: str) -> None:
+    from alembic.script import ScriptDirectory
+
+    engine = db.create_engine(sqlite_url)
+    assert ScriptDirectory.from_config(db.alembic_config(engine)).get_current_head() == db.HEAD_REVISION
+    engine.dispose()
