@@ -102,6 +102,20 @@ class SourceResult:
     account_stopped: bool = False
 
 
+@dataclass
+class _Run:
+    """What the steps of one run share: the source, its pass, and what the run has done so far."""
+
+    source: SourceConfig
+    ctx: writer.PassContext
+    resume: Checkpoint | None
+    pass_started: datetime  # when the pass began (its first run's start): unfollow marking needs it
+    result: SourceResult
+    stats: RequestStats
+    lease_lost: threading.Event | None
+    accept_unfollows: bool
+
+
 # Called after each committed page and when a run ends (the progress display).
 ProgressCallback = Callable[["SourceResult", RequestStats], None]
 
@@ -156,7 +170,7 @@ class PassRunner:
         # Every log line of this run, the API client's retries included, carries the source and run id.
         with structlog.contextvars.bound_contextvars(source=source.name, run_id=run_id):
             self._run_pages(
-                source, ctx, plan.resume, pass_started, result, stats, lease_lost, accept_unfollows
+                _Run(source, ctx, plan.resume, pass_started, result, stats, lease_lost, accept_unfollows)
             )
         if self.on_progress is not None:
             self.on_progress(result, stats)
@@ -181,20 +195,11 @@ class PassRunner:
             )
         return result
 
-    def _run_pages(
-        self,
-        source: SourceConfig,
-        ctx: writer.PassContext,
-        resume: Checkpoint | None,
-        pass_started: datetime,
-        result: SourceResult,
-        stats: RequestStats,
-        lease_lost: threading.Event | None,
-        accept_unfollows: bool,
-    ) -> None:
+    def _run_pages(self, run: _Run) -> None:
         """The pass, and what each way it can end does to the run."""
+        result, stats = run.result, run.stats
         try:
-            self._pages(source, ctx, resume, pass_started, result, stats, lease_lost, accept_unfollows)
+            self._pages(run)
         except StopRequested:
             self._end(result, stats, "deferred", None, message="stopped by signal; checkpoint kept")
         except (RateLimitedError, BudgetExhausted) as exc:
@@ -211,17 +216,8 @@ class PassRunner:
             log.exception("run.crash")
             self._end(result, stats, "failed", exc, error_type="internal_error")
 
-    def _pages(
-        self,
-        source: SourceConfig,
-        ctx: writer.PassContext,
-        resume: Checkpoint | None,
-        pass_started: datetime,
-        result: SourceResult,
-        stats: RequestStats,
-        lease_lost: threading.Event | None,
-        accept_unfollows: bool,
-    ) -> None:
+    def _pages(self, run: _Run) -> None:
+        source, ctx, resume, result, stats = run.source, run.ctx, run.resume, run.result, run.stats
         limit = self.settings.provider(source.provider).page_size
         cursor = resume.cursor if resume else None
         pages_in_pass = resume.pages if resume else 0
@@ -236,7 +232,7 @@ class PassRunner:
             )
             try:
                 for page in pages:
-                    if lease_lost is not None and lease_lost.is_set():
+                    if run.lease_lost is not None and run.lease_lost.is_set():
                         raise LeaseLost("the account's lease expired and was taken by another process")
                     now = self.clock.now()
                     pages_in_pass += 1
@@ -258,7 +254,7 @@ class PassRunner:
                     raise
                 # The saved cursor was rejected (stale): restart the pass from the beginning, once.
                 log.warning("checkpoint.rejected", source=source.name, run_id=ctx.run_id)
-                ctx, pass_started = self._restart_pass(ctx)
+                ctx, run.pass_started = self._restart_pass(ctx)
                 cursor, pages_in_pass = None, 0
             finally:
                 pages.close()  # waits for a page still being fetched: no request outlives the loop
@@ -266,11 +262,11 @@ class PassRunner:
         guard = writer.UnfollowGuard(
             fraction=self.settings.sync.unfollow_guard_fraction,
             minimum=self.settings.sync.unfollow_guard_min,
-            accept=accept_unfollows,
+            accept=run.accept_unfollows,
         )
         with self.db.begin() as conn:
             if ctx.full:
-                unfollows = writer.mark_unfollows(conn, ctx, pass_started, now, guard)
+                unfollows = writer.mark_unfollows(conn, ctx, run.pass_started, now, guard)
                 result.lost, result.withheld = unfollows.lost, unfollows.withheld
             writer.complete_pass(conn, ctx, now)
             self._finish(conn, result, stats, "succeeded", now)
