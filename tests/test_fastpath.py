@@ -5,60 +5,15 @@ and (PostgreSQL) the asynchronous commit of a page and only of a page."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from followersync.api.models import parse_page
-from followersync.config import SourceConfig
 from followersync.store import db, runs, writer
-
-NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
-SOURCE = SourceConfig(name="brand-ig", provider="instagram", account_id="acc_ig")
-
-
-def _item(i: int, **fields: object) -> dict[str, object]:
-    item: dict[str, object] = {
-        "object": "UserFollower",
-        "id": f"17841{i:06d}",
-        "messaging_id": f"m{i}",
-        "username": f"user_{i}",
-        "name": f"User {i}",
-        "is_private": i % 2 == 0,
-        "is_verified": False,
-    }
-    return item | fields
-
-
-def _body(items: list[dict[str, object]], cursor: str | None = "next") -> bytes:
-    return json.dumps({"object": "UserFollowersList", "items": items, "cursor": cursor}).encode()
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[sa.Engine]:
-    engine = db.create_engine(db_url)
-    db.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def ctx(engine: sa.Engine) -> writer.PassContext:
-    with engine.begin() as conn:
-        source_id = runs.sync_sources(conn, [SOURCE], NOW)["brand-ig"]
-        pass_id = runs.start_pass(conn, source_id, "full", NOW)
-        run_id = runs.start_run(conn, source_id, pass_id, "full", "test", NOW)
-    return writer.PassContext(source_id, "instagram", pass_id, run_id, full=True, baseline=True)
-
-
-def _apply(
-    engine: sa.Engine, ctx: writer.PassContext, body: bytes, now: datetime = NOW, page_no: int = 1
-) -> writer.PageOutcome:
-    with engine.begin() as conn:
-        return writer.apply_page(conn, ctx, parse_page(body, "instagram"), now, page_no)
+from tests.writer_support import NOW, SOURCE, apply_body, item, page_body
 
 
 def _rows(engine: sa.Engine, sql: str) -> list[sa.Row[object]]:
@@ -69,13 +24,13 @@ def _rows(engine: sa.Engine, sql: str) -> list[sa.Row[object]]:
 def test_a_follower_back_after_an_unfollow_is_active_again_with_a_follow_event(
     engine: sa.Engine, ctx: writer.PassContext
 ) -> None:
-    _apply(engine, ctx, _body([_item(1), _item(2)]))
+    apply_body(engine, ctx, page_body([item(1), item(2)]))
     with engine.begin() as conn:
         conn.execute(
             sa.text("UPDATE followers SET unfollowed_at = :t WHERE follower_id = '17841000001'"), {"t": NOW}
         )
     later = replace(ctx, baseline=False)
-    outcome = _apply(engine, later, _body([_item(1), _item(2), _item(3)]), NOW + timedelta(hours=1))
+    outcome = apply_body(engine, later, page_body([item(1), item(2), item(3)]), NOW + timedelta(hours=1))
     assert (outcome.items, outcome.new) == (3, 2)  # 1 came back, 3 is new, 2 was there all along
     events = [tuple(e) for e in _rows(engine, "SELECT follower_id, event FROM follow_events ORDER BY id")]
     assert events[:2] == [("17841000001", "baseline"), ("17841000002", "baseline")]
@@ -90,11 +45,11 @@ def test_a_follower_back_after_an_unfollow_is_active_again_with_a_follow_event(
 def test_an_incremental_page_does_not_count_as_seen_by_the_full_pass(
     engine: sa.Engine, ctx: writer.PassContext
 ) -> None:
-    _apply(engine, ctx, _body([_item(1)]))
+    apply_body(engine, ctx, page_body([item(1)]))
     with engine.begin() as conn:
         pass_id = runs.start_pass(conn, ctx.source_id, "incremental", NOW)
     incremental = replace(ctx, pass_id=pass_id, full=False, baseline=False)
-    outcome = _apply(engine, incremental, _body([_item(1), _item(2)]), NOW + timedelta(minutes=5))
+    outcome = apply_body(engine, incremental, page_body([item(1), item(2)]), NOW + timedelta(minutes=5))
     assert outcome.new == 1
     seen = dict(_rows(engine, "SELECT follower_id, last_seen_pass_id FROM followers"))  # type: ignore[arg-type]
     assert seen == {"17841000001": ctx.pass_id, "17841000002": None}
@@ -108,7 +63,7 @@ def test_an_incremental_page_does_not_count_as_seen_by_the_full_pass(
 def test_an_empty_page_still_counts_and_moves_the_checkpoint(
     engine: sa.Engine, ctx: writer.PassContext
 ) -> None:
-    outcome = _apply(engine, ctx, _body([], cursor=None), page_no=4)
+    outcome = apply_body(engine, ctx, page_body([], cursor=None), page_no=4)
     assert (outcome.items, outcome.new) == (0, 0)
     assert tuple(_rows(engine, "SELECT pages, items FROM sync_runs")[0]) == (1, 0)
     assert tuple(_rows(engine, "SELECT cursor, pages FROM sync_checkpoints")[0]) == (None, 4)
@@ -117,7 +72,7 @@ def test_an_empty_page_still_counts_and_moves_the_checkpoint(
 def test_a_follower_listed_twice_keeps_its_last_occurrence(
     engine: sa.Engine, ctx: writer.PassContext
 ) -> None:
-    outcome = _apply(engine, ctx, _body([_item(1, name="Before"), _item(2), _item(1, name="After")]))
+    outcome = apply_body(engine, ctx, page_body([item(1, name="Before"), item(2), item(1, name="After")]))
     assert (outcome.items, outcome.new) == (3, 2)
     [row] = _rows(engine, "SELECT name, raw FROM instagram_profiles WHERE id = '17841000001'")
     raw = row.raw if isinstance(row.raw, dict) else json.loads(row.raw)
@@ -127,8 +82,8 @@ def test_a_follower_listed_twice_keeps_its_last_occurrence(
 def test_unknown_fields_and_a_missing_optional_field_are_stored_as_sent(
     engine: sa.Engine, ctx: writer.PassContext
 ) -> None:
-    item = _item(1, profile_picture_url=None, badge={"level": 3})
-    _apply(engine, ctx, _body([item, _item(2, profile_picture_url="https://cdn.example/2.jpg")]))
+    sent = item(1, profile_picture_url=None, badge={"level": 3})
+    apply_body(engine, ctx, page_body([sent, item(2, profile_picture_url="https://cdn.example/2.jpg")]))
     sql = "SELECT id, profile_picture_url, is_private, raw FROM instagram_profiles"
     rows = {r.id: r for r in _rows(engine, sql)}
     first = rows["17841000001"]
@@ -143,10 +98,10 @@ def test_a_database_error_is_an_sqlalchemy_error_and_writes_nothing(
 ) -> None:
     no_such_run = replace(ctx, run_id=9999)  # the events' foreign key fails, after profiles and followers
     with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:
-        writer.apply_page(conn, no_such_run, parse_page(_body([_item(1)]), "instagram"), NOW, 1)
+        writer.apply_page(conn, no_such_run, parse_page(page_body([item(1)]), "instagram"), NOW, 1)
     assert _rows(engine, "SELECT count(*) FROM followers")[0][0] == 0
     assert _rows(engine, "SELECT pages FROM sync_runs")[0][0] == 0
-    assert _apply(engine, ctx, _body([_item(1)])).new == 1  # the connection is usable again
+    assert apply_body(engine, ctx, page_body([item(1)])).new == 1  # the connection is usable again
 
 
 @pytest.mark.postgres
@@ -163,7 +118,7 @@ def test_on_postgresql_a_page_commits_asynchronously_and_nothing_else_does(
             assert conn.execute(sa.text("SHOW synchronous_commit")).scalar_one() == "on"
         ctx = writer.PassContext(source_id, "instagram", pass_id, run_id, full=True, baseline=True)
         with engine.begin() as conn:
-            writer.apply_page(conn, ctx, parse_page(_body([_item(1)]), "instagram"), NOW, 1)
+            writer.apply_page(conn, ctx, parse_page(page_body([item(1)]), "instagram"), NOW, 1)
             assert conn.execute(sa.text("SHOW synchronous_commit")).scalar_one() == "off"
         with engine.begin() as conn:  # the next transaction on the same connection: durable again
             assert conn.execute(sa.text("SHOW synchronous_commit")).scalar_one() == "on"
