@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from followersync.config import SourceConfig
 from followersync.simulator import Simulator
-from tests.harness import run_cli, write_config
+from tests.harness import query, run_cli, write_config
 
 DROP = "x'; DROP TABLE sources; --"
 # account_id and user_id are opaque ids of the API: any text is allowed, so it must travel as data.
@@ -20,15 +18,6 @@ SQLISH = SourceConfig(
     account_id="acc_'); DELETE FROM sync_runs; --",
     user_id="u' OR '1'='1",
 )
-
-
-def query(url: str, sql: str) -> list[sa.Row]:  # type: ignore[type-arg]
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(sa.text(sql)))
-    finally:
-        engine.dispose()
 
 
 def test_sql_in_ids_and_arguments_is_only_ever_data(tmp_path: Path, db_url: str, sim: Simulator) -> None:
