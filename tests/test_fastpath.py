@@ -69,6 +69,21 @@ def test_an_empty_page_still_counts_and_moves_the_checkpoint(
     assert tuple(_rows(engine, "SELECT cursor, pages FROM sync_checkpoints")[0]) == (None, 4)
 
 
+def test_page_times_compare_with_the_times_sqlalchemy_writes_at_the_same_instant(
+    engine: sa.Engine, ctx: writer.PassContext
+) -> None:
+    # NOW is a whole second: on SQLite the page's times must be stored as SQLAlchemy stores the
+    # run's (with `.000000`), or text comparison puts the page before its own run.
+    apply_body(engine, ctx, page_body([item(1)]))
+    sql = (
+        "SELECT count(*) FROM followers f JOIN sync_runs r ON r.source_id = f.source_id"
+        " WHERE f.first_seen_at = r.started_at AND f.last_seen_at = r.started_at"
+    )
+    assert _rows(engine, sql)[0][0] == 1
+    events = "SELECT count(*) FROM follow_events e JOIN sync_runs r ON r.id = e.run_id"
+    assert _rows(engine, f"{events} WHERE e.occurred_at = r.started_at")[0][0] == 1
+
+
 def test_a_follower_listed_twice_keeps_its_last_occurrence(
     engine: sa.Engine, ctx: writer.PassContext
 ) -> None:

@@ -290,8 +290,15 @@ _SQLITE_CHUNK = 500
 
 
 def _sqlite_time(conn: sa.Connection, value: datetime) -> Any:
-    """`value` as SQLAlchemy stores it in a UTC timestamp column (text on SQLite)."""
-    process = followers.c.last_seen_at.type.bind_processor(conn.dialect)
+    """`value` as SQLAlchemy stores it in a UTC timestamp column: text on SQLite, always with
+    microseconds, converted once per page.
+
+    Through the dialect's implementation of the type: the column type's own `bind_processor` stops at
+    a naive datetime, which sqlite3's default adapter turns into text without the `.000000` of a
+    whole second, text that sorts before the same instant written by SQLAlchemy.
+    """
+    column_type = followers.c.last_seen_at.type
+    process = column_type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
     return process(value) if process is not None else value
 
 
