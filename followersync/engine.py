@@ -237,8 +237,7 @@ class PassRunner:
                     now = self.clock.now()
                     pages_in_pass += 1
                     with self.db.begin() as conn:
-                        outcome = writer.apply_page(conn, ctx, page, now, pages_in_pass)
-                        runs.record_requests(conn, ctx.run_id, stats.requests, stats.retries)
+                        outcome = writer.apply_page(conn, ctx, page, now, pages_in_pass, stats)
                     result.pages += 1
                     result.items += outcome.items
                     result.new += outcome.new

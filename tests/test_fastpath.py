@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from followersync.api.client import RequestStats
 from followersync.api.models import parse_page
 from followersync.store import db, runs, writer
 from tests.writer_support import NOW, SOURCE, apply_body, item, page_body
@@ -84,6 +85,19 @@ def test_page_times_compare_with_the_times_sqlalchemy_writes_at_the_same_instant
     assert _rows(engine, f"{events} WHERE e.occurred_at = r.started_at")[0][0] == 1
 
 
+def test_a_page_saves_the_runs_request_counts_with_its_counters(
+    engine: sa.Engine, ctx: writer.PassContext
+) -> None:
+    # A run killed before it ends never writes its totals: each page keeps them current.
+    body = parse_page(page_body([item(1)]), "instagram")
+    with engine.begin() as conn:
+        writer.apply_page(conn, ctx, body, NOW, 1, RequestStats(requests=3, retries=1))
+    assert tuple(_rows(engine, "SELECT pages, requests, retries FROM sync_runs")[0]) == (1, 3, 1)
+    with engine.begin() as conn:
+        writer.apply_page(conn, ctx, body, NOW, 2)  # no counts given: the saved ones stay
+    assert tuple(_rows(engine, "SELECT pages, requests, retries FROM sync_runs")[0]) == (2, 3, 1)
+
+
 def test_a_follower_listed_twice_keeps_its_last_occurrence(
     engine: sa.Engine, ctx: writer.PassContext
 ) -> None:
@@ -111,7 +125,9 @@ def test_unknown_fields_and_a_missing_optional_field_are_stored_as_sent(
 def test_a_database_error_is_an_sqlalchemy_error_and_writes_nothing(
     engine: sa.Engine, ctx: writer.PassContext
 ) -> None:
-    no_such_run = replace(ctx, run_id=9999)  # the events' foreign key fails, after profiles and followers
+    # The checkpoint's foreign key fails, the page's last statement: profiles, followers and events
+    # were written before it in the same transaction.
+    no_such_run = replace(ctx, run_id=9999)
     with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:
         writer.apply_page(conn, no_such_run, parse_page(page_body([item(1)]), "instagram"), NOW, 1)
     assert _rows(engine, "SELECT count(*) FROM followers")[0][0] == 0

@@ -38,7 +38,7 @@ from followersync.api.models import Follower, InstagramFollower, LinkedInFollowe
 from followersync.store.schema import PROFILE_TABLES, followers
 
 if TYPE_CHECKING:
-    from followersync.store.writer import PassContext
+    from followersync.store.writer import PassContext, RequestCounts
 
 __all__ = ["PageRows", "merge_page_sqlite", "write_page_postgresql"]
 
@@ -186,7 +186,8 @@ def _as_sqlalchemy_errors(conn: sa.Connection, what: str) -> Iterator[None]:
 
 _COUNT_PAGE_SQL = """
 UPDATE sync_runs
-SET pages = pages + 1, items = items + %(items)s, followers_new = followers_new + %(arrived)s
+SET pages = pages + 1, items = items + %(items)s, followers_new = followers_new + %(arrived)s,
+    requests = coalesce(%(requests)s, requests), retries = coalesce(%(retries)s, retries)
 WHERE id = %(run_id)s
 """
 
@@ -212,6 +213,7 @@ def write_page_postgresql(
     cursor: str | None,
     pages_in_pass: int,
     now: datetime,
+    requests: RequestCounts | None = None,
 ) -> int:
     """Write one page on PostgreSQL: profiles, followers, events, run counters and (full pass) the
     checkpoint. `items` is the page's items as one JSON array, `count` their number. Returns the
@@ -250,7 +252,10 @@ def write_page_postgresql(
                 cur.execute(_EVENTS_SQL, {**params, "ids": new, "event": event})
             if comebacks:
                 cur.execute(_comeback_sql(ctx.full), {**params, "ids": comebacks})
-            cur.execute(_COUNT_PAGE_SQL, {**params, "items": count, "arrived": arrived})
+            counts = {"items": count, "arrived": arrived, "requests": None, "retries": None}
+            if requests is not None:
+                counts |= {"requests": requests.requests, "retries": requests.retries}
+            cur.execute(_COUNT_PAGE_SQL, {**params, **counts})
             if ctx.full:
                 cur.execute(_CHECKPOINT_SQL, {**params, "cursor": cursor, "pages": pages_in_pass})
     return arrived

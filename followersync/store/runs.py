@@ -145,12 +145,6 @@ def finish_run(
     )
 
 
-def record_requests(conn: sa.Connection, run_id: int, requests: int, retries: int) -> None:
-    conn.execute(
-        sync_runs.update().where(sync_runs.c.id == run_id).values(requests=requests, retries=retries)
-    )
-
-
 # --- leases: one syncer per linked account, across processes and machines ----------------------
 
 

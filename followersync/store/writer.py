@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 import sqlalchemy as sa
@@ -42,6 +42,16 @@ class PassContext:
     run_id: int
     full: bool  # a full pass marks what it saw (for unfollow detection) and keeps a checkpoint
     baseline: bool  # no complete full pass yet: followers found now are the baseline, not growth
+
+
+class RequestCounts(Protocol):
+    """A run's HTTP requests so far, retries included (`api.client.RequestStats` is one)."""
+
+    @property
+    def requests(self) -> int: ...
+
+    @property
+    def retries(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -115,9 +125,17 @@ def _page_rows(page: Page) -> dict[str, tuple[Follower, str]]:
 
 
 def apply_page(
-    conn: sa.Connection, ctx: PassContext, page: Page, now: datetime, pages_in_pass: int
+    conn: sa.Connection,
+    ctx: PassContext,
+    page: Page,
+    now: datetime,
+    pages_in_pass: int,
+    requests: RequestCounts | None = None,
 ) -> PageOutcome:
     """Write one page: profiles, relationships, events, run counters and (full pass) the checkpoint.
+
+    `requests`, when given, are the run's HTTP requests and retries so far, saved with the page's
+    counters (in the same statement: a page costs no extra round trip to keep them current).
 
     On PostgreSQL the transaction then commits asynchronously (fastpath.py says why that is safe).
     """
@@ -130,6 +148,7 @@ def apply_page(
             cursor=page.cursor,
             pages_in_pass=pages_in_pass,
             now=now,
+            requests=requests,
         )
         return PageOutcome(items=len(page.items), new=arrived)
     rows = _page_rows(page)
@@ -141,6 +160,7 @@ def apply_page(
             pages=sync_runs.c.pages + 1,
             items=sync_runs.c["items"] + len(page.items),
             followers_new=sync_runs.c.followers_new + arrived,
+            **({} if requests is None else {"requests": requests.requests, "retries": requests.retries}),
         )
     )
     if ctx.full:
