@@ -10,13 +10,13 @@ arrived (new, or back after an unfollow):
 - a `baseline` or `follow` event for each arrival, and nothing at all in the events table otherwise.
 
 PostgreSQL (`write_page_postgresql`): the page travels as one parameter, the JSON array of its items
-exactly as the API sent them, and one statement parses it, upserts the profiles and upserts the
-relationships (data-modifying CTEs); the upsert's RETURNING says which followers are new, so nothing
-is looked up beforehand, and every row is found through its primary key by ON CONFLICT, never
-through a plan built on statistics that a pass makes stale (the page writer this replaced read the
-followers with a SELECT whose plan scanned the source's whole index: each page slower than the
-last). Events, run counters and the checkpoint follow in one pipelined round trip. No per-row
-statement and no per-item Python work: a page is two round trips whatever its size, and it commits
+exactly as the API sent them, and one statement (data-modifying CTEs) parses it, upserts the
+profiles and the relationships, writes the events, the run counters and the checkpoint. The
+upsert's RETURNING says which followers are new, so nothing is looked up beforehand, and every row
+is found through its primary key by ON CONFLICT, never through a plan built on statistics that a
+pass makes stale (the page writer this replaced read the followers with a SELECT whose plan scanned
+the source's whole index: each page slower than the last). No per-row statement and no per-item
+Python work: a page is one statement and its COMMIT whatever its size, and it commits
 asynchronously (`_ASYNC_COMMIT` says why that is as safe).
 
 SQLite (`merge_page_sqlite`): the database is in-process, so round trips cost nothing; the page is a
@@ -74,17 +74,20 @@ def _item_columns(provider: str) -> list[sa.Column[Any]]:
 # committed. The transaction that ends a run (unfollows, pass, run row) commits normally, which
 # flushes every page before it: a finished run is durable. SQLite's `synchronous=NORMAL`
 # (store/db.py) makes the same trade.
-_ASYNC_COMMIT = "SET LOCAL synchronous_commit = off"
+# `set_config(..., true)` is SET LOCAL as an expression, so that it travels inside the page's statement.
+_ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true)"
 
 
 @cache
-def _merge_sql(provider: str, full: bool) -> str:
-    """The statement that merges a page (a JSON array of items) into profiles and followers.
+def _page_sql(provider: str, full: bool) -> str:
+    """The statement that writes a page (a JSON array of items): profiles, relationships, events, run
+    counters and (full pass) the checkpoint, as data-modifying CTEs of one statement. Returns one
+    row: the number of arrivals.
 
-    Returns one row: the ids of the followers it inserted (`new`), and the ids of the page's followers
-    that were there but had unfollowed (`comebacks`: the upsert leaves those rows alone, the caller
-    reactivates them). Events are written by separate statements, only when there is an arrival: a
-    pass over an unchanged listing never touches the events table.
+    Nothing in it is read before it is written: every row is reached through its primary key by
+    ON CONFLICT, never through a plan built on statistics that a pass makes stale (the page writer
+    this replaced read the followers with a SELECT whose plan scanned the source's whole index: each
+    page slower than the last). A pass over an unchanged listing inserts no event.
     """
     table = PROFILE_TABLES[provider].name
     columns = _item_columns(provider)
@@ -99,6 +102,8 @@ def _merge_sql(provider: str, full: bool) -> str:
     # Only a full pass records itself as the last pass that saw a follower: an incremental pass in the
     # middle of a full one must not make the full pass think it saw followers it never listed.
     seen_by = ", last_seen_pass_id = excluded.last_seen_pass_id" if full else ""
+    # A full pass saves its cursor with the page (an incremental pass has no checkpoint to resume).
+    checkpoint = f", checkpoint AS ({_CHECKPOINT_SQL})" if full else ""
     return f"""
 WITH page AS MATERIALIZED (
     -- One row per follower, each item parsed once. A follower listed twice on the page (the listing
@@ -119,45 +124,36 @@ WITH page AS MATERIALIZED (
         (source_id, follower_id, first_seen_at, last_seen_at, last_seen_pass_id, unfollowed_at)
     SELECT %(source_id)s::integer, id, %(now)s, %(now)s, %(seen_by)s::integer, NULL FROM page
     ON CONFLICT (source_id, follower_id) DO UPDATE SET last_seen_at = excluded.last_seen_at{seen_by}
-    -- A follower who had unfollowed is not updated (nor returned) here: the page's ids missing from
-    -- `seen` are exactly the comebacks, found without reading the table beforehand.
+    -- A follower who had unfollowed is only locked here, not updated nor returned: the page's ids
+    -- missing from `seen` are exactly the comebacks, found without reading the table beforehand.
     WHERE f.unfollowed_at IS NULL
     -- xmax is 0 only in a row version this statement inserted (an updated one carries our xid).
     RETURNING f.follower_id, f.xmax = 0 AS inserted
-)
-SELECT ARRAY(SELECT follower_id FROM seen WHERE inserted) AS new,
-       ARRAY(SELECT id FROM page EXCEPT SELECT follower_id FROM seen) AS comebacks
-"""
-
-
-_EVENTS_SQL = """
-INSERT INTO follow_events (source_id, follower_id, event, occurred_at, run_id)
-SELECT %(source_id)s::integer, follower_id, %(event)s, %(now)s, %(run_id)s::integer
-FROM unnest(%(ids)s::text[]) AS follower_id
-"""
-
-
-@cache
-def _comeback_sql(full: bool) -> str:
-    """Reactivates followers back after an unfollow, and writes their `follow` events.
-
-    An upsert of rows known to exist rather than an UPDATE ... WHERE: ON CONFLICT finds each row
-    through the primary key whatever the table's statistics say. (Mid-pass, before any ANALYZE, the
-    planner takes `source_id = ...` for a few rows and may scan the source's whole index instead.)
-    """
-    seen_by = ", last_seen_pass_id = excluded.last_seen_pass_id" if full else ""
-    return f"""
-WITH back AS (
+), back AS (
+    -- The comebacks, active again. An upsert of rows known to exist rather than an UPDATE ... WHERE,
+    -- for the same reason as above: ON CONFLICT finds each row through the primary key.
     INSERT INTO followers AS f
         (source_id, follower_id, first_seen_at, last_seen_at, last_seen_pass_id, unfollowed_at)
-    SELECT %(source_id)s::integer, follower_id, %(now)s, %(now)s, %(seen_by)s::integer, NULL
-    FROM unnest(%(ids)s::text[]) AS follower_id
+    SELECT %(source_id)s::integer, id, %(now)s, %(now)s, %(seen_by)s::integer, NULL
+    FROM (SELECT id FROM page EXCEPT SELECT follower_id FROM seen) AS missing
     ON CONFLICT (source_id, follower_id) DO UPDATE
     SET unfollowed_at = NULL, last_seen_at = excluded.last_seen_at{seen_by}
     RETURNING f.follower_id
-)
-INSERT INTO follow_events (source_id, follower_id, event, occurred_at, run_id)
-SELECT %(source_id)s::integer, follower_id, 'follow', %(now)s, %(run_id)s::integer FROM back
+), arrivals AS (
+    SELECT follower_id, %(first_event)s AS event FROM seen WHERE inserted
+    UNION ALL
+    SELECT follower_id, 'follow' FROM back
+), events AS (
+    INSERT INTO follow_events (source_id, follower_id, event, occurred_at, run_id)
+    SELECT %(source_id)s::integer, follower_id, event, %(now)s, %(run_id)s::integer FROM arrivals
+), counters AS (
+    UPDATE sync_runs
+    SET pages = pages + 1, items = items + %(count)s,
+        followers_new = followers_new + (SELECT count(*) FROM arrivals),
+        requests = coalesce(%(requests)s, requests), retries = coalesce(%(retries)s, retries)
+    WHERE id = %(run_id)s
+){checkpoint}
+SELECT (SELECT count(*) FROM arrivals) AS arrived, {_ASYNC_COMMIT} AS commit_mode
 """
 
 
@@ -184,14 +180,7 @@ def _as_sqlalchemy_errors(conn: sa.Connection, what: str) -> Iterator[None]:
         ) from exc
 
 
-_COUNT_PAGE_SQL = """
-UPDATE sync_runs
-SET pages = pages + 1, items = items + %(items)s, followers_new = followers_new + %(arrived)s,
-    requests = coalesce(%(requests)s, requests), retries = coalesce(%(retries)s, retries)
-WHERE id = %(run_id)s
-"""
-
-# writer.save_checkpoint as driver SQL, so that it shares the page's last round trip.
+# writer.save_checkpoint as driver SQL, so that it travels with the page.
 _CHECKPOINT_SQL = """
 INSERT INTO sync_checkpoints (source_id, pass_id, run_id, cursor, pages, updated_at)
 VALUES (%(source_id)s, %(pass_id)s, %(run_id)s, %(cursor)s, %(pages)s, %(now)s)
@@ -219,11 +208,11 @@ def write_page_postgresql(
     checkpoint. `items` is the page's items as one JSON array, `count` their number. Returns the
     number of arrivals (new followers, or back after an unfollow).
 
-    Two round trips whatever the page's size: the merge, then one pipeline with the rest. The
-    transaction commits asynchronously (`_ASYNC_COMMIT` says why that is safe).
+    One statement whatever the page's size, so with the caller's COMMIT a page is two round trips;
+    the transaction commits asynchronously (`_ASYNC_COMMIT` says why that is safe).
     """
-    # The driver's own cursor, for its pipeline mode. It works on the same connection, hence inside
-    # the caller's transaction, like everything SQLAlchemy sends on it.
+    # The driver's own cursor: no SQLAlchemy per-parameter processing, and `%t` (text format) for the
+    # items. It works on the same connection, hence inside the caller's transaction.
     driver = conn.connection.driver_connection
     assert driver is not None
     from psycopg.types.json import Jsonb as _Jsonb  # here: SQLite users never need psycopg loaded
@@ -234,30 +223,21 @@ def write_page_postgresql(
         "pass_id": ctx.pass_id,
         "run_id": ctx.run_id,
         "seen_by": ctx.pass_id if ctx.full else None,
-    }
-    with _as_sqlalchemy_errors(conn, f"write a page of {ctx.provider} followers"), driver.cursor() as cur:
+        "first_event": "baseline" if ctx.baseline else "follow",
+        "count": count,
+        "cursor": cursor,
+        "pages": pages_in_pass,
+        "requests": None if requests is None else requests.requests,
+        "retries": None if requests is None else requests.retries,
         # The items' JSON text is sent as it is, typed jsonb, in text format (`%t` in the statement):
         # no decoding, no re-encoding, no binary-format copy.
-        page = _Jsonb(items, dumps=_verbatim)
-        cur.execute(_merge_sql(ctx.provider, ctx.full), {**params, "items": page})
-        merged = cur.fetchone()
-        assert merged is not None
-        new, comebacks = list(merged[0]), list(merged[1])
-        arrived = len(new) + len(comebacks)
-        # One round trip for the statements left: nothing below returns anything we need.
-        with driver.pipeline():
-            cur.execute(_ASYNC_COMMIT)
-            if new:
-                event = "baseline" if ctx.baseline else "follow"
-                cur.execute(_EVENTS_SQL, {**params, "ids": new, "event": event})
-            if comebacks:
-                cur.execute(_comeback_sql(ctx.full), {**params, "ids": comebacks})
-            counts = {"items": count, "arrived": arrived, "requests": None, "retries": None}
-            if requests is not None:
-                counts |= {"requests": requests.requests, "retries": requests.retries}
-            cur.execute(_COUNT_PAGE_SQL, {**params, **counts})
-            if ctx.full:
-                cur.execute(_CHECKPOINT_SQL, {**params, "cursor": cursor, "pages": pages_in_pass})
+        "items": _Jsonb(items, dumps=_verbatim),
+    }
+    with _as_sqlalchemy_errors(conn, f"write a page of {ctx.provider} followers"), driver.cursor() as cur:
+        cur.execute(_page_sql(ctx.provider, ctx.full), params)
+        row = cur.fetchone()
+        assert row is not None
+    arrived: int = row[0]
     return arrived
 
 

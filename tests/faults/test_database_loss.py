@@ -147,14 +147,16 @@ def test_a_connection_killed_while_unfollows_are_marked_marks_none_until_the_nex
 ) -> None:
     h.sync()
     gone = sim.unfollow(LI.account_id, count=3)
-    killer = KillInTransaction(pg_url, "follow_events")
-    sim.on_request(once_on_page(2, killer.arm))  # the last page: it writes no event, the marking does
+    # Pages never touch sync_passes; the transaction that ends the pass marks the unfollows, then
+    # records the pass complete there: it is killed with the marking done but not committed.
+    killer = KillInTransaction(pg_url, "sync_passes")
+    sim.on_request(once_on_page(2, killer.arm))
     try:
         [result] = h.sync("full")
     finally:
         killer.close()
 
-    assert killer.killed_query is not None and "follow_events" in killer.killed_query
+    assert killer.killed_query is not None and "sync_passes" in killer.killed_query
     assert (result.status, result.error_type) == ("failed", "database_error")
     assert h.events(LI.name, "unfollow") == []
     assert set(gone) <= h.active(LI.name)  # not one of them half-marked
