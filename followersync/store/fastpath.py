@@ -81,13 +81,8 @@ _ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true)"
 @cache
 def _page_sql(provider: str, full: bool) -> str:
     """The statement that writes a page (a JSON array of items): profiles, relationships, events, run
-    counters and (full pass) the checkpoint, as data-modifying CTEs of one statement. Returns one
-    row: the number of arrivals.
-
-    Nothing in it is read before it is written: every row is reached through its primary key by
-    ON CONFLICT, never through a plan built on statistics that a pass makes stale (the page writer
-    this replaced read the followers with a SELECT whose plan scanned the source's whole index: each
-    page slower than the last). A pass over an unchanged listing inserts no event.
+    counters and (full pass) the checkpoint, as data-modifying CTEs. It returns one row, the number
+    of arrivals, and reads no table beforehand (the module's docstring says why).
     """
     table = PROFILE_TABLES[provider].name
     columns = _item_columns(provider)
