@@ -136,6 +136,12 @@ def _child_settings(spec: dict[str, Any]) -> Any:
 
 def child_pass(spec: dict[str, Any]) -> dict[str, Any]:
     """One pass of one source (`runner.run`), or of many through the `Fleet` when spec["fleet"]."""
+    try:
+        from followersync import allocator
+    except ImportError:  # a version from before it (bench/ab.py compares with older ones)
+        pass
+    else:
+        allocator.return_large_buffers()  # as the `followersync` command does when it starts
     from followersync.clock import SystemClock
     from followersync.engine import PassRunner
     from followersync.store import db

@@ -16,7 +16,7 @@ import click
 import sqlalchemy as sa
 import structlog
 
-from followersync import __version__
+from followersync import __version__, allocator
 from followersync import logging as fslogging
 from followersync.clock import SystemClock
 from followersync.config import ConfigError, Settings, load_settings
@@ -316,6 +316,7 @@ def demo(ctx: click.Context, directory: Path, days: int) -> None:
 
 
 def main() -> None:
+    allocator.return_large_buffers()  # before any page is read: the peak memory of a pass
     cli(prog_name="followersync")
 
 
