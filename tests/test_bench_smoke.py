@@ -71,3 +71,21 @@ def test_every_scenario_runs_with_tiny_sizes(tmp_path: Path) -> None:
     assert any(note.endswith("exact") for note in measures["churn"]["notes"])
     assert measures["incremental"]["requests"] == [2]
     assert _bench_databases() == before  # every throwaway database dropped
+
+
+@pytest.mark.postgres
+def test_the_side_by_side_comparison_runs_and_removes_its_worktree() -> None:
+    require_postgres()
+    argv = [
+        sys.executable, str(ROOT / "bench" / "ab.py"), "HEAD",
+        "--pg-url", PG_ADMIN_URL, "--followers", "400", "--rounds", "1", "--passes", "2",
+    ]  # fmt: skip
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines if line.startswith("pass ")] == ["pass 1", "pass 2"]
+    assert all(" ratio " in line for line in lines if line.startswith("pass "))
+    worktrees = subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "followersync-ab-" not in worktrees

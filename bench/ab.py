@@ -1,0 +1,112 @@
+"""Compare the write path of two versions of followersync, side by side in one run.
+
+    python bench/ab.py REF                      # the working tree against git REF (e.g. HEAD~3)
+    python bench/ab.py REF --followers 50000 --rounds 5 --sqlite
+
+This machine is shared and its speed drifts (the same pass ran 3x slower one day than the day
+before), so a change is judged by the ratio of two versions measured alternately in one run, never
+by figures from different runs. Each round runs, for each version, a fresh database and source, then
+`--passes` full passes in a row (the first pass, then passes over an unchanged listing), each in a
+fresh child process of `bench/run.py`; the versions alternate within every round. The version under
+test is imported from its own directory (PYTHONPATH), migrations included: REF is checked out into
+a temporary git worktree, removed at the end. The measured child is this tree's `bench/run.py`, so
+REF must have the `PassRunner` interface it drives.
+
+Prints each round's figures and, per pass, the median followers/s of each version and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as bench_run  # bench/run.py: the simulator, databases and measured children
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Run in the version under test: migrate the database, register one source, print its id.
+PREPARE = """
+import sys
+from datetime import UTC, datetime
+from followersync.config import SourceConfig
+from followersync.store import db, runs
+engine = db.create_engine(sys.argv[1])
+db.migrate(engine)
+with engine.begin() as conn:
+    ids = runs.sync_sources(conn, [SourceConfig(name="ab", provider=sys.argv[2], account_id=sys.argv[3])],
+                            datetime.now(UTC))
+print(ids["ab"])
+"""
+
+
+def in_version(code: Path, *argv: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv[:3]} failed in {code}:\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def one_round(bench: bench_run.Bench, code: Path, kind: str, args: argparse.Namespace) -> list[float]:
+    """A fresh database and source, then `args.passes` full passes; followers/s of each."""
+    account = bench.new_account("instagram", args.followers)
+    with bench.database(kind) as url:
+        source_id = int(in_version(code, sys.executable, "-c", PREPARE, url, "instagram", account))
+        source = {"name": "ab", "provider": "instagram", "account_id": account, "id": source_id}
+        spec: dict[str, Any] = {"kind": "pass", "db_url": url, "sources": [source], "mode": "full"}
+        before = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = str(code)  # the measured child imports this version
+        try:
+            results = [bench.child(spec) for _ in range(args.passes)]
+        finally:
+            if before is None:
+                del os.environ["PYTHONPATH"]
+            else:
+                os.environ["PYTHONPATH"] = before
+    return [r["items"] / r["seconds"] for r in results]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("ref", help="the git revision to compare the working tree with")
+    p.add_argument("--followers", type=int, default=100_000)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--passes", type=int, default=2, help="full passes per round: the first, then repeats")
+    p.add_argument("--sqlite", action="store_true", help="SQLite files instead of PostgreSQL")
+    p.add_argument("--pg-url", default=os.environ.get("FOLLOWERSYNC_BENCH_PG_URL", bench_run.DEFAULT_PG_URL))
+    args = p.parse_args()
+    kind = "sqlite" if args.sqlite else "pg"
+    worktree = Path(tempfile.mkdtemp(prefix="followersync-ab-")) / "ref"
+    git = ["git", "-C", str(REPO), "worktree"]
+    subprocess.run([*git, "add", "--detach", str(worktree), args.ref], check=True)
+    versions = {"working tree": REPO, args.ref: worktree}
+    figures: dict[str, list[list[float]]] = {name: [] for name in versions}
+    bench = bench_run.Bench(argparse.Namespace(pg_url=args.pg_url, profile=None))
+    try:
+        print(f"{args.followers:,} Instagram followers, {kind}, {args.rounds} rounds of {args.passes} passes")
+        for n in range(args.rounds):
+            for name, code in versions.items():
+                figures[name].append(one_round(bench, code, kind, args))
+                print(f"round {n + 1} {name:>14}: " + "  ".join(f"{f:,.0f}" for f in figures[name][-1]))
+    finally:
+        bench.close()
+        subprocess.run([*git, "remove", "--force", str(worktree)], check=False)
+        worktree.parent.rmdir()
+    print("\nmedian followers/s per pass (pass 1 is the first pass):")
+    new, old = figures["working tree"], figures[args.ref]
+    for i in range(args.passes):
+        a = statistics.median(r[i] for r in new)
+        b = statistics.median(r[i] for r in old)
+        print(f"pass {i + 1}: working tree {a:,.0f}  {args.ref} {b:,.0f}  ratio {a / b:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
