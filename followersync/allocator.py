@@ -15,7 +15,6 @@ side-by-side runs (within the noise of this machine, but consistently on the slo
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 __all__ = ["return_large_buffers"]
 
@@ -26,11 +25,10 @@ _THRESHOLD = 32 * 1024
 def return_large_buffers() -> bool:
     """Make glibc give blocks of 32 kB or more back to the system when freed. Returns whether it
     could: other C libraries (macOS, musl) have no such setting, and keep their own behaviour."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
     try:
-        mallopt = ctypes.CDLL(name).mallopt
+        # The symbols the process already has, libc's among them: no search for the library (which
+        # ctypes.util.find_library does by running ldconfig, milliseconds at every start).
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
