@@ -145,7 +145,8 @@ def migrate(g: Globals) -> None:
 @click.option(
     "--accept-unfollows",
     is_flag=True,
-    help="Mark unfollows even when more than the guard allows went missing in one full pass.",
+    help="You vouch for this full pass: everyone it does not list is unfollowed at once, without "
+    "waiting for a confirmation pass and even when more than the guard allows went missing.",
 )
 @click.pass_obj
 def sync(g: Globals, source_names: Sequence[str], mode: str, accept_unfollows: bool) -> None:
@@ -153,6 +154,13 @@ def sync(g: Globals, source_names: Sequence[str], mode: str, accept_unfollows: b
 
     Each page is committed with its checkpoint, so a killed run resumes where it stopped. SIGTERM or
     SIGINT lets the page in flight commit, ends the run `deferred` and exits 0.
+
+    Unfollows are confirmed, not guessed: a follower a complete full pass does not list is first
+    `missing` (the listing is offset-paged and skips people who never left); only when
+    sync.unfollow_confirmations full passes in a row miss them (default 2) are they unfollowed,
+    dated from the first miss. While followers are missing, mode auto runs the next full pass
+    sync.confirm_after (default 1h) after the one that missed them. A pass that would newly mark
+    more than the guard allows (sync.unfollow_guard_fraction, default 25%) marks nothing and says so.
 
     \b
     Examples:
@@ -245,25 +253,41 @@ def _print_results(results: Sequence[SourceResult]) -> None:
     if not results:
         click.echo("no source was due (or every due source is held by another process)")
         return
-    headers = ("source", "status", "mode", "pages", "items", "new", "lost", "withheld", "requests", "note")
+    headers = (
+        "source", "status", "mode", "pages", "followers", "new", "missing", "lost", "withheld", "requests",
+        "note",
+    )  # fmt: skip
     rows = [
         (
             r.source,
             r.status,
             r.mode or "-",
             str(r.pages),
-            str(r.items),
+            str(r.followers),
             str(r.new),
+            str(r.missing),
             str(r.lost),
             str(r.withheld),
             str(r.requests),
-            r.message or ("unfollows withheld: see `followersync sync --help`" if r.withheld else ""),
+            r.message or _result_note(r),
         )
         for r in results
     ]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
     for line in (headers, *rows):
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _result_note(r: SourceResult) -> str:
+    """What a good run's numbers do not say by themselves."""
+    notes = []
+    if r.baseline:
+        notes.append(f"{r.baseline:,} followers recorded (baseline)")
+    if r.missing:
+        notes.append(f"{r.missing:,} missing: unfollows only if the next full pass misses them too")
+    if r.withheld:
+        notes.append("unfollows withheld: see `followersync sync --help`")
+    return "; ".join(notes)
 
 
 @cli.command()

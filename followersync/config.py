@@ -26,6 +26,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -89,6 +90,15 @@ class SyncSettings:
     checkpoint_max_age: float = 43200.0
     unfollow_guard_fraction: float = 0.25
     unfollow_guard_min: int = 25
+    unfollow_confirmations: int = 2
+    confirm_after: float = 3600.0
+
+    def full_pass_due(self, last_full_pass_at: datetime, missing: int) -> datetime:
+        """When a source's next full pass is due: `confirm_after` after the last one while `missing`
+        followers await confirmation (so unfollows are confirmed within the hour), else
+        `full_pass_interval` after it."""
+        wait = min(self.confirm_after, self.full_pass_interval) if missing else self.full_pass_interval
+        return last_full_pass_at + timedelta(seconds=wait)
 
 
 @dataclass(frozen=True)
@@ -412,15 +422,28 @@ REFERENCE: tuple[ConfigKey, ...] = (
     ConfigKey(
         "sync.unfollow_guard_fraction",
         "0.25",
-        "a full pass that would unfollow more than this fraction of the active followers "
-        "(and more than unfollow_guard_min) withholds the unfollows; sync --accept-unfollows marks them",
+        "a full pass that would newly mark more than this fraction of the active followers missing "
+        "(and more than unfollow_guard_min) withholds the marking; sync --accept-unfollows marks them",
         _fraction,
     ),
     ConfigKey(
         "sync.unfollow_guard_min",
         "25",
-        "unfollows are withheld only when they are also more than this many followers",
+        "the marking is withheld only when it is also more than this many followers",
         _integer(0),
+    ),
+    ConfigKey(
+        "sync.unfollow_confirmations",
+        "2",
+        "how many consecutive complete full passes must miss a follower before it is an unfollow "
+        "(1 = the first pass that does not list them)",
+        _integer(1),
+    ),
+    ConfigKey(
+        "sync.confirm_after",
+        '"1h"',
+        "while followers are missing, the next full pass is due this long after the pass that missed them",
+        _duration(zero_allowed=False),
     ),
     *_provider_keys("linkedin"),
     *_provider_keys("instagram"),

@@ -2,7 +2,8 @@
 
     plan (full or incremental? resume a checkpoint?) -> start or continue the pass, open a run
     -> for each page: fetch (the client paces and retries) -> write it in one transaction
-    -> listing complete: mark unfollows (guarded), complete the pass -> close the run
+    -> listing complete: mark who it did not list missing, confirm unfollows (guarded),
+       complete the pass -> close the run
 
 What a failure does to the run is decided here and only here: limits defer it (checkpoint kept, the
 next run resumes), a stop request defers it after the page in flight commits, anything else fails it
@@ -29,10 +30,11 @@ from followersync.api.errors import (
     PostpressError,
     RateLimitedError,
 )
+from followersync.api.models import Page
 from followersync.clock import Clock, StopRequested
 from followersync.config import Settings, SourceConfig
 from followersync.prefetch import MIN_WAIT, prefetch
-from followersync.store import runs, writer
+from followersync.store import runs, unfollows, writer
 from followersync.store.runs import Checkpoint
 from followersync.store.schema import sync_runs
 
@@ -63,10 +65,15 @@ def plan_pass(
     requested: str,
     checkpoint: Checkpoint | None,
     last_full_pass_at: datetime | None,
+    missing: int,
     now: datetime,
     settings: Settings,
 ) -> Plan:
-    """Decide the mode and whether to continue a pass in progress (SPEC section 5, "Resume", "Modes")."""
+    """Decide the mode and whether to continue a pass in progress (docs/sync.md, "Modes", "Resume").
+
+    `missing` is how many followers await confirmation: while some do, a full pass is due
+    `sync.confirm_after` after the last one instead of `sync.full_pass_interval`.
+    """
     fresh = checkpoint is not None and (
         (now - checkpoint.updated_at).total_seconds() <= settings.sync.checkpoint_max_age
     )
@@ -74,10 +81,9 @@ def plan_pass(
         return Plan("incremental", None)
     if requested == "full" or fresh:
         return Plan("full", checkpoint if fresh else None)
-    full_due = (
-        last_full_pass_at is None
-        or (now - last_full_pass_at).total_seconds() >= settings.sync.full_pass_interval
-    )
+    if last_full_pass_at is None:
+        return Plan("full", None)
+    full_due = now >= settings.sync.full_pass_due(last_full_pass_at, missing)
     return Plan("full" if full_due else "incremental", None)
 
 
@@ -90,9 +96,12 @@ class SourceResult:
     run_id: int | None = None
     mode: str | None = None
     pages: int = 0
-    items: int = 0
-    new: int = 0
-    lost: int = 0
+    items: int = 0  # items on the pages, a follower re-read after the listing shifted included
+    followers: int = 0  # distinct followers listed (as far as `_Distinct` can tell)
+    new: int = 0  # `follow` events: new followers since the baseline, and comebacks
+    baseline: int = 0  # followers recorded before the source's first complete pass
+    missing: int = 0  # newly missing: not listed by this complete pass (not unfollows yet)
+    lost: int = 0  # unfollows this run confirmed
     withheld: int = 0
     requests: int = 0
     error_type: str | None = None
@@ -157,7 +166,8 @@ class PassRunner:
         with self.db.begin() as conn:
             checkpoint = runs.load_checkpoint(conn, source_id)
             last_full = runs.last_full_pass_at(conn, source_id)
-            plan = plan_pass(mode, checkpoint, last_full, now, self.settings)
+            missing = runs.missing_followers(conn, source_id)
+            plan = plan_pass(mode, checkpoint, last_full, missing, now, self.settings)
             if checkpoint is not None and plan.mode == "full" and plan.resume is None:
                 runs.drop_checkpoint(conn, source_id)  # too old: restart the pass
             pass_id = plan.resume.pass_id if plan.resume else runs.start_pass(conn, source_id, plan.mode, now)
@@ -191,7 +201,10 @@ class PassRunner:
             status=result.status,
             pages=result.pages,
             items=result.items,
+            followers=result.followers,
             new=result.new,
+            baseline=result.baseline,
+            missing=result.missing,
             lost=result.lost,
             withheld=result.withheld,
             requests=stats.requests,
@@ -234,6 +247,7 @@ class PassRunner:
         cursor = resume.cursor if resume else None
         pages_in_pass = resume.pages if resume else 0
         listing_done = resume is not None and resume.cursor is None  # only unfollow marking was left
+        distinct = _Distinct()
         while not listing_done:
             # A full pass needs every page: the next one is fetched while this one is written. An
             # incremental pass may stop at any page, so it fetches nothing it might not use.
@@ -253,10 +267,12 @@ class PassRunner:
                         outcome = writer.apply_page(conn, ctx, page, now, pages_in_pass, stats)
                     result.pages += 1
                     result.items += outcome.items
+                    result.followers += distinct.count(page)
                     result.new += outcome.new
+                    result.baseline += outcome.baseline
                     if self.on_progress is not None:
                         self.on_progress(result, stats)
-                    if page.cursor is None or (not ctx.full and outcome.new == 0):
+                    if page.cursor is None or (not ctx.full and outcome.new + outcome.baseline == 0):
                         break
                     if self.stop.is_set():
                         raise StopRequested()
@@ -271,17 +287,33 @@ class PassRunner:
             finally:
                 pages.close()  # waits for a page still being fetched: no request outlives the loop
         now = self.clock.now()
-        guard = writer.UnfollowGuard(
-            fraction=self.settings.sync.unfollow_guard_fraction,
-            minimum=self.settings.sync.unfollow_guard_min,
+        sync = self.settings.sync
+        rule = unfollows.UnfollowRule(
+            confirmations=sync.unfollow_confirmations,
+            guard_fraction=sync.unfollow_guard_fraction,
+            guard_min=sync.unfollow_guard_min,
             accept=run.accept_unfollows,
         )
-        with self.db.begin() as conn:
-            if ctx.full:
-                unfollows = writer.mark_unfollows(conn, ctx, run.pass_started, now, guard)
-                result.lost, result.withheld = unfollows.lost, unfollows.withheld
-            writer.complete_pass(conn, ctx, now)
-            self._finish(conn, result, stats, "succeeded", now)
+        try:
+            with self.db.begin() as conn:
+                if ctx.full:
+                    settled = unfollows.settle_pass(
+                        conn,
+                        source_id=ctx.source_id,
+                        pass_id=ctx.pass_id,
+                        pass_started_at=run.pass_started,
+                        run_id=ctx.run_id,
+                        now=now,
+                        rule=rule,
+                    )
+                    result.missing, result.lost = settled.missing, settled.lost
+                    result.withheld = settled.withheld
+                writer.complete_pass(conn, ctx, now)
+                self._finish(conn, result, stats, "succeeded", now)
+        except BaseException:
+            # Rolled back with the transaction: the run that records the failure marked nothing.
+            result.missing = result.lost = result.withheld = 0
+            raise
 
     def _restart_pass(self, ctx: writer.PassContext) -> tuple[writer.PassContext, datetime]:
         now = self.clock.now()
@@ -336,11 +368,34 @@ class PassRunner:
             now=now,
             requests=stats.requests,
             retries=stats.retries,
+            followers_missing=result.missing,
             followers_lost=result.lost,
             unfollows_withheld=result.withheld,
             error_type=result.error_type,
             error_detail=detail,
         )
+
+
+class _Distinct:
+    """Counts the distinct followers of a run's pages without keeping every id.
+
+    A follower re-read on a later page is one the listing shifted back under the cursor: a follow at
+    the head while the pass ran moves everyone down one place. Those repeats come from the pages just
+    before, so the ids of the last few pages are enough (a whole pass's ids would cost memory that
+    grows with the listing); only more than `KEPT_PAGES` pages of follows between two requests could
+    count someone twice.
+    """
+
+    KEPT_PAGES = 4
+
+    def __init__(self) -> None:
+        self._recent: list[set[str]] = []
+
+    def count(self, page: Page) -> int:
+        ids = {item.id for item in page.items}
+        fresh = len(ids) - sum(1 for i in ids if any(i in seen for seen in self._recent))
+        self._recent = [*self._recent[-(self.KEPT_PAGES - 1) :], ids]
+        return fresh
 
 
 def _one_line(text: str) -> str:

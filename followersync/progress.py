@@ -40,13 +40,21 @@ class SourceProgress:
             waited = f", waited {stats.waited:.1f}s for pacing/backoff" if stats.waited >= 0.1 else ""
             self._progress.update(
                 task,
-                completed=result.items,
+                completed=result.followers,
                 status=f"[{style}]{result.status}[/]",
-                detail=f"{result.mode or ''} pass: {result.pages} pages, {result.items:,} followers, "
-                f"{result.new:,} new, {stats.requests} requests{waited}",
+                detail=f"{result.mode or ''} pass: {result.pages} pages, {_followers(result)}, "
+                f"{stats.requests} requests{waited}",
             )
             if result.status != "running":
-                self._progress.update(task, total=result.items)
+                self._progress.update(task, total=result.followers)
+
+
+def _followers(result: SourceResult) -> str:
+    """Distinct followers listed, and what they were: a first sync's are the baseline, not new."""
+    if result.baseline:
+        text = f"{result.followers:,} followers recorded (baseline)"
+        return text + (f", {result.new:,} new" if result.new else "")
+    return f"{result.followers:,} followers, {result.new:,} new"
 
 
 @contextmanager

@@ -30,7 +30,7 @@ import structlog
 
 from followersync import reports
 from followersync.clock import SystemClock
-from followersync.config import Settings
+from followersync.config import Settings, SyncSettings
 from followersync.store import runs
 
 if TYPE_CHECKING:
@@ -216,9 +216,11 @@ def status_command(g: Globals, fmt: str) -> None:
       followersync status --format json | jq '.[] | select(.attention != null)'
 
     \b
-    JSON fields: source, provider, account_id, user_id, followers, last_run {id, mode, status,
-    started_at, finished_at, error_type} or null, last_full_pass_at, checkpoint {pages, updated_at}
-    or null, attention; and gained_7d, lost_7d, lease {holder, expires_at} or null.
+    JSON fields: source, provider, account_id, user_id, followers (active, the missing included),
+    last_run {id, mode, status, started_at, finished_at, error_type} or null, missing (followers not
+    listed by the last full pass, awaiting confirmation), last_full_pass_at, checkpoint {pages,
+    updated_at} or null, attention; and gained_7d, lost_7d, lease {holder, expires_at} or null,
+    missing_since, confirmation_due.
     """
     settings = g.settings()
     now = SystemClock().now()
@@ -231,15 +233,23 @@ def status_command(g: Globals, fmt: str) -> None:
     if abandoned:
         log.warning("runs.abandoned", count=abandoned, reason="their process stopped renewing its lease")
     if fmt == "json":
-        click.echo(json.dumps([status_record(s) for s in states], indent=2, ensure_ascii=False))
+        records = [status_record(s, settings.sync) for s in states]
+        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
     elif not states:
         click.echo("no sources configured: add [[sources]] tables to the configuration file")
     else:
-        click.echo("\n\n".join(status_block(s) for s in states))
+        click.echo("\n\n".join(status_block(s, settings.sync) for s in states))
 
 
-def status_record(s: reports.SourceStatus) -> dict[str, Any]:
-    """A source's status as its SPEC section 9 JSON object (contract fields first, extras after)."""
+def confirmation_due(s: reports.SourceStatus, sync: SyncSettings) -> datetime | None:
+    """When the full pass that confirms or clears the missing followers is due (None: none missing)."""
+    if not s.missing or s.last_full_pass_at is None:
+        return None
+    return sync.full_pass_due(s.last_full_pass_at, s.missing)
+
+
+def status_record(s: reports.SourceStatus, sync: SyncSettings) -> dict[str, Any]:
+    """A source's status as its JSON object (docs/reports.md: contract fields first, extras after)."""
     record = {
         "source": s.source,
         "provider": s.provider,
@@ -247,18 +257,21 @@ def status_record(s: reports.SourceStatus) -> dict[str, Any]:
         "user_id": s.user_id,
         "followers": s.followers,
         "last_run": dataclasses.asdict(s.last_run) if s.last_run else None,
+        "missing": s.missing,
         "last_full_pass_at": s.last_full_pass_at,
         "checkpoint": dataclasses.asdict(s.checkpoint) if s.checkpoint else None,
         "attention": reports.attention(s),
         "gained_7d": s.gained_7d,
         "lost_7d": s.lost_7d,
         "lease": dataclasses.asdict(s.lease) if s.lease else None,
+        "missing_since": s.missing_since,
+        "confirmation_due": confirmation_due(s, sync),
     }
     result: dict[str, Any] = jsonable(record)
     return result
 
 
-def status_block(s: reports.SourceStatus) -> str:
+def status_block(s: reports.SourceStatus, sync: SyncSettings) -> str:
     whose = f", followers of {s.user_id}" if s.user_id else ""
     lines = [f"{s.source}  ({s.provider}, account {s.account_id}{whose})"]
 
@@ -266,6 +279,13 @@ def status_block(s: reports.SourceStatus) -> str:
         lines.append(f"  {label:<16} {text}")
 
     row("followers now", f"{s.followers}  (+{s.gained_7d} / -{s.lost_7d} in {reports.RECENT_DAYS} days)")
+    due = confirmation_due(s, sync)
+    if due is not None and s.missing_since is not None:
+        row(
+            "missing",
+            f"{s.missing} follower{'s' if s.missing != 1 else ''} missing since "
+            f"{human(s.missing_since)} UTC, confirmation pass due {human(due)} UTC",
+        )
     run = s.last_run
     if run is None:
         row("last run", "never")
@@ -314,8 +334,9 @@ def runs_command(g: Globals, source: str | None, limit: int, fmt: str) -> None:
 
     \b
     JSON fields: source and every sync_runs column: id, source_id, mode, status, started_at,
-    finished_at, pages, items, followers_new, followers_lost, unfollows_withheld, requests, retries,
-    error_type, error_detail.
+    finished_at, pages, items, followers_new (follow events, not the baseline), followers_missing
+    (newly missing, awaiting confirmation), followers_lost (unfollows confirmed), unfollows_withheld,
+    requests, retries, error_type, error_detail.
     """
     settings = g.settings()
     with _database(settings) as engine, engine.connect() as conn:
@@ -331,6 +352,7 @@ def runs_command(g: Globals, source: str | None, limit: int, fmt: str) -> None:
         column("pages", numeric=True),
         column("items", numeric=True),
         column("followers_new", numeric=True, header="new"),
+        column("followers_missing", numeric=True, header="missing"),
         column("followers_lost", numeric=True, header="lost"),
         column("unfollows_withheld", numeric=True, header="withheld"),
         column("requests", numeric=True),

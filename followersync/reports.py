@@ -46,6 +46,7 @@ v_followers = sa.table(
     sa.column("handle", sa.String),
     sa.column("first_seen_at", UTCDateTime),
     sa.column("last_seen_at", UTCDateTime),
+    sa.column("missing_since", UTCDateTime),
     sa.column("unfollowed_at", UTCDateTime),
     sa.column("is_active", sa.Boolean),
 )
@@ -68,6 +69,7 @@ RUN_FIELDS = (
     "pages",
     "items",
     "followers_new",
+    "followers_missing",
     "followers_lost",
     "unfollows_withheld",
     "requests",
@@ -118,7 +120,9 @@ class SourceStatus:
     provider: str
     account_id: str
     user_id: str | None
-    followers: int
+    followers: int  # active: the missing still count until their unfollow is confirmed
+    missing: int  # followers awaiting confirmation
+    missing_since: datetime | None  # when the earliest of them was first missed
     gained_7d: int
     lost_7d: int
     last_run: LastRun | None
@@ -193,6 +197,14 @@ def status(conn: sa.Connection, source_ids: Sequence[int], now: datetime) -> lis
             s.c.account_id,
             s.c.user_id,
             active.label("followers"),
+            sa.select(sa.func.count())
+            .where(followers.c.source_id == s.c.id, followers.c.missing_since.is_not(None))
+            .scalar_subquery()
+            .label("missing"),
+            sa.select(sa.func.min(followers.c.missing_since))
+            .where(followers.c.source_id == s.c.id, followers.c.missing_since.is_not(None))
+            .scalar_subquery()
+            .label("missing_since"),
             events_since("follow").label("gained_7d"),
             events_since("unfollow").label("lost_7d"),
             last_full_pass.label("last_full_pass_at"),
@@ -248,6 +260,8 @@ def _source_status(row: sa.Row[Any]) -> SourceStatus:
         account_id=row.account_id,
         user_id=row.user_id,
         followers=int(row.followers),
+        missing=int(row.missing),
+        missing_since=as_utc(row.missing_since),
         gained_7d=int(row.gained_7d),
         lost_7d=int(row.lost_7d),
         last_run=last_run,

@@ -25,8 +25,9 @@ What it gives a test::
   like the real API: a follower added at the head mid-pass shifts the listing, so a client sees some
   followers twice across pages; one removed mid-pass makes it miss one.
 - `follow`, `unfollow` and `refollow` churn a listing; `inject` makes chosen requests fail in a chosen
-  way (`Fault`); `requests` records every request with the number in flight for its account, so
-  tests can prove pacing without timing anything.
+  way (`Fault`), or churns the listing at a chosen page (`Fault.departure`: someone already listed
+  leaves mid-pass, so the pass skips a follower who never left); `requests` records every request
+  with the number in flight for its account, so tests can prove pacing without timing anything.
 - Page bodies are built from items serialised once and cached per (listing version, offset, limit),
   so repeated passes cost little more than the socket.
 
@@ -67,6 +68,7 @@ __all__ = [
     "DEFAULT_API_KEY",
     "DOCUMENTED_ERRORS",
     "PROVIDER_MAX_LIMIT",
+    "Departure",
     "Fault",
     "RequestRecord",
     "Simulator",
@@ -400,6 +402,7 @@ FaultKind = Literal[
     "delay",
     "disconnect",
     "stall",
+    "departure",
 ]
 
 
@@ -535,10 +538,20 @@ class Fault:
         then close: a slow-loris server, which only a read timeout gets the client out of."""
         return cls("stall", seconds=seconds)
 
+    @classmethod
+    def departure(cls) -> Fault:
+        """A follower already listed leaves just before this page is read (inject it `on_page` >= 1).
+
+        The listing is offset-paged, so everyone behind the leaver moves up one place and the follower
+        at this page's offset slips back onto the page already read: the pass never sees them, though
+        they never left. `Simulator.departures` records who left and who was skipped.
+        """
+        return cls("departure")
+
     @property
     def is_page_shaping(self) -> bool:
         """Whether this fault only alters a normal 200 page."""
-        return self.kind in ("page_transform", "wrong_variant", "repeat_cursor", "truncate")
+        return self.kind in ("page_transform", "wrong_variant", "repeat_cursor", "truncate", "departure")
 
 
 def _phrase(status: int) -> str:
@@ -552,6 +565,16 @@ def _format_seconds(seconds: float) -> str:
     if seconds == int(seconds):
         return str(int(seconds))
     return f"{seconds:.3f}".rstrip("0")
+
+
+@dataclass(frozen=True)
+class Departure:
+    """A follower who left mid-pass (`Fault.departure`), and the one the pass skipped because of it."""
+
+    account_id: str
+    user_id: str | None
+    left: str  # already listed by the pass, then unfollowed
+    skipped: str | None  # never left, but moved onto a page already read (None: the listing ended)
 
 
 @dataclass
@@ -921,6 +944,8 @@ class Simulator:
         """Every request received, in arrival order (status filled in once answered)."""
         self.errors: list[BaseException] = []
         """Exceptions raised while answering (by the simulator or an on_request callback)."""
+        self.departures: list[Departure] = []
+        """Every `Fault.departure` that took effect, in order."""
 
     def __repr__(self) -> str:
         # Never the key: reprs end up in logs and test reports.
@@ -1330,18 +1355,29 @@ class Simulator:
                     "errors/invalid_parameters", record, detail="limit must be an integer >= 1."
                 )
             assert offset is not None
+            if fault is not None and fault.kind == "departure":
+                self._depart(listing, offset)
             body, next_cursor = listing.page(offset, limit)
             armed = listing.repeat_armed
             if armed is not None and record.cursor == armed:
                 # The second half of Fault.repeat_cursor on a first page: send the cursor again.
                 listing.repeat_armed = None
                 body = self._reshape(listing, offset, limit, armed)
-            elif fault is not None and fault.transform is None:
+            elif fault is not None and fault.transform is None and fault.kind != "departure":
                 body = self._apply_page_fault(fault, listing, record, offset, limit, next_cursor)
         if fault is not None and fault.transform is not None:
             # Outside the lock: the test's function may call back into the simulator.
             body = msgspec.json.encode(fault.transform(msgspec.json.decode(body)))
         return _Response(200, body)
+
+    def _depart(self, listing: _Listing, offset: int) -> None:
+        """A random follower from before `offset` (already listed by this pass) leaves."""
+        if not 0 < offset <= len(listing.entries):
+            return  # nothing listed yet (page 0), or past the end: nobody can shift
+        left = listing.entries[self._rng.randrange(offset)].id
+        skipped = listing.entries[offset].id if offset < len(listing.entries) else None
+        listing.remove([left])
+        self.departures.append(Departure(listing.account_id, listing.user_id, left, skipped))
 
     def _reshape(self, listing: _Listing, offset: int, limit: int, cursor: str | None) -> bytes:
         return _page_body([e.body for e in listing.entries[offset : offset + limit]], cursor)

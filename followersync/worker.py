@@ -208,7 +208,8 @@ def next_due(state: SourceState, settings: Settings, now: datetime) -> datetime:
     Never run, or a pass left half done by a dead process: now. Deferred: once its cause has passed
     (the Retry-After wait, the next UTC day for the budget; at once after a stop). Failed: after
     `sync.interval`. Otherwise the next incremental pass after `sync.interval`, or a full pass as
-    soon as the last complete one is older than `sync.full_pass_interval`.
+    soon as the last complete one is older than `sync.full_pass_interval` (`sync.confirm_after`
+    while followers it missed await confirmation).
     """
     finished = state.last_run_finished_at
     if state.last_run_status is None or finished is None:
@@ -229,7 +230,7 @@ def next_due(state: SourceState, settings: Settings, now: datetime) -> datetime:
     due = finished + interval
     if state.last_full_pass_at is None:
         return now
-    return min(due, state.last_full_pass_at + timedelta(seconds=settings.sync.full_pass_interval))
+    return min(due, settings.sync.full_pass_due(state.last_full_pass_at, state.missing))
 
 
 @dataclass

@@ -32,11 +32,12 @@ STATUS_FIELDS = {
     "user_id",
     "followers",
     "last_run",
+    "missing",
     "last_full_pass_at",
     "checkpoint",
     "attention",
 }
-STATUS_EXTRAS = {"gained_7d", "lost_7d", "lease"}
+STATUS_EXTRAS = {"gained_7d", "lost_7d", "lease", "missing_since", "confirmation_due"}
 LAST_RUN_FIELDS = ["id", "mode", "status", "started_at", "finished_at", "error_type"]
 
 
@@ -104,6 +105,11 @@ def test_status_and_runs_say_what_the_database_says(tmp_path: Path, db_url: str)
             )
             assert when(s["last_full_pass_at"]) == utc(full.at)
             assert s["followers"] == len(h.active(s["source"]))
+            missing = h.query(
+                "SELECT * FROM v_followers WHERE source = :s AND missing_since IS NOT NULL", s=s["source"]
+            )
+            assert s["missing"] == len(missing) == 0  # unfollows confirmed at once in this history
+            assert s["missing_since"] is None and s["confirmation_due"] is None
             assert s["checkpoint"] is None and s["lease"] is None
         li, ig = states
         assert (li["provider"], li["account_id"], li["user_id"]) == ("linkedin", LI.account_id, None)
@@ -155,6 +161,7 @@ def test_status_and_runs_say_what_the_database_says(tmp_path: Path, db_url: str)
             "pages",
             "items",
             "new",
+            "missing",
             "lost",
             "withheld",
             "requests",

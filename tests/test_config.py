@@ -64,12 +64,14 @@ lease_ttl = "60s"                # how long a dead process's hold on an account 
 checkpoint_max_age = "12h"       # older checkpoints restart the pass
 unfollow_guard_fraction = 0.25
 unfollow_guard_min = 25
+unfollow_confirmations = 2       # consecutive complete full passes that must miss a follower (1 = the first)
+confirm_after = "1h"             # a full pass that left followers missing makes the next full pass due this soon
 
 [providers.linkedin]             # and [providers.instagram]
 page_size = 100                  # capped at the provider maximum (LinkedIn 100, Instagram 200)
 min_request_interval = "3s"      # per linked account; random jitter added on top
 daily_request_budget = 2000      # per linked account, shared by all processes; 0 = unlimited
-"""
+"""  # noqa: E501 (the product contract's example, verbatim)
 
 SOURCE = '[[sources]]\nname = "acme"\nprovider = "linkedin"\naccount_id = "acc_1"\n'
 

@@ -40,7 +40,8 @@ def test_a_follower_back_after_an_unfollow_is_active_again_with_a_follow_event(
         engine, "SELECT unfollowed_at, last_seen_pass_id FROM followers WHERE follower_id = '17841000001'"
     )
     assert back.unfollowed_at is None and back.last_seen_pass_id == ctx.pass_id
-    assert _rows(engine, "SELECT followers_new FROM sync_runs")[0][0] == 2 + 2
+    # followers_new counts follow events: the first page's two were the baseline.
+    assert _rows(engine, "SELECT followers_new FROM sync_runs")[0][0] == 2
 
 
 def test_an_incremental_page_does_not_count_as_seen_by_the_full_pass(
@@ -102,7 +103,7 @@ def test_a_follower_listed_twice_keeps_its_last_occurrence(
     engine: sa.Engine, ctx: writer.PassContext
 ) -> None:
     outcome = apply_body(engine, ctx, page_body([item(1, name="Before"), item(2), item(1, name="After")]))
-    assert (outcome.items, outcome.new) == (3, 2)
+    assert (outcome.items, outcome.baseline) == (3, 2)
     [row] = _rows(engine, "SELECT name, raw FROM instagram_profiles WHERE id = '17841000001'")
     raw = row.raw if isinstance(row.raw, dict) else json.loads(row.raw)
     assert row.name == raw["name"] == "After"
@@ -132,7 +133,7 @@ def test_a_database_error_is_an_sqlalchemy_error_and_writes_nothing(
         writer.apply_page(conn, no_such_run, parse_page(page_body([item(1)]), "instagram"), NOW, 1)
     assert _rows(engine, "SELECT count(*) FROM followers")[0][0] == 0
     assert _rows(engine, "SELECT pages FROM sync_runs")[0][0] == 0
-    assert apply_body(engine, ctx, page_body([item(1)])).new == 1  # the connection is usable again
+    assert apply_body(engine, ctx, page_body([item(1)])).baseline == 1  # the connection is usable again
 
 
 @pytest.mark.postgres

@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from followersync.api.models import parse_page
-from followersync.store import db, runs, writer
-from followersync.store.schema import metadata
-from followersync.store.views import VIEW_NAMES
-from tests.writer_support import NOW, SOURCE, item, page_body
+from followersync.migrations.frozen import views_0001, views_0003
+from followersync.store import db
+from followersync.store.schema import (
+    follow_events,
+    followers,
+    instagram_profiles,
+    metadata,
+    sources,
+    sync_passes,
+    sync_runs,
+)
+from followersync.store.views import VIEW_NAMES, create_view_statements
+from tests.writer_support import NOW, SOURCE, item
 
 PUBLIC_COLUMNS = {
     "sources": {"id", "name", "provider", "account_id", "user_id"},
     "sync_runs": {
         "id", "source_id", "mode", "status", "started_at", "finished_at", "pages", "items",
-        "followers_new", "followers_lost", "unfollows_withheld", "requests", "retries",
+        "followers_new", "followers_missing", "followers_lost", "unfollows_withheld", "requests", "retries",
         "error_type", "error_detail",
     },
     "sync_checkpoints": {"source_id", "run_id", "cursor", "pages", "updated_at"},
     "v_followers": {
         "source", "provider", "follower_id", "name", "handle", "first_seen_at", "last_seen_at",
-        "unfollowed_at", "is_active",
+        "missing_since", "unfollowed_at", "is_active",
     },
     "v_follow_events": {"source", "follower_id", "event", "occurred_at", "run_id"},
     "v_follower_growth_daily": {"source", "day", "followers", "gained", "lost"},
@@ -77,28 +87,68 @@ def test_the_head_revision_constant_is_alembic_head(sqlite_url: str) -> None:
     engine.dispose()
 
 
+def _rows_of_an_older_schema(engine: sa.Engine) -> None:
+    """A synced source's rows, written with only the columns every revision has (the page writer of
+    today needs today's schema): one source, pass and run, five followers with their events and
+    profiles, one of them unfollowed."""
+    with engine.begin() as conn:
+        conn.execute(
+            sources.insert().values(
+                id=1, name=SOURCE.name, provider="instagram", account_id=SOURCE.account_id, created_at=NOW
+            )
+        )
+        conn.execute(
+            sync_passes.insert().values(id=1, source_id=1, mode="full", started_at=NOW, completed_at=NOW)
+        )
+        conn.execute(
+            sync_runs.insert().values(
+                id=1, source_id=1, pass_id=1, mode="full", status="succeeded", started_at=NOW,
+                finished_at=NOW, followers_lost=1, holder="test",
+            )
+        )  # fmt: skip
+        ids = [str(item(i)["id"]) for i in range(5)]
+        conn.execute(
+            instagram_profiles.insert(),
+            [
+                {**{k: v for k, v in item(i).items() if k != "object"}, "raw": json.dumps(item(i)),
+                 "first_seen_at": NOW, "updated_at": NOW}
+                for i in range(5)
+            ],
+        )  # fmt: skip
+        conn.execute(
+            followers.insert(),
+            [
+                {"source_id": 1, "follower_id": i, "first_seen_at": NOW, "last_seen_at": NOW,
+                 "last_seen_pass_id": 1, "unfollowed_at": NOW if i == ids[0] else None}
+                for i in ids
+            ],
+        )  # fmt: skip
+        conn.execute(
+            follow_events.insert(),
+            [
+                {"source_id": 1, "follower_id": i, "event": "baseline", "occurred_at": NOW, "run_id": 1}
+                for i in ids
+            ]
+            + [{"source_id": 1, "follower_id": ids[0], "event": "unfollow", "occurred_at": NOW, "run_id": 1}],
+        )
+
+
+def _contents(engine: sa.Engine) -> list[object]:
+    with engine.connect() as conn:
+        return [
+            conn.execute(sa.text(f"SELECT count(*) FROM {relation}")).scalar()
+            for relation in ("followers", "follow_events", "instagram_profiles", *VIEW_NAMES)
+        ] + [conn.execute(sa.text("SELECT count(*) FROM v_followers WHERE is_active")).scalar()]
+
+
 def test_0002_keeps_every_row_and_drops_only_the_per_follower_foreign_keys(db_url: str) -> None:
     engine = db.create_engine(db_url)
     db.migrate(engine, "0001")
-    with engine.begin() as conn:
-        source_id = runs.sync_sources(conn, [SOURCE], NOW)[SOURCE.name]
-        pass_id = runs.start_pass(conn, source_id, "full", NOW)
-        run_id = runs.start_run(conn, source_id, pass_id, "full", "test", NOW)
-        ctx = writer.PassContext(source_id, "instagram", pass_id, run_id, full=True, baseline=True)
-        page = parse_page(page_body([item(i) for i in range(5)]), "instagram")
-        writer.apply_page(conn, ctx, page, NOW, 1)
-
-    def contents() -> list[object]:
-        with engine.connect() as conn:
-            return [
-                conn.execute(sa.text(f"SELECT count(*) FROM {relation}")).scalar()
-                for relation in ("followers", "follow_events", "instagram_profiles", *VIEW_NAMES)
-            ]
-
-    before = contents()
-    assert before[:3] == [5, 5, 5]
-    db.migrate(engine)
-    assert contents() == before
+    _rows_of_an_older_schema(engine)
+    before = _contents(engine)
+    assert before[:3] == [5, 6, 5]
+    db.migrate(engine, "0002")
+    assert _contents(engine) == before
     inspector = sa.inspect(engine)
     assert inspector.get_foreign_keys("followers") == []
     assert inspector.get_foreign_keys("follow_events") == []
@@ -113,7 +163,100 @@ def test_0002_keeps_every_row_and_drops_only_the_per_follower_foreign_keys(db_ur
             assert options.scalar() == ["fillfactor=50"]
 
     db.downgrade(engine, "0001")
-    assert contents() == before
+    assert _contents(engine) == before
     referred = {fk["referred_table"] for fk in sa.inspect(engine).get_foreign_keys("follow_events")}
     assert referred == {"sources", "sync_runs"}
+    engine.dispose()
+
+
+def test_0003_keeps_every_row_and_marks_nobody_missing(db_url: str) -> None:
+    engine = db.create_engine(db_url)
+    db.migrate(engine, "0002")
+    _rows_of_an_older_schema(engine)
+    before = _contents(engine)
+    db.migrate(engine, "0003")
+    assert _contents(engine) == before  # the unfollowed one stays unfollowed, the others active
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT missing_since, missed_passes FROM followers")).all()
+        assert [tuple(r) for r in rows] == [(None, 0)] * 5
+        assert conn.execute(sa.text("SELECT followers_missing, followers_lost FROM sync_runs")).one() == (
+            0,
+            1,
+        )
+        assert (
+            conn.execute(sa.text("SELECT count(*) FROM v_followers WHERE missing_since IS NULL")).scalar()
+            == 5
+        )
+        unfollowed = conn.execute(sa.text("SELECT count(*) FROM v_followers WHERE unfollowed_at IS NOT NULL"))
+        assert unfollowed.scalar() == 1
+    indexes = {ix["name"] for ix in sa.inspect(engine).get_indexes("followers")}
+    assert "ix_followers_missing" in indexes
+
+    db.downgrade(engine, "0002")
+    assert _contents(engine) == before
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("followers")}
+    assert {"missing_since", "missed_passes"}.isdisjoint(columns)
+    engine.dispose()
+
+
+# --- each revision creates the views of its own day -------------------------------------------------
+
+# The frozen view module of each revision (a revision that left the views alone has its
+# predecessor's): what the database must hold at that revision, whatever the current code says.
+FROZEN_VIEWS = {"0001": views_0001, "0002": views_0001, "0003": views_0003}
+
+
+def _view_definitions(engine: sa.Engine, statements: list[str] | None = None) -> dict[str, str]:
+    """The database's own text of each view, normalised by the database: PostgreSQL's pg_get_viewdef,
+    SQLite's stored statement. With `statements`, those CREATE VIEWs are made under other names, their
+    text read, and dropped again, so that both sides are spelled alike."""
+    with engine.begin() as conn:
+        names = list(VIEW_NAMES)
+        if statements is not None:
+            for name, statement in zip(VIEW_NAMES, statements, strict=True):
+                conn.exec_driver_sql(
+                    statement.replace(f"CREATE VIEW {name} ", f"CREATE VIEW check_{name} ", 1)
+                )
+            names = [f"check_{name}" for name in VIEW_NAMES]
+        if engine.dialect.name == "postgresql":
+            texts = [conn.execute(sa.text("SELECT pg_get_viewdef(:v)"), {"v": n}).scalar() for n in names]
+        else:
+            texts = [
+                conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE name = :v"), {"v": n})
+                .scalar_one()
+                .split(" AS", 1)[1]
+                for n in names
+            ]
+        if statements is not None:
+            for name in reversed(names):
+                conn.exec_driver_sql(f"DROP VIEW {name}")
+    return dict(zip(VIEW_NAMES, texts, strict=True))
+
+
+def test_the_newest_revision_creates_the_views_of_the_current_code(db_url: str) -> None:
+    engine = db.create_engine(db_url)
+    db.migrate(engine)
+    assert _view_definitions(engine) == _view_definitions(engine, create_view_statements(engine.dialect.name))
+    engine.dispose()
+
+
+def test_each_revision_up_and_down_has_its_own_views(db_url: str) -> None:
+    engine = db.create_engine(db_url)
+    revisions = list(FROZEN_VIEWS)
+    assert revisions[-1] == db.HEAD_REVISION
+    for revision in revisions:  # up, one step at a time
+        db.migrate(engine, revision)
+        frozen = FROZEN_VIEWS[revision].create_view_statements(engine.dialect.name)
+        assert _view_definitions(engine) == _view_definitions(engine, frozen), revision
+    for revision in reversed(revisions[:-1]):  # and down again
+        db.downgrade(engine, revision)
+        frozen = FROZEN_VIEWS[revision].create_view_statements(engine.dialect.name)
+        assert _view_definitions(engine) == _view_definitions(engine, frozen), revision
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    assert diff != []  # at 0001, the models of head are not what the database has
+    db.migrate(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    assert diff == []
     engine.dispose()

@@ -38,7 +38,9 @@ def history(db_url: str) -> Iterator[Harness]:
     with Simulator(api_key=API_KEY, seed=3) as sim:
         sim.add_account(LI.account_id, "linkedin", followers=250)
         sim.add_account(IG.account_id, "instagram", followers=120)
-        h = Harness(db_url, sim, [LI, IG])
+        # Each unfollow confirmed by the pass that first misses it (unfollow_confirmations = 1), so
+        # every day's figures are final; test_unfollows.py proves the two-pass default.
+        h = Harness(db_url, sim, [LI, IG], unfollow_confirmations=1)
         try:
             start = datetime.now(UTC) - timedelta(days=DAYS_AGO)
             h.advance(seconds=(start - h.clock.now()).total_seconds())
@@ -172,6 +174,8 @@ def _status(**changes: Any) -> reports.SourceStatus:
         "account_id": "acc_1",
         "user_id": None,
         "followers": 10,
+        "missing": 0,
+        "missing_since": None,
         "gained_7d": 0,
         "lost_7d": 0,
         "last_run": run,

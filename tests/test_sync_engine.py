@@ -40,13 +40,17 @@ def test_first_full_pass_stores_every_follower_as_baseline(h: Harness, sim: Simu
     assert {e for _, e in h.events("acme-page")} == {"baseline"}
     assert len(h.events("acme-page")) == 250
     run = h.runs("acme-page")[-1]
+    # A first sync's followers are the baseline, not growth: followers_new counts follow events only.
     assert (run.status, run.mode, run.pages, run.items, run.followers_new) == (
         "succeeded",
         "full",
         3,
         250,
-        250,
+        0,
     )
+    by_source = {r.source: r for r in results}
+    assert (by_source["acme-page"].baseline, by_source["acme-page"].new) == (250, 0)
+    assert by_source["acme-page"].followers == 250
     assert (run.requests, run.retries, run.followers_lost) == (3, 0, 0)
     assert run.finished_at is not None
     # Provider maximum page size was asked for.
@@ -87,25 +91,52 @@ def test_unknown_extra_fields_are_kept_in_raw(h: Harness, sim: Simulator) -> Non
     assert (json.loads(raw) if isinstance(raw, str) else raw)["badge"] == {"level": 3}
 
 
-def test_churn_gives_follow_and_unfollow_events_and_refollows_come_back(h: Harness, sim: Simulator) -> None:
+def test_churn_gives_follow_events_at_once_and_unfollows_on_the_confirming_pass(
+    h: Harness, sim: Simulator
+) -> None:
     h.sync()
     new = sim.follow(LI.account_id, 3)
     gone = sim.unfollow(LI.account_id, count=2)
     [result] = h.sync("full", names=["acme-page"])
-    assert (result.new, result.lost, result.withheld) == (3, 2, 0)
+    assert (result.new, result.missing, result.lost, result.withheld) == (3, 2, 0, 0)
     assert sorted(f for f, _ in h.events("acme-page", "follow")) == sorted(new)
+    assert h.events("acme-page", "unfollow") == []
+    run = h.runs("acme-page")[-1]
+    assert (run.followers_new, run.followers_missing, run.followers_lost) == (3, 2, 0)
+    missing = h.query(
+        "SELECT follower_id, missing_since, is_active FROM v_followers WHERE missing_since IS NOT NULL"
+    )
+    assert sorted(r.follower_id for r in missing) == sorted(gone)
+    assert all(r.is_active for r in missing)  # still followers until confirmed
+    first_miss = missing[0].missing_since
+    assert str(first_miss) == str(run.finished_at)
+
+    h.advance(hours=1)
+    [confirming] = h.sync("full", names=["acme-page"])
+    assert (confirming.new, confirming.missing, confirming.lost) == (0, 0, 2)
     assert sorted(f for f, _ in h.events("acme-page", "unfollow")) == sorted(gone)
     assert h.active("acme-page") == set(sim.follower_ids(LI.account_id))
-    run = h.runs("acme-page")[-1]
-    assert (run.followers_new, run.followers_lost) == (3, 2)
-    rows = h.query("SELECT unfollowed_at, is_active FROM v_followers WHERE follower_id = :f", f=gone[0])
-    assert rows[0].unfollowed_at is not None and not rows[0].is_active
+    assert h.runs("acme-page")[-1].followers_lost == 2
+    rows = h.query(
+        "SELECT unfollowed_at, missing_since, is_active FROM v_followers WHERE follower_id = :f", f=gone[0]
+    )
+    # Dated when they were first missed, not when the miss was confirmed.
+    assert (str(rows[0].unfollowed_at), rows[0].missing_since, rows[0].is_active) == (
+        str(first_miss),
+        None,
+        False,
+    )
+    event_at = h.query(
+        "SELECT occurred_at FROM v_follow_events WHERE event = 'unfollow' AND follower_id = :f", f=gone[0]
+    )
+    assert str(event_at[0].occurred_at) == str(first_miss)
 
 
 def test_a_follower_who_comes_back_is_active_again_with_a_follow_event(h: Harness, sim: Simulator) -> None:
     h.sync()
     [gone] = sim.unfollow(LI.account_id, count=1)
     h.sync("full", names=["acme-page"])
+    h.sync("full", names=["acme-page"])  # the confirmation
     assert gone not in h.active("acme-page")
     sim.refollow(LI.account_id, [gone])
     [result] = h.sync("full", names=["acme-page"])
@@ -172,7 +203,9 @@ def test_guard_lets_small_losses_through(db_url: str, sim: Simulator) -> None:
         h.sync()
         sim.unfollow(LI.account_id, count=30)  # more than the minimum, under a quarter of 250
         [result] = h.sync("full")
-        assert (result.lost, result.withheld) == (30, 0)
+        assert (result.missing, result.lost, result.withheld) == (30, 0, 0)
+        [result] = h.sync("full")
+        assert (result.missing, result.lost, result.withheld) == (0, 30, 0)
     finally:
         h.close()
 
@@ -220,7 +253,9 @@ def test_failed_page_keeps_earlier_pages_and_the_next_run_resumes(h: Harness, si
     # The resumed run belongs to the same pass, so unfollow detection still covers the whole listing.
     runs = h.runs("brand-ig")
     assert runs[-1].pass_id == runs[-2].pass_id
-    assert resumed.lost == 3
+    assert (resumed.missing, resumed.lost) == (3, 0)
+    [confirming] = h.sync("full", names=["brand-ig"])
+    assert confirming.lost == 3
     assert h.active("brand-ig") == set(sim.follower_ids(IG.account_id))
 
 
@@ -319,6 +354,9 @@ def test_growth_view_counts_baseline_follows_and_unfollows(h: Harness, sim: Simu
     h.sync()
     sim.follow(LI.account_id, 4)
     sim.unfollow(LI.account_id, count=1)
+    h.sync("full", names=["acme-page"])
+    missing = h.query("SELECT * FROM v_follower_growth_daily WHERE source = 'acme-page' ORDER BY day")
+    assert (sum(r.lost for r in missing), missing[-1].followers) == (0, 254)  # missing still counts
     h.sync("full", names=["acme-page"])
     rows = h.query("SELECT * FROM v_follower_growth_daily WHERE source = 'acme-page' ORDER BY day")
     total_gained = sum(r.gained for r in rows)

@@ -53,7 +53,7 @@ def test_a_prefetching_pass_stores_exactly_the_listing(
     h: Harness, sim: Simulator, prefetchers: list[Prefetch[Any]]
 ) -> None:
     [first] = h.sync()
-    assert (first.status, first.pages, first.new) == ("succeeded", 10, FOLLOWERS)
+    assert (first.status, first.pages, first.baseline) == ("succeeded", 10, FOLLOWERS)
     assert prefetchers[-1].ahead
     assert h.active(IG.name) == set(sim.follower_ids(IG.account_id))
 
@@ -61,7 +61,10 @@ def test_a_prefetching_pass_stores_exactly_the_listing(
     gone = sim.unfollow(IG.account_id, count=5)
     [churned] = h.sync("full")
     assert prefetchers[-1].ahead
-    assert (churned.status, churned.new, churned.lost) == ("succeeded", 7, 5)
+    assert (churned.status, churned.new, churned.missing) == ("succeeded", 7, 5)
+    [confirming] = h.sync("full")
+    assert prefetchers[-1].ahead
+    assert (confirming.status, confirming.new, confirming.lost) == ("succeeded", 0, 5)
     assert sorted(f for f, _ in h.events(IG.name, "follow")) == sorted(new)
     assert sorted(f for f, _ in h.events(IG.name, "unfollow")) == sorted(gone)
     assert h.active(IG.name) == set(sim.follower_ids(IG.account_id))

@@ -147,6 +147,7 @@ def _state(**kw: object) -> SourceState:
         "last_run_retry_after": None,
         "last_full_pass_at": NOW - timedelta(hours=2),
         "pass_in_progress": False,
+        "missing": 0,
     }
     base.update(kw)
     return SourceState(**base)  # type: ignore[arg-type]
@@ -159,6 +160,9 @@ def _state(**kw: object) -> SourceState:
         (_state(), NOW + timedelta(minutes=50)),
         (_state(last_full_pass_at=NOW - timedelta(hours=23, minutes=55)), NOW + timedelta(minutes=5)),
         (_state(last_full_pass_at=None), NOW),
+        # Followers missing: the confirmation pass is due sync.confirm_after (1 h) after the last full one.
+        (_state(missing=3), NOW - timedelta(hours=1)),
+        (_state(missing=3, last_full_pass_at=NOW - timedelta(minutes=30)), NOW + timedelta(minutes=30)),
         (_state(last_run_status="abandoned", pass_in_progress=True), NOW),
         (_state(last_run_status="failed"), NOW + timedelta(minutes=50)),
         (

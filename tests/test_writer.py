@@ -22,12 +22,12 @@ def test_the_same_page_twice_changes_nothing_but_last_seen(
     engine: sa.Engine, ctx: writer.PassContext
 ) -> None:
     body = page_body([item(i) for i in range(50)])
-    assert apply_body(engine, ctx, body).new == 50
+    assert apply_body(engine, ctx, body).baseline == 50
     snapshot = "SELECT id, updated_at FROM instagram_profiles ORDER BY id"
     with engine.connect() as conn:
         before = list(conn.execute(sa.text(snapshot)))
     second = apply_body(engine, ctx, body, NOW + timedelta(minutes=5))
-    assert second.new == 0
+    assert (second.new, second.baseline) == (0, 0)
     assert _count(engine, "SELECT count(*) FROM follow_events") == 50
     assert _count(engine, "SELECT count(*) FROM followers") == 50
     with engine.connect() as conn:
@@ -47,7 +47,7 @@ def test_a_changed_profile_is_rewritten(engine: sa.Engine, ctx: writer.PassConte
 
 def test_duplicates_within_a_page_count_once(engine: sa.Engine, ctx: writer.PassContext) -> None:
     outcome = apply_body(engine, ctx, page_body([item(1), item(2), item(1)]))
-    assert (outcome.items, outcome.new) == (3, 2)
+    assert (outcome.items, outcome.baseline) == (3, 2)
     assert _count(engine, "SELECT count(*) FROM follow_events") == 2
 
 

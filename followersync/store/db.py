@@ -63,7 +63,7 @@ def alembic_config(engine: sa.Engine) -> AlembicConfig:
 
 # The newest migration's revision. Kept here so that a sync can check its schema without loading
 # alembic; tests/test_migrations.py proves it equals alembic's head.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 
 def head_revision(engine: sa.Engine | None = None) -> str:

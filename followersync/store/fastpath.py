@@ -1,12 +1,13 @@
 """How one page of followers is written: the only dialect-specific code of the write path.
 
-Both dialects write the same rows, inside the caller's transaction, and return how many followers
-arrived (new, or back after an unfollow):
+Both dialects write the same rows, inside the caller's transaction, and return how many `follow` and
+how many `baseline` events they wrote:
 
 - the profile of each follower: inserted, or rewritten only when its raw item changed (a pass over
   an unchanged listing rewrites no profile);
 - the (source, follower) relationship: inserted, or its last-seen time (and, in a full pass, the
-  pass that saw it) moved forward; a follower who had unfollowed is active again;
+  pass that saw it) moved forward; a follower who was missing is not any more (no event); a
+  follower who had unfollowed is active again;
 - a `baseline` or `follow` event for each arrival, and nothing at all in the events table otherwise.
 
 PostgreSQL (`write_page_postgresql`): the page travels as one parameter, the JSON array of its items
@@ -81,8 +82,8 @@ _ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true)"
 @cache
 def _page_sql(provider: str, full: bool) -> str:
     """The statement that writes a page (a JSON array of items): profiles, relationships, events, run
-    counters and (full pass) the checkpoint, as data-modifying CTEs. It returns one row, the number
-    of arrivals, and reads no table beforehand (the module's docstring says why).
+    counters and (full pass) the checkpoint, as data-modifying CTEs. It returns one row, the numbers
+    of `follow` and `baseline` events, and reads no table beforehand (the module's docstring says why).
     """
     table = PROFILE_TABLES[provider].name
     columns = _item_columns(provider)
@@ -118,7 +119,9 @@ WITH page AS MATERIALIZED (
     INSERT INTO followers AS f
         (source_id, follower_id, first_seen_at, last_seen_at, last_seen_pass_id, unfollowed_at)
     SELECT %(source_id)s::integer, id, %(now)s, %(now)s, %(seen_by)s::integer, NULL FROM page
-    ON CONFLICT (source_id, follower_id) DO UPDATE SET last_seen_at = excluded.last_seen_at{seen_by}
+    -- Listed again: whoever was missing is not any more (no event: they never left).
+    ON CONFLICT (source_id, follower_id) DO UPDATE
+    SET last_seen_at = excluded.last_seen_at, missing_since = NULL, missed_passes = 0{seen_by}
     -- A follower who had unfollowed is only locked here, not updated nor returned: the page's ids
     -- missing from `seen` are exactly the comebacks, found without reading the table beforehand.
     WHERE f.unfollowed_at IS NULL
@@ -141,14 +144,19 @@ WITH page AS MATERIALIZED (
 ), events AS (
     INSERT INTO follow_events (source_id, follower_id, event, occurred_at, run_id)
     SELECT %(source_id)s::integer, follower_id, event, %(now)s, %(run_id)s::integer FROM arrivals
+), tally AS (
+    SELECT count(*) FILTER (WHERE event = 'follow') AS new,
+           count(*) FILTER (WHERE event = 'baseline') AS baseline
+    FROM arrivals
 ), counters AS (
     UPDATE sync_runs
+    -- followers_new counts `follow` events only: a first sync's baseline is not growth.
     SET pages = pages + 1, items = items + %(count)s,
-        followers_new = followers_new + (SELECT count(*) FROM arrivals),
+        followers_new = followers_new + (SELECT new FROM tally),
         requests = coalesce(%(requests)s, requests), retries = coalesce(%(retries)s, retries)
     WHERE id = %(run_id)s
 ){checkpoint}
-SELECT (SELECT count(*) FROM arrivals) AS arrived, {_ASYNC_COMMIT} AS commit_mode
+SELECT new, baseline, {_ASYNC_COMMIT} AS commit_mode FROM tally
 """
 
 
@@ -198,10 +206,10 @@ def write_page_postgresql(
     pages_in_pass: int,
     now: datetime,
     requests: RequestCounts | None = None,
-) -> int:
+) -> tuple[int, int]:
     """Write one page on PostgreSQL: profiles, followers, events, run counters and (full pass) the
     checkpoint. `items` is the page's items as one JSON array, `count` their number. Returns the
-    number of arrivals (new followers, or back after an unfollow).
+    numbers of `follow` events (new followers, or back after an unfollow) and `baseline` events.
 
     One statement whatever the page's size, so with the caller's COMMIT a page is two round trips;
     the transaction commits asynchronously (`_ASYNC_COMMIT` says why that is safe).
@@ -232,8 +240,7 @@ def write_page_postgresql(
         cur.execute(_page_sql(ctx.provider, ctx.full), params)
         row = cur.fetchone()
         assert row is not None
-    arrived: int = row[0]
-    return arrived
+    return int(row[0]), int(row[1])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -258,7 +265,8 @@ def _sqlite_follower_sql(full: bool) -> str:
     return (
         "INSERT INTO followers (source_id, follower_id, first_seen_at, last_seen_at, last_seen_pass_id,"
         " unfollowed_at) VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT (source_id, follower_id) DO UPDATE SET"
-        f" last_seen_at = excluded.last_seen_at, unfollowed_at = NULL{seen_by}"
+        f" last_seen_at = excluded.last_seen_at, unfollowed_at = NULL, missing_since = NULL,"
+        f" missed_passes = 0{seen_by}"
     )
 
 
@@ -282,9 +290,12 @@ def _sqlite_time(conn: sa.Connection, value: datetime) -> Any:
     return process(value) if process is not None else value
 
 
-def merge_page_sqlite(conn: sa.Connection, ctx: PassContext, rows: PageRows, now: datetime) -> int:
-    """Merge one page's profiles, followers and events on SQLite; returns the number of arrivals (new
-    followers, or back after an unfollow). `writer.apply_page` adds the run counters and checkpoint."""
+def merge_page_sqlite(
+    conn: sa.Connection, ctx: PassContext, rows: PageRows, now: datetime
+) -> tuple[int, int]:
+    """Merge one page's profiles, followers and events on SQLite; returns the numbers of `follow`
+    events (new followers, or back after an unfollow) and `baseline` events. `writer.apply_page`
+    adds the run counters and checkpoint."""
     provider, source_id, run_id = ctx.provider, ctx.source_id, ctx.run_id
     at = _sqlite_time(conn, now)
     names = [c.name for c in _item_columns(provider)]
@@ -316,4 +327,5 @@ def merge_page_sqlite(conn: sa.Connection, ctx: PassContext, rows: PageRows, now
     ]
     if events:
         conn.exec_driver_sql(_SQLITE_EVENT, events)
-    return len(events)
+    new = sum(1 for event in events if event[2] == "follow")
+    return new, len(events) - new

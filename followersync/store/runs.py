@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from followersync.config import SourceConfig
 from followersync.store.schema import (
     account_leases,
+    followers,
     request_budget,
     sources,
     sync_checkpoints,
@@ -94,6 +95,24 @@ def last_full_pass_at(conn: sa.Connection, source_id: int) -> datetime | None:
     return value
 
 
+def missing_followers(conn: sa.Connection, source_id: int) -> int:
+    """How many of the source's followers await confirmation (missing, not unfollowed yet)."""
+    return missing_by_source(conn, [source_id]).get(source_id, 0)
+
+
+def missing_by_source(conn: sa.Connection, source_ids: Sequence[int]) -> dict[int, int]:
+    """Source id -> followers awaiting confirmation, for the sources that have any.
+
+    Through the partial index of the missing rows: it costs nothing for a source with none.
+    """
+    rows = conn.execute(
+        sa.select(followers.c.source_id, sa.func.count())
+        .where(followers.c.source_id.in_(source_ids), followers.c.missing_since.is_not(None))
+        .group_by(followers.c.source_id)
+    )
+    return {source_id: int(n) for source_id, n in rows}
+
+
 def start_pass(conn: sa.Connection, source_id: int, mode: str, now: datetime) -> int:
     pass_id: int = conn.execute(
         sync_passes.insert()
@@ -124,6 +143,7 @@ def finish_run(
     now: datetime,
     requests: int,
     retries: int,
+    followers_missing: int = 0,
     followers_lost: int = 0,
     unfollows_withheld: int = 0,
     error_type: str | None = None,
@@ -137,6 +157,7 @@ def finish_run(
             finished_at=now,
             requests=requests,
             retries=retries,
+            followers_missing=followers_missing,
             followers_lost=followers_lost,
             unfollows_withheld=unfollows_withheld,
             error_type=error_type,
@@ -230,10 +251,12 @@ class SourceState:
     last_run_retry_after: float | None
     last_full_pass_at: datetime | None
     pass_in_progress: bool
+    missing: int  # followers awaiting confirmation: the next full pass comes sooner
 
 
 def source_states(conn: sa.Connection, source_ids: Sequence[int]) -> dict[int, SourceState]:
-    """The last run, last complete full pass and checkpoint of each source, in three queries."""
+    """The last run, last complete full pass, checkpoint and missing followers of each source, in four
+    queries."""
     last_run_ids = (
         sa.select(sa.func.max(sync_runs.c.id))
         .where(sync_runs.c.source_id.in_(source_ids))
@@ -264,6 +287,7 @@ def source_states(conn: sa.Connection, source_ids: Sequence[int]) -> dict[int, S
             sa.select(sync_checkpoints.c.source_id).where(sync_checkpoints.c.source_id.in_(source_ids))
         ).scalars()
     )
+    missing = missing_by_source(conn, source_ids)
     states: dict[int, SourceState] = {}
     for source_id in source_ids:
         run = last_runs.get(source_id)
@@ -277,5 +301,6 @@ def source_states(conn: sa.Connection, source_ids: Sequence[int]) -> dict[int, S
             last_run_retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
             last_full_pass_at=full_passes.get(source_id),
             pass_in_progress=source_id in in_progress,
+            missing=missing.get(source_id, 0),
         )
     return states

@@ -2,7 +2,7 @@
 
 Layout (SPEC section 8 names the public relations; the views live in `views.py`):
 
-    sources ─┬─ followers (one row per source and follower: first/last seen, unfollowed_at)
+    sources ─┬─ followers (one row per source and follower: first/last seen, missing_since, unfollowed_at)
              ├─ follow_events (baseline / follow / unfollow)
              ├─ sync_passes (a pass from the first page to `cursor: null`, possibly over several runs)
              ├─ sync_runs (one invocation's work on a source)
@@ -104,6 +104,9 @@ sync_runs = sa.Table(
     sa.Column("pages", sa.Integer, nullable=False, server_default="0"),
     sa.Column("items", sa.Integer, nullable=False, server_default="0"),
     sa.Column("followers_new", sa.Integer, nullable=False, server_default="0"),
+    # Newly missing in this run's pass (not listed by it, not missing before); `followers_lost`
+    # counts the unfollows this run confirmed.
+    sa.Column("followers_missing", sa.Integer, nullable=False, server_default="0"),
     sa.Column("followers_lost", sa.Integer, nullable=False, server_default="0"),
     sa.Column("unfollows_withheld", sa.Integer, nullable=False, server_default="0"),
     sa.Column("requests", sa.Integer, nullable=False, server_default="0"),
@@ -146,8 +149,21 @@ followers = sa.Table(
     sa.Column("last_seen_at", UTCDateTime, nullable=False),
     # The last full pass that listed this follower; unfollow marking looks for the active ones it missed.
     sa.Column("last_seen_pass_id", sa.Integer),
+    # Unfollows are confirmed, not guessed (store/unfollows.py): a complete full pass that did not
+    # list an active follower sets `missing_since` (when that pass completed) and counts the
+    # consecutive passes that missed them; a page that lists them again clears both. Only active
+    # followers are ever missing: confirming the unfollow clears them too.
+    sa.Column("missing_since", UTCDateTime),
+    sa.Column("missed_passes", sa.Integer, nullable=False, server_default="0"),
     sa.Column("unfollowed_at", UTCDateTime),
     sa.Index(None, "source_id", "unfollowed_at"),
+    # Only the missing rows: a pass that lists everyone maintains nothing in it.
+    sa.Index(
+        "ix_followers_missing",
+        "source_id",
+        postgresql_where=sa.text("missing_since IS NOT NULL"),
+        sqlite_where=sa.text("missing_since IS NOT NULL"),
+    ),
 )
 
 follow_events = sa.Table(

@@ -1,8 +1,9 @@
 """The public SQL views of SPEC section 8, as SQL text per dialect.
 
-Migrations import nothing from here (a migration is a frozen snapshot); the initial migration holds
-its own copy. This module is what the current schema should look like, used by tests to check that
-the migrated database's views match and by future migrations as the starting point for changes.
+Migrations import nothing from here: each revision that changes a view carries its own frozen copy
+(`followersync/migrations/frozen/`). This module is what the current schema should look like; a test
+checks that the newest revision creates exactly these views. To change a view, edit it here and
+write a revision with a new frozen module holding the same text.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ SELECT s.name AS source,
        CASE WHEN s.provider = 'instagram' THEN ig.username ELSE li.profile_url END AS handle,
        f.first_seen_at AS first_seen_at,
        f.last_seen_at AS last_seen_at,
+       f.missing_since AS missing_since,
        f.unfollowed_at AS unfollowed_at,
        (f.unfollowed_at IS NULL) AS is_active
 FROM followers f
@@ -37,7 +39,8 @@ JOIN sources s ON s.id = e.source_id
 
 # One row per source and UTC day, from the day of its first event to today. `followers` is the running
 # total of baseline + follow - unfollow events; `gained` counts follow events only (a baseline is not
-# growth; a refollow is), `lost` counts unfollow events.
+# growth; a refollow is), `lost` counts unfollow events. A confirmed unfollow's event is dated when
+# the follower was first missed, so confirming it can change a recent day's figures.
 V_FOLLOWER_GROWTH_DAILY = {
     "postgresql": """
 CREATE VIEW v_follower_growth_daily AS

@@ -1,8 +1,9 @@
-"""The write path: one page of followers into the database, and unfollow marking after a full pass.
+"""The write path: one page of followers into the database, and the end of a pass.
 
-Everything here is set-based: a page is a handful of statements whatever its size, and unfollow
-marking is one statement per table. The caller owns the transaction (`engine.begin()`), so a page's
-profiles, relationships, events, run counters and checkpoint commit together or not at all.
+Everything here is set-based: a page is a handful of statements whatever its size (what a complete
+full pass then does about the followers it did not list is `unfollows.py`). The caller owns the
+transaction (`engine.begin()`), so a page's profiles, relationships, events, run counters and
+checkpoint commit together or not at all.
 
     apply_page ─┬─ PostgreSQL: _page_json (NULs made safe) -> fastpath.write_page_postgresql
                 │      (profiles, followers, events, run counters, checkpoint: two round trips)
@@ -24,8 +25,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from followersync.api.models import Follower, Page
 from followersync.store import fastpath
 from followersync.store.schema import (
-    follow_events,
-    followers,
     sync_checkpoints,
     sync_passes,
     sync_runs,
@@ -57,20 +56,8 @@ class RequestCounts(Protocol):
 @dataclass(frozen=True)
 class PageOutcome:
     items: int  # items on the page (duplicates included)
-    new: int  # followers never seen before, or back after an unfollow
-
-
-@dataclass(frozen=True)
-class UnfollowOutcome:
-    lost: int  # marked unfollowed
-    withheld: int  # held back by the guard
-
-
-@dataclass(frozen=True)
-class UnfollowGuard:
-    fraction: float
-    minimum: int
-    accept: bool  # --accept-unfollows: mark them whatever their number
+    new: int  # `follow` events: followers new since the baseline, or back after an unfollow
+    baseline: int  # `baseline` events: followers found before the source's first complete pass
 
 
 def _insert(conn: sa.Connection, table: sa.Table) -> Any:
@@ -140,7 +127,7 @@ def apply_page(
     On PostgreSQL the transaction then commits asynchronously (fastpath.py says why that is safe).
     """
     if conn.dialect.name == "postgresql":
-        arrived = fastpath.write_page_postgresql(
+        new, baseline = fastpath.write_page_postgresql(
             conn,
             ctx,
             _page_json(page),
@@ -150,22 +137,22 @@ def apply_page(
             now=now,
             requests=requests,
         )
-        return PageOutcome(items=len(page.items), new=arrived)
+        return PageOutcome(items=len(page.items), new=new, baseline=baseline)
     rows = _page_rows(page)
-    arrived = fastpath.merge_page_sqlite(conn, ctx, rows, now) if rows else 0
+    new, baseline = fastpath.merge_page_sqlite(conn, ctx, rows, now) if rows else (0, 0)
     conn.execute(
         sync_runs.update()
         .where(sync_runs.c.id == ctx.run_id)
         .values(
             pages=sync_runs.c.pages + 1,
             items=sync_runs.c["items"] + len(page.items),
-            followers_new=sync_runs.c.followers_new + arrived,
+            followers_new=sync_runs.c.followers_new + new,
             **({} if requests is None else {"requests": requests.requests, "retries": requests.retries}),
         )
     )
     if ctx.full:
         save_checkpoint(conn, ctx, page.cursor, pages_in_pass, now)
-    return PageOutcome(items=len(page.items), new=arrived)
+    return PageOutcome(items=len(page.items), new=new, baseline=baseline)
 
 
 def save_checkpoint(
@@ -186,51 +173,6 @@ def save_checkpoint(
             set_={k: v for k, v in values.items() if k != "source_id"},
         ).values(values)
     )
-
-
-def mark_unfollows(
-    conn: sa.Connection,
-    ctx: PassContext,
-    pass_started_at: datetime,
-    now: datetime,
-    guard: UnfollowGuard,
-) -> UnfollowOutcome:
-    """After a complete full pass: every active follower it did not list is unfollowed, unless the
-    guard holds them back.
-
-    "Did not list" means neither this pass saw them nor anything else since the pass began (an
-    incremental pass may have seen a new follower the full pass had already moved past).
-    """
-    missing = sa.and_(
-        followers.c.source_id == ctx.source_id,
-        followers.c.unfollowed_at.is_(None),
-        followers.c.last_seen_pass_id.is_distinct_from(ctx.pass_id),
-        followers.c.last_seen_at < pass_started_at,
-    )
-    candidates = conn.execute(sa.select(sa.func.count()).where(missing)).scalar_one()
-    if candidates == 0:
-        return UnfollowOutcome(lost=0, withheld=0)
-    active = conn.execute(
-        sa.select(sa.func.count()).where(
-            followers.c.source_id == ctx.source_id, followers.c.unfollowed_at.is_(None)
-        )
-    ).scalar_one()
-    if not guard.accept and candidates > guard.fraction * active and candidates > guard.minimum:
-        return UnfollowOutcome(lost=0, withheld=candidates)
-    conn.execute(
-        follow_events.insert().from_select(
-            ["source_id", "follower_id", "event", "occurred_at", "run_id"],
-            sa.select(
-                followers.c.source_id,
-                followers.c.follower_id,
-                sa.literal("unfollow", sa.String),
-                sa.literal(now, follow_events.c.occurred_at.type),
-                sa.literal(ctx.run_id, sa.Integer),
-            ).where(missing),
-        )
-    )
-    lost = conn.execute(followers.update().where(missing).values(unfollowed_at=now)).rowcount
-    return UnfollowOutcome(lost=lost, withheld=0)
 
 
 def complete_pass(conn: sa.Connection, ctx: PassContext, now: datetime) -> None:

@@ -160,13 +160,19 @@ def test_a_connection_killed_while_unfollows_are_marked_marks_none_until_the_nex
     assert (result.status, result.error_type) == ("failed", "database_error")
     assert h.events(LI.name, "unfollow") == []
     assert set(gone) <= h.active(LI.name)  # not one of them half-marked
+    assert h.query("SELECT * FROM followers WHERE missing_since IS NOT NULL") == []
+    assert h.runs(LI.name)[-1].followers_missing == 0  # the failed run marked nothing
     checkpoint = h.checkpoint(LI.name)
     assert checkpoint is not None and (checkpoint.cursor, checkpoint.pages) == (None, 3)
 
     sim.clear_requests()
     [resumed] = h.sync()
-    assert (resumed.status, resumed.lost) == ("succeeded", 3)
+    assert (resumed.status, resumed.missing) == ("succeeded", 3)
     assert sim.requests_for(LI.account_id) == []  # the listing was complete: only the marking was left
+    missing = h.query("SELECT follower_id FROM followers WHERE missing_since IS NOT NULL")
+    assert sorted(r.follower_id for r in missing) == sorted(gone)
+    [confirming] = h.sync("full")
+    assert (confirming.status, confirming.lost) == ("succeeded", 3)
     assert sorted(f for f, _ in h.events(LI.name, "unfollow")) == sorted(gone)
     assert h.active(LI.name) == set(sim.follower_ids(LI.account_id))
     assert h.checkpoint(LI.name) is None

@@ -140,6 +140,54 @@ def test_a_sync_killed_many_times_ends_as_if_never_killed(
     check_kills(tmp_path, db_url, sim, kills=12, seed=seed)
 
 
+def test_a_kill_during_the_confirming_pass_loses_no_missing_follower(
+    tmp_path: Path, db_url: str, sim: Simulator
+) -> None:
+    """Between the pass that misses a follower and the one that confirms the unfollow, a process
+    dies mid-pass: the next run resumes the confirming pass and dates the unfollows from the first
+    miss, each once."""
+    sim.add_account(LI.account_id, "linkedin", followers=(MAX_PAGES_BETWEEN_KILLS + 6) * 100)
+    extra = f'[sync]\nlease_ttl = "{LEASE_TTL:g}s"\nconfirm_after = "1s"\n'
+    config = write_config(tmp_path / "confirm.toml", db_url, sim.base_url, [LI], extra=extra)
+    assert run_cli(["sync"], config=config).returncode == 0
+    gone = set(sim.unfollow(LI.account_id, count=5))
+    assert run_cli(["sync", "--mode", "full"], config=config).returncode == 0
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            first_miss = dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT follower_id, missing_since FROM v_followers WHERE missing_since IS NOT NULL"
+                    )
+                ).all()
+            )
+        assert set(first_miss) == gone
+        time.sleep(1.1)  # confirm_after: the next `sync` (mode auto) is the confirming full pass
+        kill_at_random_points(config, db_url, kills=1, seed=7)
+        with engine.connect() as conn:
+            assert (
+                conn.execute(
+                    sa.text("SELECT count(*) FROM v_follow_events WHERE event = 'unfollow'")
+                ).scalar()
+                == 0
+            )
+        assert run_cli(["sync"], config=config).returncode == 0
+        with engine.connect() as conn:
+            events = conn.execute(
+                sa.text("SELECT follower_id, occurred_at FROM v_follow_events WHERE event = 'unfollow'")
+            ).all()
+            statuses = list(conn.execute(sa.text("SELECT status FROM sync_runs ORDER BY id")).scalars())
+            still_missing = conn.execute(
+                sa.text("SELECT count(*) FROM followers WHERE missing_since IS NOT NULL")
+            )
+            assert still_missing.scalar() == 0
+    finally:
+        engine.dispose()
+    assert sorted((f, str(at)) for f, at in events) == sorted((f, str(at)) for f, at in first_miss.items())
+    assert statuses == ["succeeded", "succeeded", "abandoned", "succeeded"]
+
+
 class SchemaWatch:
     """Tells, from outside, how far a `sync` on an empty database has got with creating the schema.
 

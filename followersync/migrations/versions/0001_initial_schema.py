@@ -7,8 +7,8 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
+from followersync.migrations.frozen.views_0001 import create_view_statements
 from followersync.store.types import RawJSON, UTCDateTime, json_column_type
-from followersync.store.views import create_view_statements
 
 revision = "0001"
 down_revision = None

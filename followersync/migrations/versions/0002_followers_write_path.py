@@ -18,7 +18,7 @@ Why (bench/RESULTS.md has the figures):
 
 from alembic import op
 
-from followersync.store.views import create_view_statements
+from followersync.migrations.frozen.views_0001 import create_view_statements
 
 revision = "0002"
 down_revision = "0001"

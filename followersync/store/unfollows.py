@@ -1,0 +1,122 @@
+"""After a complete full pass: who is missing, and which unfollows are confirmed.
+
+The listing is offset-paged. A follower who leaves while a pass runs moves everyone behind them up one
+place, so the pass never sees the follower at the next page boundary; and real listings drop a
+follower now and then. Not being listed once is therefore no proof of an unfollow:
+
+    listed by any page            -> not missing (the page writer clears it: no event, no count)
+    not listed by a complete pass -> missing since that pass completed (`missing_since`)
+    missed by `confirmations` complete full passes in a row
+                                  -> unfollowed at `missing_since`, with an `unfollow` event then
+
+"Not listed" means neither this pass nor any page since the pass began saw them (an incremental pass
+may have listed a new follower the full pass had already moved past). Every step is one set-based
+statement; the counts come first, in one scan of the source's active followers, so a pass over an
+unchanged listing costs one query here.
+
+The guard: a pass that would newly mark more than `guard_fraction` of the active followers missing
+(and more than `guard_min`) marks nothing at all, neither new misses nor confirmations: a truncated
+or glitching listing is no evidence. `accept` (sync --accept-unfollows) is the user vouching for the
+pass: everyone it did not list is unfollowed at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from followersync.store.schema import follow_events, followers
+
+
+@dataclass(frozen=True)
+class UnfollowRule:
+    """How a complete full pass turns followers it did not list into unfollows (docs/unfollows.md)."""
+
+    confirmations: int  # consecutive complete full passes that must miss a follower (1 = the first)
+    guard_fraction: float
+    guard_min: int
+    accept: bool = False  # --accept-unfollows: unfollow everyone not listed, at once, whatever the guard
+
+
+@dataclass(frozen=True)
+class UnfollowOutcome:
+    missing: int  # newly missing: not listed by this pass, not missing before
+    lost: int  # unfollows confirmed by this pass
+    withheld: int  # newly missing held back by the guard (then missing and lost are 0)
+
+
+def settle_pass(
+    conn: sa.Connection,
+    *,
+    source_id: int,
+    pass_id: int,
+    pass_started_at: datetime,
+    run_id: int,
+    now: datetime,
+    rule: UnfollowRule,
+) -> UnfollowOutcome:
+    """Mark the active followers this complete full pass did not list missing, and confirm unfollows."""
+    f = followers.c
+    active = sa.and_(f.source_id == source_id, f.unfollowed_at.is_(None))
+    not_listed = sa.and_(
+        active,
+        f.last_seen_pass_id.is_distinct_from(pass_id),
+        f.last_seen_at < pass_started_at,
+    )
+
+    def count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    counts = conn.execute(
+        sa.select(
+            sa.func.count(),
+            count(sa.and_(not_listed, f.missing_since.is_(None))),
+            count(sa.and_(not_listed, f.missing_since.is_not(None))),
+        ).where(active)
+    ).one()
+    active_count, newly, again = int(counts[0]), int(counts[1]), int(counts[2])
+    if newly == 0 and again == 0:
+        return UnfollowOutcome(missing=0, lost=0, withheld=0)
+    if not rule.accept and newly > rule.guard_fraction * active_count and newly > rule.guard_min:
+        return UnfollowOutcome(missing=0, lost=0, withheld=newly)
+    if rule.accept:
+        return UnfollowOutcome(missing=newly, lost=_confirm(conn, not_listed, run_id, now), withheld=0)
+    if again:  # first, so that the newly missing are not counted twice
+        conn.execute(
+            followers.update()
+            .where(not_listed, f.missing_since.is_not(None))
+            .values(missed_passes=f.missed_passes + 1)
+        )
+    if newly:
+        conn.execute(
+            followers.update()
+            .where(not_listed, f.missing_since.is_(None))
+            .values(missing_since=now, missed_passes=1)
+        )
+    confirmed = sa.and_(active, f.missed_passes >= rule.confirmations)
+    return UnfollowOutcome(missing=newly, lost=_confirm(conn, confirmed, run_id, now), withheld=0)
+
+
+def _confirm(conn: sa.Connection, which: sa.ColumnElement[bool], run_id: int, now: datetime) -> int:
+    """Unfollow the followers `which` selects, dated when they were first missed (else `now`)."""
+    f = followers.c
+    since = sa.func.coalesce(f.missing_since, sa.literal(now, follow_events.c.occurred_at.type))
+    conn.execute(
+        follow_events.insert().from_select(
+            ["source_id", "follower_id", "event", "occurred_at", "run_id"],
+            sa.select(
+                f.source_id,
+                f.follower_id,
+                sa.literal("unfollow", sa.String),
+                since,
+                sa.literal(run_id, sa.Integer),
+            ).where(which),
+        )
+    )
+    # Every SET expression reads the row as it was (both databases), so `since` is the old value.
+    result = conn.execute(
+        followers.update().where(which).values(unfollowed_at=since, missing_since=None, missed_passes=0)
+    )
+    return int(result.rowcount)
