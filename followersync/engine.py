@@ -69,7 +69,7 @@ def plan_pass(
     now: datetime,
     settings: Settings,
 ) -> Plan:
-    """Decide the mode and whether to continue a pass in progress (docs/sync.md, "Modes", "Resume").
+    """Decide the mode and whether to continue a pass in progress (README, "What a sync does").
 
     `missing` is how many followers await confirmation: while some do, a full pass is due
     `sync.confirm_after` after the last one instead of `sync.full_pass_interval`.
