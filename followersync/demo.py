@@ -3,7 +3,10 @@
 The simulator runs in-process as the postpress API; a throwaway configuration points a SQLite file at
 it. The demo syncs once a day of simulated time (the clock is moved, nothing waits), with followers
 coming and going between the syncs, so the growth report and the unfollow report have a story to tell.
-No network, no API key, no other set-up.
+On day 2 a follower leaves while the LinkedIn pass is running, which makes the offset-paged listing
+skip someone who never left: the demo shows them missing for a pass, never unfollowed. An hour after
+the last day, the confirmation pass confirms that day's unfollows. No network, no API key, no other
+set-up.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from followersync.clock import FakeClock
 from followersync.config import SourceConfig, load_settings
 from followersync.engine import PassRunner
 from followersync.progress import show_progress
-from followersync.simulator import Simulator
+from followersync.simulator import Fault, Simulator
 from followersync.store import db, runs
 from followersync.worker import Fleet
 
@@ -77,7 +80,9 @@ def run(directory: Path, days: int, say: Callable[[str], None], *, progress: boo
             sim.add_account(source.account_id, source.provider, followers=FOLLOWERS[source.name])
         demo = write_config(directory, sim.base_url)
         settings = load_settings(demo.config, env={"POSTPRESS_API_KEY": DEMO_KEY})
-        clock = FakeClock(start=datetime.now(UTC) - timedelta(days=days - 1))
+        # Ends now: the last day's sync, then the confirmation pass `confirm_after` later.
+        confirm_after = timedelta(seconds=settings.sync.confirm_after)
+        clock = FakeClock(start=datetime.now(UTC) - timedelta(days=days - 1) - confirm_after)
         engine = db.create_engine(settings.database.url)
         db.ensure_schema(engine)
         with engine.begin() as conn:
@@ -96,8 +101,24 @@ def run(directory: Path, days: int, say: Callable[[str], None], *, progress: boo
                     gained = len(sim.follow(source.account_id, rng.randint(8, 45)))
                     lost = len(sim.unfollow(source.account_id, count=rng.randint(3, 22)))
                     changes.append(f"{source.name} +{gained} -{lost}")
+                if day == 2:  # someone already listed leaves while the pass runs
+                    sim.inject(Fault.departure(), account_id=SOURCES[0].account_id, on_page=1)
                 results = fleet.sync(selected)
-                summary = ", ".join(f"{r.source} {r.status} ({r.mode})" for r in results)
+                summary = ", ".join(
+                    f"{r.source} {r.status} ({r.mode}, {r.missing} missing, {r.lost} unfollows confirmed)"
+                    for r in results
+                )
                 say(f"Day {day} ({clock.now():%Y-%m-%d}): churn {'; '.join(changes)} -> {summary}")
+                for departure in sim.departures:
+                    say(
+                        f"  mid-pass: {departure.left} left while {SOURCES[0].name} was listed, so the "
+                        f"listing shifted and skipped {departure.skipped}, who never left: only missing "
+                        "until the next pass lists them again, never reported as an unfollower"
+                    )
+                sim.departures.clear()
+            clock.advance(confirm_after.total_seconds())
+            results = fleet.sync(selected)
+            summary = ", ".join(f"{r.source} {r.lost} unfollows confirmed ({r.mode})" for r in results)
+            say(f"{clock.now():%Y-%m-%d %H:%M} UTC: confirmation pass, {confirm_after} later -> {summary}")
         engine.dispose()
     return demo

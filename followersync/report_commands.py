@@ -249,7 +249,7 @@ def confirmation_due(s: reports.SourceStatus, sync: SyncSettings) -> datetime | 
 
 
 def status_record(s: reports.SourceStatus, sync: SyncSettings) -> dict[str, Any]:
-    """A source's status as its JSON object (README, "Reports and status": contract fields first, extras after)."""
+    """A source's status as its JSON object (README, "Reports and status"): contract fields first."""
     record = {
         "source": s.source,
         "provider": s.provider,

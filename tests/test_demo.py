@@ -32,6 +32,16 @@ def test_demo_runs_end_to_end_without_network_or_key(tmp_path: Path) -> None:
         runs = db.execute("SELECT count(*), min(status), max(status) FROM sync_runs").fetchone()
         days = db.execute("SELECT count(DISTINCT day) FROM v_follower_growth_daily").fetchone()[0]
         lost = db.execute("SELECT count(*) FROM v_followers WHERE NOT is_active").fetchone()[0]
-    assert runs == (8, "succeeded", "succeeded")  # two sources, four days
+        # A follower who never left, skipped by the listing when someone left mid-pass on day 2, was
+        # never unfollowed: no one has an unfollow event followed by a follow event.
+        false_unfollows = db.execute(
+            "SELECT count(*) FROM v_follow_events u JOIN v_follow_events f ON f.follower_id = u.follower_id"
+            " AND f.source = u.source AND f.event = 'follow' AND f.occurred_at > u.occurred_at"
+            " WHERE u.event = 'unfollow'"
+        ).fetchone()[0]
+        missing = db.execute("SELECT count(*) FROM v_followers WHERE missing_since IS NOT NULL").fetchone()[0]
+    assert runs == (10, "succeeded", "succeeded")  # two sources, four days, then the confirmation pass
     assert days == 4
     assert lost > 0
+    assert (false_unfollows, missing) == (0, 0)
+    assert "shifted and skipped" in out and "confirmation pass" in out
