@@ -2,6 +2,7 @@
 
     python bench/ab.py REF                      # the working tree against git REF (e.g. HEAD~3)
     python bench/ab.py REF --followers 50000 --rounds 5 --sqlite
+    python bench/ab.py REF --churn              # and a last pass after 1% churn (0.5% leave, 0.5% join)
 
 This machine is shared and its speed drifts (the same pass ran 3x slower one day than the day
 before), so a change is judged by the ratio of two versions measured alternately in one run, never
@@ -65,6 +66,12 @@ def one_round(bench: bench_run.Bench, code: Path, kind: str, args: argparse.Name
         os.environ["PYTHONPATH"] = str(code)  # the measured child imports this version
         try:
             results = [bench.child(spec) for _ in range(args.passes)]
+            if args.churn:
+                churn = max(1, args.followers // 200)
+                # Leavers first, so that no newcomer is one the pass would never see.
+                bench.sim.unfollow(account, count=churn)
+                bench.sim.follow(account, churn)
+                results.append(bench.child(spec))
         finally:
             if before is None:
                 del os.environ["PYTHONPATH"]
@@ -80,6 +87,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--passes", type=int, default=2, help="full passes per round: the first, then repeats")
     p.add_argument("--sqlite", action="store_true", help="SQLite files instead of PostgreSQL")
+    p.add_argument("--churn", action="store_true", help="then one more pass after 1%% churn")
     p.add_argument("--pg-url", default=os.environ.get("FOLLOWERSYNC_BENCH_PG_URL", bench_run.DEFAULT_PG_URL))
     args = p.parse_args()
     kind = "sqlite" if args.sqlite else "pg"
@@ -101,10 +109,11 @@ def main() -> int:
         worktree.parent.rmdir()
     print("\nmedian followers/s per pass (pass 1 is the first pass):")
     new, old = figures["working tree"], figures[args.ref]
-    for i in range(args.passes):
+    for i in range(args.passes + args.churn):
         a = statistics.median(r[i] for r in new)
         b = statistics.median(r[i] for r in old)
-        print(f"pass {i + 1}: working tree {a:,.0f}  {args.ref} {b:,.0f}  ratio {a / b:.2f}")
+        label = "churn" if i == args.passes else f"pass {i + 1}"
+        print(f"{label}: working tree {a:,.0f}  {args.ref} {b:,.0f}  ratio {a / b:.2f}")
     return 0
 
 

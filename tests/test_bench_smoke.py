@@ -78,13 +78,14 @@ def test_the_side_by_side_comparison_runs_and_removes_its_worktree() -> None:
     require_postgres()
     argv = [
         sys.executable, str(ROOT / "bench" / "ab.py"), "HEAD",
-        "--pg-url", PG_ADMIN_URL, "--followers", "400", "--rounds", "1", "--passes", "2",
+        "--pg-url", PG_ADMIN_URL, "--followers", "400", "--rounds", "1", "--passes", "2", "--churn",
     ]  # fmt: skip
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines if line.startswith("pass ")] == ["pass 1", "pass 2"]
-    assert all(" ratio " in line for line in lines if line.startswith("pass "))
+    medians = [line for line in lines if line.startswith(("pass ", "churn:"))]
+    assert [line.split(":")[0] for line in medians] == ["pass 1", "pass 2", "churn"]
+    assert all(" ratio " in line for line in medians)
     worktrees = subprocess.run(
         ["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True, check=True
     ).stdout
