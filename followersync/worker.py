@@ -261,14 +261,16 @@ class Worker:
         return results, min(upcoming, default=now + timedelta(seconds=MAX_IDLE))
 
     def run(self, *, once: bool) -> list[SourceResult]:
-        """Rounds until stopped (or one round with `once`); returns every result, for the exit code."""
+        """Rounds until stopped (or one round with `once`); returns the last round's results, for the
+        exit code of `--once`. Nothing of a round outlives the next: a worker runs for weeks."""
         runner = self.fleet.runner
         log.info("worker.start", worker_id=runner.holder, sources=len(self.sources), once=once)
-        everything: list[SourceResult] = []
+        results: list[SourceResult] = []
+        synced = 0
         try:
             while not runner.stop.is_set():
                 results, wake = self.round()
-                everything += results
+                synced += len(results)
                 if once:
                     break
                 idle = (wake - runner.clock.now()).total_seconds()
@@ -277,5 +279,5 @@ class Worker:
                 runner.clock.sleep(idle)
         except StopRequested:
             pass
-        log.info("worker.stop", worker_id=runner.holder, synced=len(everything))
-        return everything
+        log.info("worker.stop", worker_id=runner.holder, synced=synced)
+        return results
