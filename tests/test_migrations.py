@@ -106,6 +106,9 @@ def _rows_of_an_older_schema(engine: sa.Engine) -> None:
                 finished_at=NOW, followers_lost=1, holder="test",
             )
         )  # fmt: skip
+        # What versions before 0003 wrote for a run without error: the JSON text `null`.
+        json_null = "'null'::jsonb" if conn.dialect.name == "postgresql" else "'null'"
+        conn.execute(sa.text(f"UPDATE sync_runs SET error_detail = {json_null}"))
         ids = [str(item(i)["id"]) for i in range(5)]
         conn.execute(
             instagram_profiles.insert(),
@@ -179,10 +182,8 @@ def test_0003_keeps_every_row_and_marks_nobody_missing(db_url: str) -> None:
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT missing_since, missed_passes FROM followers")).all()
         assert [tuple(r) for r in rows] == [(None, 0)] * 5
-        assert conn.execute(sa.text("SELECT followers_missing, followers_lost FROM sync_runs")).one() == (
-            0,
-            1,
-        )
+        run = conn.execute(sa.text("SELECT followers_missing, followers_lost, error_detail FROM sync_runs"))
+        assert tuple(run.one()) == (0, 1, None)  # SQL NULL: `null` was a run without error
         assert (
             conn.execute(sa.text("SELECT count(*) FROM v_followers WHERE missing_since IS NULL")).scalar()
             == 5

@@ -52,6 +52,9 @@ def test_first_full_pass_stores_every_follower_as_baseline(h: Harness, sim: Simu
     assert (by_source["acme-page"].baseline, by_source["acme-page"].new) == (250, 0)
     assert by_source["acme-page"].followers == 250
     assert (run.requests, run.retries, run.followers_lost) == (3, 0, 0)
+    # A run without error has SQL NULL there, not the JSON text `null`.
+    assert (run.error_type, run.error_detail) == (None, None)
+    assert h.query("SELECT count(*) AS n FROM sync_runs WHERE error_detail IS NULL")[0].n == 2
     assert run.finished_at is not None
     # Provider maximum page size was asked for.
     assert {r.limit for r in sim.requests_for(LI.account_id)} == {100}

@@ -66,5 +66,9 @@ class RawJSON(sa.types.TypeDecorator[str]):
 
 
 def json_column_type() -> sa.types.TypeEngine[Any]:
-    """Structured JSON (error details): jsonb on PostgreSQL, JSON text on SQLite."""
-    return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+    """Structured JSON (error details): jsonb on PostgreSQL, JSON text on SQLite.
+
+    Python None is SQL NULL, not the JSON text `null`, so that `WHERE error_detail IS NULL` finds
+    every run without an error.
+    """
+    return sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")

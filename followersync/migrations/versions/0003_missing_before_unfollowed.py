@@ -16,6 +16,8 @@ a row make an unfollow (docs/unfollows.md).
   and the index holds only the few missing rows (a row with NULL is never in it, so a pass that
   lists everyone maintains nothing).
 - `v_followers` gains `missing_since` (views: migrations/frozen/views_0003.py).
+- `sync_runs.error_detail` of a run without error is SQL NULL, no longer the JSON text `null` that
+  earlier versions wrote (on SQLite and PostgreSQL alike), so `WHERE error_detail IS NULL` finds them.
 """
 
 import sqlalchemy as sa
@@ -53,7 +55,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("sync_runs") as batch_op:
         batch_op.add_column(sa.Column("followers_missing", sa.Integer(), server_default="0", nullable=False))
-    for statement in views_0003.create_view_statements(op.get_bind().dialect.name):
+    dialect = op.get_bind().dialect.name
+    json_null = "'null'::jsonb" if dialect == "postgresql" else "'null'"
+    op.execute(f"UPDATE sync_runs SET error_detail = NULL WHERE error_detail = {json_null}")
+    for statement in views_0003.create_view_statements(dialect):
         op.execute(statement)
 
 
