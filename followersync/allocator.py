@@ -24,12 +24,12 @@ _THRESHOLD = 32 * 1024
 
 def return_large_buffers() -> bool:
     """Make glibc give blocks of 32 kB or more back to the system when freed. Returns whether it
-    could: other C libraries (macOS, musl) have no such setting, and keep their own behaviour."""
+    could: other C libraries (macOS, musl, Windows) have no such setting, and keep their own behaviour."""
     try:
         # The symbols the process already has, libc's among them: no search for the library (which
         # ctypes.util.find_library does by running ldconfig, milliseconds at every start).
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # TypeError: Windows loads only a named DLL
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int

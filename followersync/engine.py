@@ -196,7 +196,9 @@ class PassRunner:
             )
         if self.on_progress is not None:
             self.on_progress(result, stats)
-        bound.info(
+        # A failed source needs someone; a deferred one resumes by itself on the next run.
+        end = bound.error if result.status == "failed" else bound.info
+        end(
             "run.end",
             status=result.status,
             pages=result.pages,

@@ -23,7 +23,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from followersync.api.errors import CREDENTIAL_TYPES, FORBIDDEN_TYPES, NOT_FOUND_TYPES
+from followersync.api.errors import (
+    ACCOUNT_CREDENTIAL_TYPES,
+    API_KEY_TYPES,
+    FORBIDDEN_TYPES,
+    NOT_FOUND_TYPES,
+)
 from followersync.store.schema import (
     account_leases,
     follow_events,
@@ -277,18 +282,24 @@ def _source_status(row: sa.Row[Any]) -> SourceStatus:
 def attention(s: SourceStatus) -> str | None:
     """One sentence when the user must act or look at the source, else None (a healthy source).
 
-    The most pressing reason wins: an account that needs reconnecting outranks everything else, because
-    nothing else can be fixed (or even observed) until it is.
+    The most pressing reason wins: credentials the API refused (the account's, or the API key: a 401
+    of another type) outrank everything else, because nothing else can be fixed (or even observed)
+    until they are.
     """
     run = s.last_run
     if run is None:
         return None
     error = run.error_type or "an error"
     if run.status == "failed":
-        if run.error_type in CREDENTIAL_TYPES or s.last_error_status == 401:
+        if run.error_type in ACCOUNT_CREDENTIAL_TYPES:
             return (
                 f"reconnect the account in postpress: the last run failed with {error} "
                 f"(account {s.account_id})"
+            )
+        if run.error_type in API_KEY_TYPES or s.last_error_status == 401:
+            return (
+                f"check POSTPRESS_API_KEY: the API did not accept the key ({error}); "
+                f"if the key is right, reconnect the account in postpress (account {s.account_id})"
             )
         if run.error_type == "errors/account_restricted":
             return (

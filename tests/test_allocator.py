@@ -3,6 +3,7 @@ does not keep the high-water mark of every page's buffers. Linux with glibc only
 
 from __future__ import annotations
 
+import ctypes
 import subprocess
 import sys
 
@@ -47,3 +48,25 @@ def test_large_freed_buffers_go_back_to_the_system() -> None:
     # they are gone.
     assert held_after_free("off") > 4_000
     assert held_after_free("on") < 1_000
+
+
+class _NoMallopt:
+    """The process's symbols where the C library has no `mallopt` (macOS, musl)."""
+
+    def __init__(self, name: str | None) -> None:
+        self.name = name
+
+
+def _windows_cdll(name: str | None) -> object:
+    # What ctypes answers on Windows, which loads only a named DLL.
+    raise TypeError("LoadLibrary() argument 1 must be str, not None")
+
+
+@pytest.mark.parametrize("cdll", [_windows_cdll, _NoMallopt], ids=["windows", "no mallopt"])
+def test_where_the_setting_does_not_exist_nothing_is_changed(
+    monkeypatch: pytest.MonkeyPatch, cdll: object
+) -> None:
+    # The CLI calls this before anything else: on any other platform it must start as if it were not
+    # there.
+    monkeypatch.setattr(ctypes, "CDLL", cdll)
+    assert allocator.return_large_buffers() is False

@@ -7,6 +7,7 @@ import logging
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -349,6 +350,89 @@ def test_a_stalled_response_times_out_and_is_retried(sim: Simulator, clock: Fake
     with make_client(sim.base_url, clock, timeout=0.3) as client:
         stats = fetch(client)
     assert (stats.requests, stats.retries) == (2, 1)
+
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+
+# What a server sends after the request, as (seconds to wait, bytes); then it sends nothing more. Every
+# read waits less than the timeout, so only a deadline on the whole request can end these.
+STALLS = {
+    "the answer comes late, then silence": [(0.9, HEAD + b"{")],
+    "the first byte of the body comes late, then silence": [(0.0, HEAD), (0.9, b"{")],
+    "the headers trickle in a byte at a time": [(0.2, HEAD[i : i + 1]) for i in range(len(HEAD))],
+}
+
+
+@pytest.fixture
+def stalling_server() -> Iterator[Callable[[list[tuple[float, bytes]]], str]]:
+    """Starts a server that answers one request as its script says; gives its base URL."""
+    stop = threading.Event()
+    listeners: list[socket.socket] = []
+
+    def serve(listener: socket.socket, script: list[tuple[float, bytes]]) -> None:
+        try:
+            connection, _ = listener.accept()
+        except OSError:
+            return  # the test ended without a request
+        with connection:
+            connection.recv(65536)
+            for wait, data in script:
+                if stop.wait(wait):
+                    return
+                try:
+                    connection.sendall(data)
+                except OSError:
+                    return  # the client gave up, as it should
+            stop.wait()
+
+    def start(script: list[tuple[float, bytes]]) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listeners.append(listener)
+        threading.Thread(target=serve, args=(listener, script), daemon=True).start()
+        return f"http://127.0.0.1:{listener.getsockname()[1]}/api/v1"
+
+    yield start
+    stop.set()
+    for listener in listeners:
+        listener.close()
+
+
+@pytest.mark.parametrize("script", STALLS.values(), ids=STALLS.keys())
+def test_api_timeout_bounds_the_whole_request(
+    stalling_server: Callable[[list[tuple[float, bytes]]], str],
+    clock: FakeClock,
+    script: list[tuple[float, bytes]],
+) -> None:
+    timeout = 1.0
+    with (
+        make_client(stalling_server(script), clock, timeout=timeout, max_attempts=1) as client,
+        pytest.raises(NetworkError) as caught,
+    ):
+        started = time.monotonic()
+        fetch(client)
+    elapsed = time.monotonic() - started
+    assert "ReadTimeout" in str(caught.value)
+    assert elapsed < timeout + 0.5, elapsed  # not the ~2x (or more) that per-read timeouts give
+
+
+def test_api_timeout_bounds_a_request_through_a_proxy_from_the_environment(
+    stalling_server: Callable[[list[tuple[float, bytes]]], str],
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy = stalling_server(STALLS["the answer comes late, then silence"]).removesuffix("/api/v1")
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    with (
+        make_client("http://api.postpress.invalid/api/v1", clock, timeout=1.0, max_attempts=1) as client,
+        pytest.raises(NetworkError) as caught,
+    ):
+        started = time.monotonic()
+        fetch(client)
+    elapsed = time.monotonic() - started
+    assert "ReadTimeout" in str(caught.value)  # the proxy answered: the name was never looked up
+    assert elapsed < 1.0 + 0.5, elapsed
 
 
 def test_an_unreachable_api_is_a_network_error_after_all_attempts(clock: FakeClock) -> None:

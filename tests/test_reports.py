@@ -189,10 +189,45 @@ def _status(**changes: Any) -> reports.SourceStatus:
     return reports.SourceStatus(**{**fields, **changes})
 
 
-@pytest.mark.parametrize("error_type", sorted(CREDENTIAL_TYPES))
-def test_every_credential_error_asks_to_reconnect(error_type: str) -> None:
-    note = reports.attention(_status(status="failed", error_type=error_type, failed_streak=1))
+# The 401 types that can mean the API key itself was refused; the other documented 401 types are about
+# the linked account, which the API could only judge after accepting the key.
+KEY_REFUSALS = {"errors/missing_credentials", "errors/invalid_credentials", "errors/insufficient_privileges"}
+
+
+@pytest.mark.parametrize("error_type", sorted(CREDENTIAL_TYPES - KEY_REFUSALS))
+def test_an_account_credential_error_asks_to_reconnect_the_account(error_type: str) -> None:
+    note = reports.attention(
+        _status(status="failed", error_type=error_type, last_error_status=401, failed_streak=1)
+    )
     assert note is not None and note.startswith("reconnect the account in postpress") and error_type in note
+    assert "POSTPRESS_API_KEY" not in note
+
+
+@pytest.mark.parametrize("error_type", [*sorted(KEY_REFUSALS), "errors/undocumented", "http_401"])
+def test_a_refused_api_key_asks_to_check_postpress_api_key(error_type: str) -> None:
+    note = reports.attention(
+        _status(status="failed", error_type=error_type, last_error_status=401, failed_streak=1)
+    )
+    assert note is not None and note.startswith("check POSTPRESS_API_KEY") and error_type in note
+    assert "reconnect the account" in note  # should the key be right after all
+    assert "acc_1" in note
+
+
+def test_a_wrong_api_key_is_reported_as_such(db_url: str) -> None:
+    with Simulator(api_key="pp_live_the_right_key", seed=5) as sim:
+        sim.add_account(LI.account_id, "linkedin", followers=30)
+        h = Harness(db_url, sim, [LI])  # which sends API_KEY
+        try:
+            [result] = h.sync()
+            assert (result.status, result.error_type) == ("failed", "errors/missing_credentials")
+            with h.engine.connect() as conn:
+                [state] = reports.status(conn, [h.ids[LI.name]], h.clock.now())
+            assert reports.attention(state) == (
+                "check POSTPRESS_API_KEY: the API did not accept the key (errors/missing_credentials); "
+                "if the key is right, reconnect the account in postpress (account acc_li_1)"
+            )
+        finally:
+            h.close()
 
 
 @pytest.mark.parametrize(
@@ -203,7 +238,7 @@ def test_every_credential_error_asks_to_reconnect(error_type: str) -> None:
         ({"status": "running"}, None),
         ({"status": "deferred"}, None),  # stopped by a signal: nothing to do
         ({"status": "failed", "error_type": "network_error", "failed_streak": 2}, None),
-        ({"status": "failed", "error_type": "errors/undocumented", "last_error_status": 401}, "reconnect"),
+        ({"status": "failed", "error_type": "errors/undocumented", "last_error_status": 401}, "API_KEY"),
         ({"status": "failed", "error_type": "errors/account_restricted"}, "the provider restricted"),
         ({"status": "failed", "error_type": "errors/subscription_required"}, "scopes"),
         ({"status": "failed", "error_type": "errors/resource_not_found"}, "account_id and user_id"),

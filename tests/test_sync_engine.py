@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from followersync.config import SourceConfig
 from followersync.simulator import Fault, Simulator
@@ -308,6 +309,15 @@ def test_credential_error_fails_the_source_and_others_go_on(h: Harness, sim: Sim
     )
     assert results["brand-ig"].status == "succeeded"
     assert len(sim.requests_for(LI.account_id)) == 1  # a credential error is not retried
+
+
+def test_a_failed_run_ends_with_an_error_log_line(h: Harness, sim: Simulator) -> None:
+    # What log alerting keys on: a source that needs attention must not end at the level of a good run.
+    sim.inject(Fault.error("errors/expired_credentials"), account_id=LI.account_id, times=-1)
+    with structlog.testing.capture_logs() as logs:
+        h.sync()
+    ends = {e["source"]: (e["status"], e["log_level"]) for e in logs if e["event"] == "run.end"}
+    assert ends == {"acme-page": ("failed", "error"), "brand-ig": ("succeeded", "info")}
 
 
 def test_bad_page_writes_nothing_and_keeps_the_checkpoint(h: Harness, sim: Simulator) -> None:

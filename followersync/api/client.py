@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import re
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -14,6 +13,7 @@ import httpx
 import structlog
 
 from followersync import __version__
+from followersync.api import deadline
 from followersync.api.errors import (
     ApiError,
     CursorLoopError,
@@ -89,6 +89,7 @@ class Client:
             timeout=api.timeout,
             follow_redirects=False,
         )
+        deadline.install(self._http)
 
     def __repr__(self) -> str:
         return f"Client(base_url={self.api.base_url!r})"
@@ -223,21 +224,18 @@ class Client:
     def _get(self, params: Mapping[str, str | int]) -> tuple[httpx.Response, bytes]:
         """One GET and its whole body, which must have arrived `api.timeout` after the request started.
 
-        httpx's timeouts bound each read, not the response: a server that sends a byte now and then
-        (a slow-loris body) would hold the request forever. The deadline is wall-clock time on
-        purpose, like the network it bounds; the injected clock only paces and backs off.
+        httpx's timeouts bound each read, not the response: a server that answers late and then
+        stalls, or sends a byte now and then (a slow loris), would hold the request for twice the
+        timeout or forever; `deadline` gives the connect and every write and read only the time
+        left. That is wall-clock time on purpose, like the network it bounds; the injected clock only
+        paces and backs off.
         """
-        deadline = time.monotonic() + self.api.timeout
-        with self._http.stream("GET", self._url, params=params) as response:
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if time.monotonic() > deadline:
-                    raise httpx.ReadTimeout(
-                        f"the response took longer than api.timeout ({self.api.timeout:g}s) to arrive",
-                        request=response.request,
-                    )
-        return response, bytes(body)
+        with (
+            deadline.within(self.api.timeout),
+            self._http.stream("GET", self._url, params=params) as response,
+        ):
+            body = response.read()
+        return response, body
 
     def _retry_wait(self, error: PostpressError, attempt: int, backoff_total: float) -> float | None:
         """Seconds to wait before the next attempt, or None to give up on `error`."""

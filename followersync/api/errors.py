@@ -242,6 +242,13 @@ CREDENTIAL_TYPES = frozenset(
         "wrong_account",
     )
 )
+# The 401 types that may mean the API key itself was refused (the reference does not say which one a
+# wrong key gets; the simulator answers missing_credentials). The others are about the linked
+# account's connection to the provider, which the API can only judge once it has accepted the key.
+API_KEY_TYPES = frozenset(
+    f"errors/{name}" for name in ("missing_credentials", "invalid_credentials", "insufficient_privileges")
+)
+ACCOUNT_CREDENTIAL_TYPES = CREDENTIAL_TYPES - API_KEY_TYPES
 FORBIDDEN_TYPES = frozenset(
     f"errors/{name}"
     for name in (
