@@ -34,7 +34,7 @@ from followersync.api.models import Page
 from followersync.clock import Clock, StopRequested
 from followersync.config import Settings, SourceConfig
 from followersync.prefetch import MIN_WAIT, prefetch
-from followersync.store import runs, unfollows, writer
+from followersync.store import pages, runs, unfollows
 from followersync.store.runs import Checkpoint
 from followersync.store.schema import sync_runs
 
@@ -116,7 +116,7 @@ class _Run:
     """What the steps of one run share: the source, its pass, and what the run has done so far."""
 
     source: SourceConfig
-    ctx: writer.PassContext
+    ctx: pages.PassContext
     resume: Checkpoint | None
     pass_started: datetime  # when the pass began (its first run's start): unfollow marking needs it
     result: SourceResult
@@ -173,7 +173,7 @@ class PassRunner:
             pass_id = plan.resume.pass_id if plan.resume else runs.start_pass(conn, source_id, plan.mode, now)
             pass_started = plan.resume.pass_started_at if plan.resume else now
             run_id = runs.start_run(conn, source_id, pass_id, plan.mode, self.holder, now)
-        ctx = writer.PassContext(
+        ctx = pages.PassContext(
             source_id=source_id,
             provider=source.provider,
             pass_id=pass_id,
@@ -253,20 +253,20 @@ class PassRunner:
         while not listing_done:
             # A full pass needs every page: the next one is fetched while this one is written. An
             # incremental pass may stop at any page, so it fetches nothing it might not use.
-            pages = prefetch(
+            fetched = prefetch(
                 self.client.pages(source, cursor=cursor, limit=limit, stats=stats),
                 enabled=ctx.full,
                 min_wait=self._prefetch_min_wait,
                 name=f"fetch-{source.name}",
             )
             try:
-                for page in pages:
+                for page in fetched:
                     if run.lease_lost is not None and run.lease_lost.is_set():
                         raise LeaseLost("the account's lease expired and was taken by another process")
                     now = self.clock.now()
                     pages_in_pass += 1
                     with self.db.begin() as conn:
-                        outcome = writer.apply_page(conn, ctx, page, now, pages_in_pass, stats)
+                        outcome = pages.apply_page(conn, ctx, page, now, pages_in_pass, stats)
                     result.pages += 1
                     result.items += outcome.items
                     result.followers += distinct.count(page)
@@ -287,7 +287,7 @@ class PassRunner:
                 ctx, run.pass_started = self._restart_pass(ctx)
                 cursor, pages_in_pass = None, 0
             finally:
-                pages.close()  # waits for a page still being fetched: no request outlives the loop
+                fetched.close()  # waits for a page still being fetched: no request outlives the loop
         now = self.clock.now()
         sync = self.settings.sync
         rule = unfollows.UnfollowRule(
@@ -310,20 +310,20 @@ class PassRunner:
                     )
                     result.missing, result.lost = settled.missing, settled.lost
                     result.withheld = settled.withheld
-                writer.complete_pass(conn, ctx, now)
+                runs.complete_pass(conn, ctx.source_id, ctx.pass_id, now)
                 self._finish(conn, result, stats, "succeeded", now)
         except BaseException:
             # Rolled back with the transaction: the run that records the failure marked nothing.
             result.missing = result.lost = result.withheld = 0
             raise
 
-    def _restart_pass(self, ctx: writer.PassContext) -> tuple[writer.PassContext, datetime]:
+    def _restart_pass(self, ctx: pages.PassContext) -> tuple[pages.PassContext, datetime]:
         now = self.clock.now()
         with self.db.begin() as conn:
             runs.drop_checkpoint(conn, ctx.source_id)
             pass_id = runs.start_pass(conn, ctx.source_id, "full", now)
             conn.execute(sync_runs.update().where(sync_runs.c.id == ctx.run_id).values(pass_id=pass_id))
-        return writer.PassContext(**{**ctx.__dict__, "pass_id": pass_id}), now
+        return pages.PassContext(**{**ctx.__dict__, "pass_id": pass_id}), now
 
     def _end(
         self,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-pytest_plugins = ["tests.writer_support"]  # fixtures of the page-writer tests: engine, ctx
+pytest_plugins = ["tests.page_support"]  # fixtures of the page tests: engine, ctx
 
 PG_ADMIN_URL = os.environ.get("FOLLOWERSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 _pg_checked: str | None = None  # "" when reachable, else the reason

@@ -20,7 +20,7 @@ from followersync.store.schema import (
     sync_runs,
 )
 from followersync.store.views import VIEW_NAMES, create_view_statements
-from tests.writer_support import NOW, SOURCE, item
+from tests.page_support import NOW, SOURCE, item
 
 PUBLIC_COLUMNS = {
     "sources": {"id", "name", "provider", "account_id", "user_id"},

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from followersync.config import SourceConfig
+from followersync.store.dialects import insert
 from followersync.store.schema import (
     account_leases,
     followers,
@@ -22,7 +23,6 @@ from followersync.store.schema import (
     sync_passes,
     sync_runs,
 )
-from followersync.store.writer import _insert
 
 
 def sync_sources(conn: sa.Connection, configured: Sequence[SourceConfig], now: datetime) -> dict[str, int]:
@@ -43,7 +43,7 @@ def sync_sources(conn: sa.Connection, configured: Sequence[SourceConfig], now: d
         row = existing.get(source.name)
         if row is None:
             conn.execute(
-                _insert(conn, sources)
+                insert(conn, sources)
                 .values(name=source.name, created_at=now, **values)
                 .on_conflict_do_nothing(index_elements=[sources.c.name])
             )
@@ -122,6 +122,17 @@ def start_pass(conn: sa.Connection, source_id: int, mode: str, now: datetime) ->
     return pass_id
 
 
+def complete_pass(conn: sa.Connection, source_id: int, pass_id: int, now: datetime) -> None:
+    """The pass is over: record when, and drop its checkpoint."""
+    conn.execute(sync_passes.update().where(sync_passes.c.id == pass_id).values(completed_at=now))
+    conn.execute(
+        sync_checkpoints.delete().where(
+            sync_checkpoints.c.source_id == source_id,
+            sync_checkpoints.c.pass_id == pass_id,
+        )
+    )
+
+
 def start_run(
     conn: sa.Connection, source_id: int, pass_id: int, mode: str, holder: str, now: datetime
 ) -> int:
@@ -171,7 +182,7 @@ def finish_run(
 
 def acquire_lease(conn: sa.Connection, account_id: str, holder: str, now: datetime, ttl: float) -> bool:
     """Take the account's lease if it is free, expired, or already ours. One atomic statement."""
-    stmt = _insert(conn, account_leases).values(
+    stmt = insert(conn, account_leases).values(
         account_id=account_id, holder=holder, acquired_at=now, expires_at=now + timedelta(seconds=ttl)
     )
     stmt = stmt.on_conflict_do_update(
@@ -230,7 +241,7 @@ def mark_abandoned_runs(conn: sa.Connection, now: datetime) -> int:
 def consume_budget(conn: sa.Connection, account_id: str, now: datetime, limit: int) -> bool:
     """Count one request against the account's budget for this UTC day; False if it is used up."""
     day = now.date()
-    stmt = _insert(conn, request_budget).values(account_id=account_id, day=day, requests=1)
+    stmt = insert(conn, request_budget).values(account_id=account_id, day=day, requests=1)
     stmt = stmt.on_conflict_do_update(
         index_elements=[request_budget.c.account_id, request_budget.c.day],
         set_={"requests": request_budget.c.requests + 1},

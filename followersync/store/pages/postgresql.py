@@ -1,70 +1,40 @@
-"""How one page of followers is written: the only dialect-specific code of the write path.
+"""A page of followers on PostgreSQL: one statement and its COMMIT, whatever the page's size.
 
-Both dialects write the same rows, inside the caller's transaction, and return how many `follow` and
-how many `baseline` events they wrote:
-
-- the profile of each follower: inserted, or rewritten only when its raw item changed (a pass over
-  an unchanged listing rewrites no profile);
-- the (source, follower) relationship: inserted, or its last-seen time (and, in a full pass, the
-  pass that saw it) moved forward; a follower who was missing is not any more (no event); a
-  follower who had unfollowed is active again;
-- a `baseline` or `follow` event for each arrival, and nothing at all in the events table otherwise.
-
-PostgreSQL (`write_page_postgresql`): the page travels as one parameter, the JSON array of its items
-exactly as the API sent them, and one statement (data-modifying CTEs) parses it, upserts the
-profiles and the relationships, writes the events, the run counters and the checkpoint. The
-upsert's RETURNING says which followers are new, so nothing is looked up beforehand, and every row
-is found through its primary key by ON CONFLICT, never through a plan built on statistics that a
-pass makes stale (the page writer this replaced read the followers with a SELECT whose plan scanned
-the source's whole index: each page slower than the last). No per-row statement and no per-item
-Python work: a page is one statement and its COMMIT whatever its size, and it commits
-asynchronously (`_ASYNC_COMMIT` says why that is as safe).
-
-SQLite (`merge_page_sqlite`): the database is in-process, so round trips cost nothing; the page is a
-few `executemany` calls of driver-level SQL, which skip SQLAlchemy's per-row parameter processing,
-and `writer.apply_page` adds the run counters and checkpoint.
+The page travels as one parameter, the JSON array of its items exactly as the API sent them, and one
+statement (data-modifying CTEs) parses it, upserts the profiles and the relationships, writes the
+events, the run counters and the checkpoint. The upsert's RETURNING says which followers are new, so
+nothing is looked up beforehand, and every row is found through its primary key by ON CONFLICT, never
+through a plan built on statistics that a pass makes stale (a SELECT of the page's followers had a
+plan that scanned the source's whole index: each page slower than the last). No per-row statement
+and no per-item Python work, and the page commits asynchronously (`_ASYNC_COMMIT` says why that is
+as safe).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
-from followersync.api.models import Follower, InstagramFollower, LinkedInFollower
-from followersync.store.schema import PROFILE_TABLES, followers
-
-if TYPE_CHECKING:
-    from followersync.store.writer import PassContext, RequestCounts
-
-__all__ = ["PageRows", "merge_page_sqlite", "write_page_postgresql"]
-
-PageRows = Mapping[str, tuple[Follower, str]]
-"""A page for SQLite: follower id -> (the validated item, its raw JSON text), distinct ids, NUL-free."""
-
-# Columns every profile table has that are not fields of the API's item.
-_BOOKKEEPING = ("id", "raw", "first_seen_at", "updated_at")
-_STRUCTS: dict[str, type[Follower]] = {"linkedin": LinkedInFollower, "instagram": InstagramFollower}
+from followersync.api.models import Page
+from followersync.store.pages.context import NUL_ESCAPE, PassContext, RequestCounts, item_columns
+from followersync.store.schema import PROFILE_TABLES
 
 
-def _item_columns(provider: str) -> list[sa.Column[Any]]:
-    """The profile columns filled from the item, which are named after its fields (checked here, so
-    a column added to the schema without a field of that name fails loudly instead of staying empty)."""
-    table = PROFILE_TABLES[provider]
-    columns = [c for c in table.columns if c.name not in _BOOKKEEPING]
-    fields = set(_STRUCTS[provider].__struct_fields__)
-    unknown = [c.name for c in columns if c.name not in fields]
-    if unknown:
-        raise RuntimeError(f"{table.name} columns without an item field: {unknown}")
-    return columns
+def page_json(page: Page) -> bytes:
+    """The page's items as one JSON array, NUL characters made safe (PostgreSQL's whole input).
 
+    Bytes, not str: the API's UTF-8 goes to the database as it came, never decoded and encoded again.
+    """
+    body = b"[" + b",".join(page.raw_items) + b"]"
+    if b"\\u0000" in body:  # NULs are rare, and JSON always escapes them: one search for the page
+        body = NUL_ESCAPE.sub(rb"\1\\ufffd", body)
+    return body
 
-# ---------------------------------------------------------------------------------------------------
-# PostgreSQL
 
 # The page commits asynchronously: COMMIT returns before the WAL is flushed to disk, which for a page
 # of 200 followers (~150 kB of WAL) is most of the cost of the commit. What this gives up is only the
@@ -86,7 +56,7 @@ def _page_sql(provider: str, full: bool) -> str:
     of `follow` and `baseline` events, and reads no table beforehand (the module's docstring says why).
     """
     table = PROFILE_TABLES[provider].name
-    columns = _item_columns(provider)
+    columns = item_columns(provider)
     # The item's fields come out of the raw JSON server-side: the same values msgspec validated, with
     # no per-field Python work. `->>` gives JSON null as SQL NULL, like the item's None.
     extracted = [
@@ -183,7 +153,7 @@ def _as_sqlalchemy_errors(conn: sa.Connection, what: str) -> Iterator[None]:
         ) from exc
 
 
-# writer.save_checkpoint as driver SQL, so that it travels with the page.
+# The checkpoint (sqlite.save_checkpoint) as driver SQL, so that it travels with the page.
 _CHECKPOINT_SQL = """
 INSERT INTO sync_checkpoints (source_id, pass_id, run_id, cursor, pages, updated_at)
 VALUES (%(source_id)s, %(pass_id)s, %(run_id)s, %(cursor)s, %(pages)s, %(now)s)
@@ -196,20 +166,18 @@ def _verbatim(json_text: bytes) -> bytes:
     return json_text
 
 
-def write_page_postgresql(
+def write_page(
     conn: sa.Connection,
     ctx: PassContext,
-    items: bytes,
+    page: Page,
     *,
-    count: int,
-    cursor: str | None,
-    pages_in_pass: int,
     now: datetime,
+    pages_in_pass: int,
     requests: RequestCounts | None = None,
 ) -> tuple[int, int]:
     """Write one page on PostgreSQL: profiles, followers, events, run counters and (full pass) the
-    checkpoint. `items` is the page's items as one JSON array, `count` their number. Returns the
-    numbers of `follow` events (new followers, or back after an unfollow) and `baseline` events.
+    checkpoint. Returns the numbers of `follow` events (new followers, or back after an unfollow) and
+    `baseline` events.
 
     One statement whatever the page's size, so with the caller's COMMIT a page is two round trips;
     the transaction commits asynchronously (`_ASYNC_COMMIT` says why that is safe).
@@ -227,105 +195,17 @@ def write_page_postgresql(
         "run_id": ctx.run_id,
         "seen_by": ctx.pass_id if ctx.full else None,
         "first_event": "baseline" if ctx.baseline else "follow",
-        "count": count,
-        "cursor": cursor,
+        "count": len(page.items),
+        "cursor": page.cursor,
         "pages": pages_in_pass,
         "requests": None if requests is None else requests.requests,
         "retries": None if requests is None else requests.retries,
         # The items' JSON text is sent as it is, typed jsonb, in text format (`%t` in the statement):
         # no decoding, no re-encoding, no binary-format copy.
-        "items": _Jsonb(items, dumps=_verbatim),
+        "items": _Jsonb(page_json(page), dumps=_verbatim),
     }
     with _as_sqlalchemy_errors(conn, f"write a page of {ctx.provider} followers"), driver.cursor() as cur:
         cur.execute(_page_sql(ctx.provider, ctx.full), params)
         row = cur.fetchone()
         assert row is not None
     return int(row[0]), int(row[1])
-
-
-# ---------------------------------------------------------------------------------------------------
-# SQLite
-
-
-@cache
-def _sqlite_profile_sql(provider: str) -> str:
-    table = PROFILE_TABLES[provider].name
-    names = [c.name for c in _item_columns(provider)]
-    rewritten = ", ".join(f"{n} = excluded.{n}" for n in [*names, "raw", "updated_at"])
-    marks = ", ".join("?" * (len(names) + 4))
-    return (
-        f"INSERT INTO {table} (id, {', '.join(names)}, raw, first_seen_at, updated_at) VALUES ({marks}) "
-        f"ON CONFLICT (id) DO UPDATE SET {rewritten} WHERE {table}.raw IS NOT excluded.raw"
-    )
-
-
-@cache
-def _sqlite_follower_sql(full: bool) -> str:
-    seen_by = ", last_seen_pass_id = excluded.last_seen_pass_id" if full else ""
-    return (
-        "INSERT INTO followers (source_id, follower_id, first_seen_at, last_seen_at, last_seen_pass_id,"
-        " unfollowed_at) VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT (source_id, follower_id) DO UPDATE SET"
-        f" last_seen_at = excluded.last_seen_at, unfollowed_at = NULL, missing_since = NULL,"
-        f" missed_passes = 0{seen_by}"
-    )
-
-
-_SQLITE_EVENT = (
-    "INSERT INTO follow_events (source_id, follower_id, event, occurred_at, run_id) VALUES (?, ?, ?, ?, ?)"
-)
-# SQLite allows 32766 bound parameters since 3.32, 999 before: chunks stay under both.
-_SQLITE_CHUNK = 500
-
-
-def _sqlite_time(conn: sa.Connection, value: datetime) -> Any:
-    """`value` as SQLAlchemy stores it in a UTC timestamp column: text on SQLite, always with
-    microseconds, converted once per page.
-
-    Through the dialect's implementation of the type: the column type's own `bind_processor` stops at
-    a naive datetime, which sqlite3's default adapter turns into text without the `.000000` of a
-    whole second, text that sorts before the same instant written by SQLAlchemy.
-    """
-    column_type = followers.c.last_seen_at.type
-    process = column_type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-    return process(value) if process is not None else value
-
-
-def merge_page_sqlite(
-    conn: sa.Connection, ctx: PassContext, rows: PageRows, now: datetime
-) -> tuple[int, int]:
-    """Merge one page's profiles, followers and events on SQLite; returns the numbers of `follow`
-    events (new followers, or back after an unfollow) and `baseline` events. `writer.apply_page`
-    adds the run counters and checkpoint."""
-    provider, source_id, run_id = ctx.provider, ctx.source_id, ctx.run_id
-    at = _sqlite_time(conn, now)
-    names = [c.name for c in _item_columns(provider)]
-    conn.exec_driver_sql(
-        _sqlite_profile_sql(provider),
-        [
-            (follower_id, *(getattr(item, n) for n in names), raw, at, at)
-            for follower_id, (item, raw) in rows.items()
-        ],
-    )
-    ids = list(rows)
-    known: dict[str, Any] = {}
-    for start in range(0, len(ids), _SQLITE_CHUNK):
-        chunk = ids[start : start + _SQLITE_CHUNK]
-        marks = ", ".join("?" * len(chunk))
-        found = conn.exec_driver_sql(
-            "SELECT follower_id, unfollowed_at FROM followers"
-            f" WHERE source_id = ? AND follower_id IN ({marks})",
-            (source_id, *chunk),
-        )
-        known.update((follower_id, unfollowed_at) for follower_id, unfollowed_at in found)
-    seen_by = ctx.pass_id if ctx.full else None
-    conn.exec_driver_sql(_sqlite_follower_sql(ctx.full), [(source_id, i, at, at, seen_by) for i in ids])
-    first_time = "baseline" if ctx.baseline else "follow"
-    events = [
-        (source_id, i, first_time if i not in known else "follow", at, run_id)
-        for i in ids
-        if i not in known or known[i] is not None
-    ]
-    if events:
-        conn.exec_driver_sql(_SQLITE_EVENT, events)
-    new = sum(1 for event in events if event[2] == "follow")
-    return new, len(events) - new

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from followersync.api.models import parse_page
 from followersync.config import SourceConfig
-from followersync.store import db, runs, writer
+from followersync.store import db, pages, runs
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 SOURCE = SourceConfig(name="brand-ig", provider="instagram", account_id="acc_ig")
@@ -46,16 +46,16 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 
 
 @pytest.fixture
-def ctx(engine: sa.Engine) -> writer.PassContext:
+def ctx(engine: sa.Engine) -> pages.PassContext:
     with engine.begin() as conn:
         source_id = runs.sync_sources(conn, [SOURCE], NOW)["brand-ig"]
         pass_id = runs.start_pass(conn, source_id, "full", NOW)
         run_id = runs.start_run(conn, source_id, pass_id, "full", "test", NOW)
-    return writer.PassContext(source_id, "instagram", pass_id, run_id, full=True, baseline=True)
+    return pages.PassContext(source_id, "instagram", pass_id, run_id, full=True, baseline=True)
 
 
 def apply_body(
-    engine: sa.Engine, ctx: writer.PassContext, body: bytes, now: datetime = NOW, page_no: int = 1
-) -> writer.PageOutcome:
+    engine: sa.Engine, ctx: pages.PassContext, body: bytes, now: datetime = NOW, page_no: int = 1
+) -> pages.PageOutcome:
     with engine.begin() as conn:
-        return writer.apply_page(conn, ctx, parse_page(body, "instagram"), now, page_no)
+        return pages.apply_page(conn, ctx, parse_page(body, "instagram"), now, page_no)

@@ -1,0 +1,49 @@
+"""The write path: one page of followers into the database, in the caller's transaction.
+
+A page's profiles, relationships, events, run counters and (full pass) checkpoint commit together or
+not at all, in a handful of statements whatever the page's size. Both dialects write the same rows:
+
+- the profile of each follower: inserted, or rewritten only when its raw item changed (a pass over
+  an unchanged listing rewrites no profile);
+- the (source, follower) relationship: inserted, or its last-seen time (and, in a full pass, the
+  pass that saw it) moved forward; a follower who was missing is not any more (no event); a
+  follower who had unfollowed is active again;
+- a `baseline` or `follow` event for each arrival, and nothing at all in the events table otherwise.
+
+    apply_page ─┬─ PostgreSQL: postgresql.write_page (one statement: profiles, followers, events,
+                │      run counters, checkpoint)
+                └─ SQLite: sqlite.write_page (executemany of profiles, followers, events; run
+                       counters; checkpoint)
+
+What a complete full pass then does about the followers it did not list is `store/unfollows.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from followersync.api.models import Page
+from followersync.store.pages import postgresql, sqlite
+from followersync.store.pages.context import PageOutcome, PassContext, RequestCounts
+
+__all__ = ["PageOutcome", "PassContext", "RequestCounts", "apply_page"]
+
+
+def apply_page(
+    conn: sa.Connection,
+    ctx: PassContext,
+    page: Page,
+    now: datetime,
+    pages_in_pass: int,
+    requests: RequestCounts | None = None,
+) -> PageOutcome:
+    """Write one page: profiles, relationships, events, run counters and (full pass) the checkpoint.
+
+    `requests`, when given, are the run's HTTP requests and retries so far, saved with the page's
+    counters (in the same statement: a page costs no extra round trip to keep them current).
+    """
+    write = postgresql.write_page if conn.dialect.name == "postgresql" else sqlite.write_page
+    new, baseline = write(conn, ctx, page, now=now, pages_in_pass=pages_in_pass, requests=requests)
+    return PageOutcome(items=len(page.items), new=new, baseline=baseline)

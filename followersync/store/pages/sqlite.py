@@ -1,0 +1,181 @@
+"""A page of followers on SQLite: a few `executemany` calls of driver-level SQL.
+
+The database is in-process, so round trips cost nothing; driver-level SQL skips SQLAlchemy's per-row
+parameter processing. The page's rows are deduplicated and made NUL-safe in one pass in Python; the
+rest is set-based.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+
+from followersync.api.models import Follower, Page
+from followersync.store.dialects import insert
+from followersync.store.pages.context import NUL_ESCAPE, PassContext, RequestCounts, item_columns
+from followersync.store.schema import PROFILE_TABLES, followers, sync_checkpoints, sync_runs
+
+PageRows = Mapping[str, tuple[Follower, str]]
+"""A page for SQLite: follower id -> (the validated item, its raw JSON text), distinct ids, NUL-free."""
+
+
+def _clean(text: str) -> str:
+    # PostgreSQL text and jsonb cannot hold NUL; keep the rest of the string and say where it was.
+    return text.replace("\x00", "\ufffd")
+
+
+def _without_nul(item: Follower, raw: bytes) -> tuple[Follower, bytes]:
+    """The item and its JSON text with every NUL character replaced by U+FFFD, the same in both."""
+    fields = {
+        name: _clean(value)
+        for name in item.__struct_fields__
+        if isinstance(value := getattr(item, name), str) and "\x00" in value
+    }
+    return msgspec.structs.replace(item, **fields), NUL_ESCAPE.sub(rb"\1\\ufffd", raw)
+
+
+def _page_rows(page: Page) -> dict[str, tuple[Follower, str]]:
+    """The page's followers by id (the last occurrence of a repeated one wins), NUL characters made safe.
+
+    This is the one pass over the page in Python; the merge does the rest set-based.
+    """
+    rows: dict[str, tuple[Follower, str]] = {}
+    for item, raw in zip(page.items, page.raw_items, strict=True):
+        if b"\\u0000" in raw:  # cheap test first: NULs are rare, and JSON always escapes them
+            item, raw = _without_nul(item, raw)
+        rows[item.id] = (item, raw.decode("utf-8"))
+    return rows
+
+
+@cache
+def _sqlite_profile_sql(provider: str) -> str:
+    table = PROFILE_TABLES[provider].name
+    names = [c.name for c in item_columns(provider)]
+    rewritten = ", ".join(f"{n} = excluded.{n}" for n in [*names, "raw", "updated_at"])
+    marks = ", ".join("?" * (len(names) + 4))
+    return (
+        f"INSERT INTO {table} (id, {', '.join(names)}, raw, first_seen_at, updated_at) VALUES ({marks}) "
+        f"ON CONFLICT (id) DO UPDATE SET {rewritten} WHERE {table}.raw IS NOT excluded.raw"
+    )
+
+
+@cache
+def _sqlite_follower_sql(full: bool) -> str:
+    seen_by = ", last_seen_pass_id = excluded.last_seen_pass_id" if full else ""
+    return (
+        "INSERT INTO followers (source_id, follower_id, first_seen_at, last_seen_at, last_seen_pass_id,"
+        " unfollowed_at) VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT (source_id, follower_id) DO UPDATE SET"
+        f" last_seen_at = excluded.last_seen_at, unfollowed_at = NULL, missing_since = NULL,"
+        f" missed_passes = 0{seen_by}"
+    )
+
+
+_SQLITE_EVENT = (
+    "INSERT INTO follow_events (source_id, follower_id, event, occurred_at, run_id) VALUES (?, ?, ?, ?, ?)"
+)
+# SQLite allows 32766 bound parameters since 3.32, 999 before: chunks stay under both.
+_SQLITE_CHUNK = 500
+
+
+def _sqlite_time(conn: sa.Connection, value: datetime) -> Any:
+    """`value` as SQLAlchemy stores it in a UTC timestamp column: text on SQLite, always with
+    microseconds, converted once per page.
+
+    Through the dialect's implementation of the type: the column type's own `bind_processor` stops at
+    a naive datetime, which sqlite3's default adapter turns into text without the `.000000` of a
+    whole second, text that sorts before the same instant written by SQLAlchemy.
+    """
+    column_type = followers.c.last_seen_at.type
+    process = column_type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return process(value) if process is not None else value
+
+
+def write_page(
+    conn: sa.Connection,
+    ctx: PassContext,
+    page: Page,
+    *,
+    now: datetime,
+    pages_in_pass: int,
+    requests: RequestCounts | None = None,
+) -> tuple[int, int]:
+    """Write one page on SQLite: profiles, followers, events, run counters and (full pass) the
+    checkpoint. Returns the numbers of `follow` and `baseline` events."""
+    rows = _page_rows(page)
+    new, baseline = _merge(conn, ctx, rows, now) if rows else (0, 0)
+    conn.execute(
+        sync_runs.update()
+        .where(sync_runs.c.id == ctx.run_id)
+        .values(
+            pages=sync_runs.c.pages + 1,
+            items=sync_runs.c["items"] + len(page.items),
+            followers_new=sync_runs.c.followers_new + new,
+            **({} if requests is None else {"requests": requests.requests, "retries": requests.retries}),
+        )
+    )
+    if ctx.full:
+        save_checkpoint(conn, ctx, page.cursor, pages_in_pass, now)
+    return new, baseline
+
+
+def _merge(conn: sa.Connection, ctx: PassContext, rows: PageRows, now: datetime) -> tuple[int, int]:
+    """Merge one page's profiles, followers and events; returns the numbers of `follow` events (new
+    followers, or back after an unfollow) and `baseline` events."""
+    provider, source_id, run_id = ctx.provider, ctx.source_id, ctx.run_id
+    at = _sqlite_time(conn, now)
+    names = [c.name for c in item_columns(provider)]
+    conn.exec_driver_sql(
+        _sqlite_profile_sql(provider),
+        [
+            (follower_id, *(getattr(item, n) for n in names), raw, at, at)
+            for follower_id, (item, raw) in rows.items()
+        ],
+    )
+    ids = list(rows)
+    known: dict[str, Any] = {}
+    for start in range(0, len(ids), _SQLITE_CHUNK):
+        chunk = ids[start : start + _SQLITE_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        found = conn.exec_driver_sql(
+            "SELECT follower_id, unfollowed_at FROM followers"
+            f" WHERE source_id = ? AND follower_id IN ({marks})",
+            (source_id, *chunk),
+        )
+        known.update((follower_id, unfollowed_at) for follower_id, unfollowed_at in found)
+    seen_by = ctx.pass_id if ctx.full else None
+    conn.exec_driver_sql(_sqlite_follower_sql(ctx.full), [(source_id, i, at, at, seen_by) for i in ids])
+    first_time = "baseline" if ctx.baseline else "follow"
+    events = [
+        (source_id, i, first_time if i not in known else "follow", at, run_id)
+        for i in ids
+        if i not in known or known[i] is not None
+    ]
+    if events:
+        conn.exec_driver_sql(_SQLITE_EVENT, events)
+    new = sum(1 for event in events if event[2] == "follow")
+    return new, len(events) - new
+
+
+def save_checkpoint(
+    conn: sa.Connection, ctx: PassContext, cursor: str | None, pages: int, now: datetime
+) -> None:
+    stmt = insert(conn, sync_checkpoints)
+    values = {
+        "source_id": ctx.source_id,
+        "pass_id": ctx.pass_id,
+        "run_id": ctx.run_id,
+        "cursor": cursor,
+        "pages": pages,
+        "updated_at": now,
+    }
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[sync_checkpoints.c.source_id],
+            set_={k: v for k, v in values.items() if k != "source_id"},
+        ).values(values)
+    )
