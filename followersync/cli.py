@@ -20,7 +20,8 @@ from followersync import __version__, allocator
 from followersync import logging as fslogging
 from followersync.clock import SystemClock
 from followersync.config import ConfigError, Settings, load_settings
-from followersync.engine import MODES, PassRunner, SourceResult
+from followersync.domain import SYNC_MODES
+from followersync.engine import PassRunner, SourceResult
 from followersync.progress import show_progress
 from followersync.store import db, runs
 from followersync.worker import Fleet, Worker, build_client, new_holder_id
@@ -136,7 +137,7 @@ def migrate(g: Globals) -> None:
 )
 @click.option(
     "--mode",
-    type=click.Choice(MODES),
+    type=click.Choice(SYNC_MODES),
     default="auto",
     show_default=True,
     help="full: list every follower, then mark unfollows. incremental: stop at the first page with "
@@ -267,7 +268,7 @@ def _print_results(results: Sequence[SourceResult]) -> None:
             str(r.new),
             str(r.missing),
             str(r.lost),
-            str(r.withheld),
+            str(r.unfollows_withheld),
             str(r.requests),
             r.message or _result_note(r),
         )
@@ -285,7 +286,7 @@ def _result_note(r: SourceResult) -> str:
         notes.append(f"{r.baseline:,} followers recorded (baseline)")
     if r.missing:
         notes.append(f"{r.missing:,} missing: unfollows only if the next full pass misses them too")
-    if r.withheld:
+    if r.unfollows_withheld:
         notes.append("unfollows withheld: see `followersync sync --help`")
     return "; ".join(notes)
 

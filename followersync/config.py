@@ -34,8 +34,10 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-PROVIDERS = ("linkedin", "instagram")
-PROVIDER_MAX_PAGE_SIZE = {"linkedin": 100, "instagram": 200}
+from followersync import domain
+
+PROVIDERS = tuple(domain.PROVIDERS)
+PROVIDER_MAX_PAGE_SIZE = {p.name: p.max_page_size for p in domain.PROVIDERS.values()}
 DEFAULT_BASE_URL = "https://api.postpress.ai/api/v1"
 DEFAULT_DATABASE_URL = "sqlite:///followersync.db"
 
@@ -45,7 +47,7 @@ ENV_API_KEY = "POSTPRESS_API_KEY"
 ENV_DATABASE_URL = "FOLLOWERSYNC_DATABASE_URL"
 ENV_BASE_URL = "FOLLOWERSYNC_BASE_URL"
 
-_PROVIDER_TITLES = {"linkedin": "LinkedIn", "instagram": "Instagram"}
+_PROVIDER_TITLES = {p.name: p.title for p in domain.PROVIDERS.values()}
 _EXPECTED_PROVIDERS = " or ".join(PROVIDERS)
 
 

@@ -29,6 +29,7 @@ from followersync.api.errors import (
     NotFoundError,
     PostpressError,
     RateLimitedError,
+    one_line,
 )
 from followersync.api.models import Page
 from followersync.clock import Clock, StopRequested
@@ -40,7 +41,8 @@ from followersync.store.schema import sync_runs
 
 log = structlog.get_logger("followersync.engine")
 
-MODES = ("auto", "full", "incremental")
+# A failed run's message, kept whole enough to hold the API's title, detail and instance.
+_MAX_MESSAGE = 500
 
 
 class BudgetExhausted(Exception):
@@ -102,7 +104,7 @@ class SourceResult:
     baseline: int = 0  # followers recorded before the source's first complete pass
     missing: int = 0  # newly missing: not listed by this complete pass (not unfollows yet)
     lost: int = 0  # unfollows this run confirmed
-    withheld: int = 0
+    unfollows_withheld: int = 0
     requests: int = 0
     error_type: str | None = None
     message: str | None = None
@@ -208,15 +210,15 @@ class PassRunner:
             baseline=result.baseline,
             missing=result.missing,
             lost=result.lost,
-            withheld=result.withheld,
+            unfollows_withheld=result.unfollows_withheld,
             requests=stats.requests,
             error_type=result.error_type,
             message=result.message,
         )
-        if result.withheld:
+        if result.unfollows_withheld:
             bound.warning(
                 "unfollows.withheld",
-                withheld=result.withheld,
+                unfollows_withheld=result.unfollows_withheld,
                 hint="more than the guard allows went missing in one pass; if they really left, "
                 "run `followersync sync --mode full --accept-unfollows --source " + source.name + "`",
             )
@@ -228,20 +230,20 @@ class PassRunner:
         try:
             self._pages(run)
         except StopRequested:
-            self._end(result, stats, "deferred", None, message="stopped by signal; checkpoint kept")
+            self._close_run(result, stats, "deferred", None, message="stopped by signal; checkpoint kept")
         except (RateLimitedError, BudgetExhausted) as exc:
             result.account_stopped = True
-            self._end(result, stats, "deferred", exc)
+            self._close_run(result, stats, "deferred", exc)
         except (CredentialError, AccountRestrictedError) as exc:
             result.account_stopped = True
-            self._end(result, stats, "failed", exc)
+            self._close_run(result, stats, "failed", exc)
         except (PostpressError, LeaseLost) as exc:
-            self._end(result, stats, "failed", exc)
+            self._close_run(result, stats, "failed", exc)
         except sa.exc.DBAPIError as exc:
-            self._end(result, stats, "failed", exc, error_type="database_error")
+            self._close_run(result, stats, "failed", exc, error_type="database_error")
         except Exception as exc:
             log.exception("run.crash")
-            self._end(result, stats, "failed", exc, error_type="internal_error")
+            self._close_run(result, stats, "failed", exc, error_type="internal_error")
 
     def _pages(self, run: _Run) -> None:
         source, ctx, resume, result, stats = run.source, run.ctx, run.resume, run.result, run.stats
@@ -309,12 +311,12 @@ class PassRunner:
                         rule=rule,
                     )
                     result.missing, result.lost = settled.missing, settled.lost
-                    result.withheld = settled.withheld
+                    result.unfollows_withheld = settled.unfollows_withheld
                 runs.complete_pass(conn, ctx.source_id, ctx.pass_id, now)
-                self._finish(conn, result, stats, "succeeded", now)
+                self._record_end(conn, result, stats, "succeeded", now)
         except BaseException:
             # Rolled back with the transaction: the run that records the failure marked nothing.
-            result.missing = result.lost = result.withheld = 0
+            result.missing = result.lost = result.unfollows_withheld = 0
             raise
 
     def _restart_pass(self, ctx: pages.PassContext) -> tuple[pages.PassContext, datetime]:
@@ -325,7 +327,7 @@ class PassRunner:
             conn.execute(sync_runs.update().where(sync_runs.c.id == ctx.run_id).values(pass_id=pass_id))
         return pages.PassContext(**{**ctx.__dict__, "pass_id": pass_id}), now
 
-    def _end(
+    def _close_run(
         self,
         result: SourceResult,
         stats: RequestStats,
@@ -339,19 +341,19 @@ class PassRunner:
         detail: dict[str, Any] | None = None
         if exc is not None:
             error_type = error_type or getattr(exc, "error_type", None) or type(exc).__name__
-            detail = dict(getattr(exc, "error_detail", None) or {"detail": _one_line(str(exc))})
-            message = message or _one_line(str(exc))
+            detail = dict(getattr(exc, "error_detail", None) or {"detail": one_line(str(exc), _MAX_MESSAGE)})
+            message = message or one_line(str(exc), _MAX_MESSAGE)
         result.error_type, result.message = error_type, message
         try:
             with self.db.begin() as conn:
-                self._finish(conn, result, stats, status, self.clock.now(), detail)
+                self._record_end(conn, result, stats, status, self.clock.now(), detail)
         except sa.exc.DBAPIError:
             # The database is gone: the run stays `running` and the next process that finds its lease
             # expired records it as abandoned. The pages already committed are safe.
             result.status = status
             log.error("run.not_recorded", source=result.source, run_id=result.run_id, status=status)
 
-    def _finish(
+    def _record_end(
         self,
         conn: sa.Connection,
         result: SourceResult,
@@ -372,7 +374,7 @@ class PassRunner:
             retries=stats.retries,
             followers_missing=result.missing,
             followers_lost=result.lost,
-            unfollows_withheld=result.withheld,
+            unfollows_withheld=result.unfollows_withheld,
             error_type=result.error_type,
             error_detail=detail,
         )
@@ -398,7 +400,3 @@ class _Distinct:
         fresh = len(ids) - sum(1 for i in ids if any(i in seen for seen in self._recent))
         self._recent = [*self._recent[-(self.KEPT_PAGES - 1) :], ids]
         return fresh
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())[:500]

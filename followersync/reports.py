@@ -23,12 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from followersync.api.errors import (
-    ACCOUNT_CREDENTIAL_TYPES,
-    API_KEY_TYPES,
-    FORBIDDEN_TYPES,
-    NOT_FOUND_TYPES,
-)
+from followersync.domain import ErrorKind, kind_of
 from followersync.store.schema import (
     account_leases,
     follow_events,
@@ -137,7 +132,7 @@ class SourceStatus:
     # What `attention()` needs beyond the fields above.
     last_error_status: int | None  # the HTTP status recorded with the last run's error, if any
     failed_streak: int  # how many of the newest runs failed in a row
-    withheld_unfollows: int  # held back by the guard on the last successful full pass
+    unfollows_withheld: int  # held back by the guard on the last successful full pass
 
 
 def status(conn: sa.Connection, source_ids: Sequence[int], now: datetime) -> list[SourceStatus]:
@@ -214,7 +209,7 @@ def status(conn: sa.Connection, source_ids: Sequence[int], now: datetime) -> lis
             events_since("unfollow").label("lost_7d"),
             last_full_pass.label("last_full_pass_at"),
             failed_streak.label("failed_streak"),
-            withheld.label("withheld_unfollows"),
+            withheld.label("unfollows_withheld"),
             last_run.c.id.label("run_id"),
             last_run.c.mode.label("run_mode"),
             last_run.c.status.label("run_status"),
@@ -275,7 +270,7 @@ def _source_status(row: sa.Row[Any]) -> SourceStatus:
         lease=lease,
         last_error_status=error_status if isinstance(error_status, int) else None,
         failed_streak=int(row.failed_streak),
-        withheld_unfollows=int(row.withheld_unfollows or 0),
+        unfollows_withheld=int(row.unfollows_withheld or 0),
     )
 
 
@@ -290,34 +285,35 @@ def attention(s: SourceStatus) -> str | None:
     if run is None:
         return None
     error = run.error_type or "an error"
+    kind = kind_of(run.error_type, s.last_error_status)
     if run.status == "failed":
-        if run.error_type in ACCOUNT_CREDENTIAL_TYPES:
+        if kind is ErrorKind.ACCOUNT_CREDENTIALS:
             return (
                 f"reconnect the account in postpress: the last run failed with {error} "
                 f"(account {s.account_id})"
             )
-        if run.error_type in API_KEY_TYPES or s.last_error_status == 401:
+        if kind is ErrorKind.API_KEY:
             return (
                 f"check POSTPRESS_API_KEY: the API did not accept the key ({error}); "
                 f"if the key is right, reconnect the account in postpress (account {s.account_id})"
             )
-        if run.error_type == "errors/account_restricted":
+        if kind is ErrorKind.RESTRICTED:
             return (
                 f"the provider restricted account {s.account_id} ({error}): resolve it with the provider, "
                 "then sync again"
             )
-        if run.error_type in FORBIDDEN_TYPES or s.last_error_status == 403:
+        if kind is ErrorKind.FORBIDDEN:
             return f"the API refused the listing ({error}): check the API key's scopes and subscription"
-        if run.error_type in NOT_FOUND_TYPES or s.last_error_status == 404:
+        if kind is ErrorKind.NOT_FOUND:
             return f"the API does not know this account or user ({error}): check account_id and user_id"
     if s.failed_streak >= FAILED_RUNS_FOR_ATTENTION:
         return (
             f"the last {s.failed_streak} runs failed (last error: {error}): "
             f"see `followersync runs --source {s.source}`"
         )
-    if s.withheld_unfollows:
+    if s.unfollows_withheld:
         return (
-            f"{s.withheld_unfollows} unfollows withheld by the guard on the last full pass; if they really "
+            f"{s.unfollows_withheld} unfollows withheld by the guard on the last full pass; if they really "
             f"left, run `followersync sync --source {s.source} --mode full --accept-unfollows`"
         )
     if run.status == "deferred" and run.error_type == "budget_exhausted":

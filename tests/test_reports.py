@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from followersync import reports
-from followersync.api.errors import CREDENTIAL_TYPES
 from followersync.config import SourceConfig
+from followersync.domain import CREDENTIAL_TYPES
 from followersync.simulator import Fault, Simulator
 from followersync.store import runs
 from tests.harness import API_KEY, Harness
@@ -124,7 +124,7 @@ def test_status_says_what_the_tables_say(db_url: str) -> None:
             "reconnect the account in postpress: the last run failed with errors/expired_credentials "
             "(account acc_li_1)"
         )
-        assert (ig.followers, ig.withheld_unfollows) == (121, 60)
+        assert (ig.followers, ig.unfollows_withheld) == (121, 60)
         assert reports.attention(ig) == (
             "60 unfollows withheld by the guard on the last full pass; if they really left, run "
             "`followersync sync --source brand-ig --mode full --accept-unfollows`"
@@ -184,7 +184,7 @@ def _status(**changes: Any) -> reports.SourceStatus:
         "lease": None,
         "last_error_status": None,
         "failed_streak": 0,
-        "withheld_unfollows": 0,
+        "unfollows_withheld": 0,
     }
     return reports.SourceStatus(**{**fields, **changes})
 
@@ -243,7 +243,7 @@ def test_a_wrong_api_key_is_reported_as_such(db_url: str) -> None:
         ({"status": "failed", "error_type": "errors/subscription_required"}, "scopes"),
         ({"status": "failed", "error_type": "errors/resource_not_found"}, "account_id and user_id"),
         ({"status": "failed", "error_type": "network_error", "failed_streak": 4}, "the last 4 runs failed"),
-        ({"withheld_unfollows": 30}, "30 unfollows withheld"),
+        ({"unfollows_withheld": 30}, "30 unfollows withheld"),
         ({"status": "deferred", "error_type": "budget_exhausted"}, "daily request budget"),
         ({"status": "deferred", "error_type": "errors/too_many_requests"}, "rate-limited"),
     ],

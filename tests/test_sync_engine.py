@@ -102,7 +102,7 @@ def test_churn_gives_follow_events_at_once_and_unfollows_on_the_confirming_pass(
     new = sim.follow(LI.account_id, 3)
     gone = sim.unfollow(LI.account_id, count=2)
     [result] = h.sync("full", names=["acme-page"])
-    assert (result.new, result.missing, result.lost, result.withheld) == (3, 2, 0, 0)
+    assert (result.new, result.missing, result.lost, result.unfollows_withheld) == (3, 2, 0, 0)
     assert sorted(f for f, _ in h.events("acme-page", "follow")) == sorted(new)
     assert h.events("acme-page", "unfollow") == []
     run = h.runs("acme-page")[-1]
@@ -190,14 +190,14 @@ def test_truncated_listing_is_withheld_by_the_guard_until_accepted(h: Harness, s
     h.sync()
     sim.inject(Fault.truncate(), account_id=IG.account_id, on_page=0)
     [result] = h.sync("full", names=["brand-ig"])
-    assert (result.status, result.lost, result.withheld) == ("succeeded", 0, 250)
+    assert (result.status, result.lost, result.unfollows_withheld) == ("succeeded", 0, 250)
     run = h.runs("brand-ig")[-1]
     assert (run.status, run.followers_lost, run.unfollows_withheld) == ("succeeded", 0, 250)
     assert len(h.active("brand-ig")) == 450
 
     sim.inject(Fault.truncate(), account_id=IG.account_id, on_page=0)
     [result] = h.sync("full", accept_unfollows=True, names=["brand-ig"])
-    assert (result.lost, result.withheld) == (250, 0)
+    assert (result.lost, result.unfollows_withheld) == (250, 0)
     assert len(h.active("brand-ig")) == 200
 
 
@@ -207,9 +207,9 @@ def test_guard_lets_small_losses_through(db_url: str, sim: Simulator) -> None:
         h.sync()
         sim.unfollow(LI.account_id, count=30)  # more than the minimum, under a quarter of 250
         [result] = h.sync("full")
-        assert (result.missing, result.lost, result.withheld) == (30, 0, 0)
+        assert (result.missing, result.lost, result.unfollows_withheld) == (30, 0, 0)
         [result] = h.sync("full")
-        assert (result.missing, result.lost, result.withheld) == (0, 30, 0)
+        assert (result.missing, result.lost, result.unfollows_withheld) == (0, 30, 0)
     finally:
         h.close()
 

@@ -139,7 +139,7 @@ def test_the_guard_withholds_the_marking_and_accept_unfollows_marks_everyone_at_
 
         sim.inject(Fault.truncate(), account_id=LI.account_id, on_page=0)  # lists 100 of 249
         [withheld] = h.sync("full")
-        assert (withheld.status, withheld.missing, withheld.lost, withheld.withheld) == (
+        assert (withheld.status, withheld.missing, withheld.lost, withheld.unfollows_withheld) == (
             "succeeded",
             0,
             0,
@@ -154,7 +154,7 @@ def test_the_guard_withholds_the_marking_and_accept_unfollows_marks_everyone_at_
         sim.inject(Fault.truncate(), account_id=LI.account_id, on_page=0)
         [accepted] = h.sync("full", accept_unfollows=True)
         # 149 newly missing, and the one missing since before: all 150 not listed are unfollowed.
-        assert (accepted.missing, accepted.lost, accepted.withheld) == (149, 150, 0)
+        assert (accepted.missing, accepted.lost, accepted.unfollows_withheld) == (149, 150, 0)
         assert len(h.active(LI.name)) == 100 and missing(h) == {}
         done = unfollows(h)
         assert len(done) == 150

@@ -28,7 +28,8 @@ from followersync.api.errors import (
 from followersync.api.models import Page, parse_page
 from followersync.api.pacing import Pacer
 from followersync.clock import Clock, SystemClock
-from followersync.config import PROVIDER_MAX_PAGE_SIZE, ApiSettings, ProviderSettings, SourceConfig
+from followersync.config import ApiSettings, ProviderSettings, SourceConfig
+from followersync.domain import PROVIDERS
 
 __all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "Client", "RequestStats"]
 
@@ -152,7 +153,7 @@ class Client:
         """One page of `source`'s followers, retried as the API allows; raises a `PostpressError`."""
         try:
             interval = self.providers[source.provider].min_request_interval
-            max_limit = PROVIDER_MAX_PAGE_SIZE[source.provider]
+            max_limit = PROVIDERS[source.provider].max_page_size
         except KeyError:
             raise ValueError(f"unknown provider {source.provider!r} for source {source.name!r}") from None
         if not 1 <= limit <= max_limit:

@@ -34,6 +34,8 @@ from typing import Any
 
 import msgspec
 
+from followersync.domain import ErrorKind, kind_of
+
 __all__ = [
     "AccountRestrictedError",
     "ApiError",
@@ -223,93 +225,25 @@ class CursorLoopError(PostpressError):
         self.pages = pages
 
 
-# The reference documents these types; anything else falls back on the HTTP status.
-CREDENTIAL_TYPES = frozenset(
-    f"errors/{name}"
-    for name in (
-        "missing_credentials",
-        "multiple_sessions",
-        "invalid_checkpoint_solution",
-        "invalid_proxy_credentials",
-        "checkpoint_error",
-        "invalid_credentials",
-        "expired_credentials",
-        "insufficient_privileges",
-        "disconnected_account",
-        "disconnected_feature",
-        "invalid_credentials_but_valid_account_imap",
-        "expired_link",
-        "wrong_account",
-    )
-)
-# The 401 types that may mean the API key itself was refused (the reference does not say which one a
-# wrong key gets; the simulator answers missing_credentials). The others are about the linked
-# account's connection to the provider, which the API can only judge once it has accepted the key.
-API_KEY_TYPES = frozenset(
-    f"errors/{name}" for name in ("missing_credentials", "invalid_credentials", "insufficient_privileges")
-)
-ACCOUNT_CREDENTIAL_TYPES = CREDENTIAL_TYPES - API_KEY_TYPES
-FORBIDDEN_TYPES = frozenset(
-    f"errors/{name}"
-    for name in (
-        "account_mismatch",
-        "insufficient_permissions",
-        "session_mismatch",
-        "feature_not_subscribed",
-        "subscription_required",
-        "unknown_authentication_context",
-        "action_required",
-        "resource_access_restricted",
-    )
-)
-NOT_FOUND_TYPES = frozenset({"errors/resource_not_found", "errors/invalid_resource_identifier"})
-TRANSIENT_TYPES = frozenset(
-    f"errors/{name}"
-    for name in (
-        "unexpected_error",
-        "provider_error",
-        "no_client_session",
-        "no_channel",
-        "no_handler",
-        "network_down",
-        "service_unavailable",
-        "request_timeout",
-    )
-)
-
-_BY_TYPE: dict[str, type[ApiError]] = {
-    **dict.fromkeys(CREDENTIAL_TYPES, CredentialError),
-    "errors/account_restricted": AccountRestrictedError,
-    **dict.fromkeys(FORBIDDEN_TYPES, ForbiddenError),
-    **dict.fromkeys(NOT_FOUND_TYPES, NotFoundError),
-    **dict.fromkeys(TRANSIENT_TYPES, TransientApiError),
-    "errors/authentication_intent_error": ServerError,
-    "errors/feature_not_implemented": NotImplementedByApiError,
-}
-
-_BY_STATUS: dict[int, type[ApiError]] = {
-    400: BadRequestError,
-    401: CredentialError,
-    403: ForbiddenError,
-    404: NotFoundError,
-    429: RateLimitedError,
-    501: NotImplementedByApiError,
-    503: TransientApiError,
-    504: TransientApiError,
+# The class of each meaning (`domain.kind_of` judges the meaning, by type first): the engine decides
+# from the class alone what a failure does to a run, the client whether to retry.
+_CLASS_OF: dict[ErrorKind, type[ApiError]] = {
+    ErrorKind.API_KEY: CredentialError,
+    ErrorKind.ACCOUNT_CREDENTIALS: CredentialError,
+    ErrorKind.RESTRICTED: AccountRestrictedError,
+    ErrorKind.FORBIDDEN: ForbiddenError,
+    ErrorKind.BAD_REQUEST: BadRequestError,
+    ErrorKind.NOT_FOUND: NotFoundError,
+    ErrorKind.RATE_LIMITED: RateLimitedError,
+    ErrorKind.NOT_IMPLEMENTED: NotImplementedByApiError,
+    ErrorKind.TRANSIENT: TransientApiError,
+    ErrorKind.SERVER: ServerError,
+    ErrorKind.OTHER: ApiError,
 }
 
 
 def _class_for(status: int, error_type: str | None) -> type[ApiError]:
-    # A 429 is the HTTP layer's rate limit whatever the body says: Retry-After is what matters there.
-    if status == 429:
-        return RateLimitedError
-    if error_type is not None and error_type in _BY_TYPE:
-        return _BY_TYPE[error_type]
-    if status in _BY_STATUS:
-        return _BY_STATUS[status]
-    if 500 <= status < 600:
-        return ServerError
-    return ApiError
+    return _CLASS_OF[kind_of(error_type, status)]
 
 
 class _Envelope(msgspec.Struct):

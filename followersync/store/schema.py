@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from followersync.domain import EVENTS, PASS_MODES, PROVIDERS, RUN_STATUSES, sql_in
 from followersync.store.types import RawJSON, UTCDateTime, json_column_type
 
 metadata = sa.MetaData(
@@ -30,9 +31,6 @@ metadata = sa.MetaData(
 # SQLite only aliases the rowid for INTEGER PRIMARY KEY, so big ids are BIGINT elsewhere.
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-RUN_STATUSES = ("running", "succeeded", "deferred", "failed", "abandoned")
-EVENTS = ("baseline", "follow", "unfollow")
-MODES = ("full", "incremental")
 
 sources = sa.Table(
     "sources",
@@ -45,7 +43,7 @@ sources = sa.Table(
     # A source removed from the configuration is disabled, never deleted: its history stays.
     sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.CheckConstraint("provider IN ('linkedin', 'instagram')", name="provider"),
+    sa.CheckConstraint(sql_in("provider", tuple(PROVIDERS)), name="provider"),
 )
 
 linkedin_profiles = sa.Table(
@@ -87,7 +85,7 @@ sync_passes = sa.Table(
     sa.Column("started_at", UTCDateTime, nullable=False),
     # Set when the pass reached `cursor: null` (full) or stopped early by design (incremental).
     sa.Column("completed_at", UTCDateTime),
-    sa.CheckConstraint("mode IN ('full', 'incremental')", name="mode"),
+    sa.CheckConstraint(sql_in("mode", PASS_MODES), name="mode"),
     sa.Index(None, "source_id", "mode", "completed_at"),
 )
 
@@ -115,10 +113,8 @@ sync_runs = sa.Table(
     sa.Column("error_detail", json_column_type()),
     # Which process ran it: a `running` run whose holder no longer holds the account's lease is dead.
     sa.Column("holder", sa.String(200), nullable=False),
-    sa.CheckConstraint(
-        "status IN ('running', 'succeeded', 'deferred', 'failed', 'abandoned')", name="status"
-    ),
-    sa.CheckConstraint("mode IN ('full', 'incremental')", name="mode"),
+    sa.CheckConstraint(sql_in("status", RUN_STATUSES), name="status"),
+    sa.CheckConstraint(sql_in("mode", PASS_MODES), name="mode"),
     sa.Index(None, "source_id", "started_at"),
     sa.Index(None, "status"),
 )
@@ -175,7 +171,7 @@ follow_events = sa.Table(
     sa.Column("event", sa.String(10), nullable=False),
     sa.Column("occurred_at", UTCDateTime, nullable=False),
     sa.Column("run_id", sa.Integer, nullable=False),
-    sa.CheckConstraint("event IN ('baseline', 'follow', 'unfollow')", name="event"),
+    sa.CheckConstraint(sql_in("event", EVENTS), name="event"),
     sa.Index(None, "source_id", "occurred_at"),
 )
 

@@ -44,7 +44,7 @@ class UnfollowRule:
 class UnfollowOutcome:
     missing: int  # newly missing: not listed by this pass, not missing before
     lost: int  # unfollows confirmed by this pass
-    withheld: int  # newly missing held back by the guard (then missing and lost are 0)
+    unfollows_withheld: int  # newly missing held back by the guard (then missing and lost are 0)
 
 
 def settle_pass(
@@ -78,11 +78,13 @@ def settle_pass(
     ).one()
     active_count, newly, again = int(counts[0]), int(counts[1]), int(counts[2])
     if newly == 0 and again == 0:
-        return UnfollowOutcome(missing=0, lost=0, withheld=0)
+        return UnfollowOutcome(missing=0, lost=0, unfollows_withheld=0)
     if not rule.accept and newly > rule.guard_fraction * active_count and newly > rule.guard_min:
-        return UnfollowOutcome(missing=0, lost=0, withheld=newly)
+        return UnfollowOutcome(missing=0, lost=0, unfollows_withheld=newly)
     if rule.accept:
-        return UnfollowOutcome(missing=newly, lost=_confirm(conn, not_listed, run_id, now), withheld=0)
+        return UnfollowOutcome(
+            missing=newly, lost=_confirm(conn, not_listed, run_id, now), unfollows_withheld=0
+        )
     if again:  # first, so that the newly missing are not counted twice
         conn.execute(
             followers.update()
@@ -96,7 +98,7 @@ def settle_pass(
             .values(missing_since=now, missed_passes=1)
         )
     confirmed = sa.and_(active, f.missed_passes >= rule.confirmations)
-    return UnfollowOutcome(missing=newly, lost=_confirm(conn, confirmed, run_id, now), withheld=0)
+    return UnfollowOutcome(missing=newly, lost=_confirm(conn, confirmed, run_id, now), unfollows_withheld=0)
 
 
 def _confirm(conn: sa.Connection, which: sa.ColumnElement[bool], run_id: int, now: datetime) -> int:

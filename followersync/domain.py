@@ -1,0 +1,141 @@
+"""The vocabulary every layer shares: providers, pass modes, run statuses, events, and what an API
+error type means. Imports no other module of followersync, so any layer may import it.
+
+The words are the user's, the same from the SQL to the command line: a *source* is a linked account
+(optionally narrowed to one user's followers), a *pass* pages through its whole listing (full) or
+stops early (incremental), a *run* is one invocation's work on a source, an *event* records a
+follower arriving (`baseline`, `follow`) or leaving (`unfollow`).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A social network whose followers postpress lists."""
+
+    name: str  # as in the configuration and the `sources.provider` column
+    title: str  # as people write it
+    max_page_size: int  # the API's largest `limit` for this provider
+
+
+PROVIDERS: dict[str, Provider] = {
+    "linkedin": Provider("linkedin", "LinkedIn", 100),
+    "instagram": Provider("instagram", "Instagram", 200),
+}
+
+PASS_MODES = ("full", "incremental")
+"""The modes a pass runs in (the `mode` of `sync_runs`)."""
+SYNC_MODES = ("auto", *PASS_MODES)
+"""What `followersync sync --mode` accepts: auto picks full or incremental."""
+
+RUN_STATUSES = ("running", "succeeded", "deferred", "failed", "abandoned")
+EVENTS = ("baseline", "follow", "unfollow")
+
+
+def sql_in(column: str, values: tuple[str, ...]) -> str:
+    """A CHECK constraint's condition: `column` holds one of `values` (fixed words, never user input)."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+# --- what an API error means -------------------------------------------------------------------------
+
+
+class ErrorKind(enum.Enum):
+    """The meaning of an error the API answered: what the engine does about it, what the user should."""
+
+    API_KEY = "the API key was refused"
+    ACCOUNT_CREDENTIALS = "the linked account must be reconnected"
+    RESTRICTED = "the provider restricted the account"
+    FORBIDDEN = "the key may not list this (scopes, subscription)"
+    BAD_REQUEST = "the request was refused (e.g. a stale cursor)"
+    NOT_FOUND = "no such account or user"
+    RATE_LIMITED = "too many requests"
+    NOT_IMPLEMENTED = "the API does not offer this listing"
+    TRANSIENT = "a passing failure: worth a retry"
+    SERVER = "a server failure not worth a retry"
+    OTHER = "an error the API does not document"
+
+
+def _types(*names: str) -> frozenset[str]:
+    return frozenset(f"errors/{name}" for name in names)
+
+
+# The 401 types (the reference's catalogue). Which one a wrong API key gets is not documented (the
+# simulator answers missing_credentials): these three may mean the key; the others are about the
+# linked account's connection to the provider, which the API can only judge once it accepted the key.
+API_KEY_TYPES = _types("missing_credentials", "invalid_credentials", "insufficient_privileges")
+ACCOUNT_CREDENTIAL_TYPES = _types(
+    "expired_credentials",
+    "disconnected_account",
+    "disconnected_feature",
+    "checkpoint_error",
+    "invalid_checkpoint_solution",
+    "multiple_sessions",
+    "invalid_proxy_credentials",
+    "invalid_credentials_but_valid_account_imap",
+    "expired_link",
+    "wrong_account",
+)
+CREDENTIAL_TYPES = API_KEY_TYPES | ACCOUNT_CREDENTIAL_TYPES
+FORBIDDEN_TYPES = _types(
+    "account_mismatch",
+    "insufficient_permissions",
+    "session_mismatch",
+    "feature_not_subscribed",
+    "subscription_required",
+    "unknown_authentication_context",
+    "action_required",
+    "resource_access_restricted",
+)
+NOT_FOUND_TYPES = _types("resource_not_found", "invalid_resource_identifier")
+TRANSIENT_TYPES = _types(
+    "unexpected_error",
+    "provider_error",
+    "no_client_session",
+    "no_channel",
+    "no_handler",
+    "network_down",
+    "service_unavailable",
+    "request_timeout",
+)
+
+_BY_TYPE: dict[str, ErrorKind] = {
+    **dict.fromkeys(API_KEY_TYPES, ErrorKind.API_KEY),
+    **dict.fromkeys(ACCOUNT_CREDENTIAL_TYPES, ErrorKind.ACCOUNT_CREDENTIALS),
+    "errors/account_restricted": ErrorKind.RESTRICTED,
+    **dict.fromkeys(FORBIDDEN_TYPES, ErrorKind.FORBIDDEN),
+    **dict.fromkeys(NOT_FOUND_TYPES, ErrorKind.NOT_FOUND),
+    **dict.fromkeys(TRANSIENT_TYPES, ErrorKind.TRANSIENT),
+    "errors/authentication_intent_error": ErrorKind.SERVER,
+    "errors/feature_not_implemented": ErrorKind.NOT_IMPLEMENTED,
+}
+
+_BY_STATUS: dict[int, ErrorKind] = {
+    400: ErrorKind.BAD_REQUEST,
+    401: ErrorKind.API_KEY,  # an undocumented 401: the key is the first thing to check
+    403: ErrorKind.FORBIDDEN,
+    404: ErrorKind.NOT_FOUND,
+    429: ErrorKind.RATE_LIMITED,
+    501: ErrorKind.NOT_IMPLEMENTED,
+    503: ErrorKind.TRANSIENT,
+    504: ErrorKind.TRANSIENT,
+}
+
+
+def kind_of(error_type: str | None, status: int | None) -> ErrorKind:
+    """What an API error means, judged by its `type` first and its HTTP status second, because the API
+    documents meanings per type (a 500 may or may not be worth retrying). A 429 is the HTTP layer's
+    rate limit whatever the body says."""
+    if status == 429:
+        return ErrorKind.RATE_LIMITED
+    if error_type is not None and error_type in _BY_TYPE:
+        return _BY_TYPE[error_type]
+    if status is not None and status in _BY_STATUS:
+        return _BY_STATUS[status]
+    if status is not None and 500 <= status < 600:
+        return ErrorKind.SERVER
+    return ErrorKind.OTHER
