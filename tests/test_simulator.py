@@ -630,3 +630,30 @@ def test_record_is_plain_data() -> None:
         RequestRecord(1, 1, "/v1/users/followers", "a", None, None, None, True, False, 1, 0.0, 200)
     )
     assert b'"status":200' in encoded
+
+
+# -- the package's public names ---------------------------------------------------------------------
+
+
+def test_the_public_names_stay_importable_from_the_package() -> None:
+    # The simulator is a package of modules; tests, the demo, the CLI and the benchmark import these
+    # from `followersync.simulator` itself, so none may move out of it unnoticed.
+    import followersync.simulator as package
+
+    expected = [
+        "DEFAULT_API_KEY",
+        "DOCUMENTED_ERRORS",
+        "PROVIDER_MAX_LIMIT",
+        "Departure",
+        "Fault",
+        "RequestRecord",
+        "Simulator",
+        "SimulatorError",
+        "decode_cursor",
+        "encode_cursor",
+        "serve",
+        "simulate_command",
+    ]
+    assert package.__all__ == expected
+    for name in expected:
+        exec(f"from followersync.simulator import {name}", {})
