@@ -8,9 +8,9 @@ This machine is shared and its speed drifts (the same pass ran 3x slower one day
 before), so a change is judged by the ratio of two versions measured alternately in one run, never
 by figures from different runs. Each round runs, for each version, a fresh database and source, then
 `--passes` full passes in a row (the first pass, then passes over an unchanged listing), each in a
-fresh child process of `bench/run.py`; the versions alternate within every round. The version under
+fresh child process of `bench/child.py`; the versions alternate within every round. The version under
 test is imported from its own directory (PYTHONPATH), migrations included: REF is checked out into
-a temporary git worktree, removed at the end. The measured child is this tree's `bench/run.py`, so
+a temporary git worktree, removed at the end. The measured child is this tree's `bench/child.py`, so
 REF must have the `PassRunner` interface it drives.
 
 Prints each round's figures and, per pass, the median followers/s of each version and their ratio.

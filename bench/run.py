@@ -8,7 +8,7 @@
 How it measures, and why:
 - The simulator (the fake postpress API) runs in this process, on a real socket, with no latency
   unless a scenario says otherwise. Every measured pass runs in a fresh child process
-  (`python bench/run.py _child`), so its peak memory (VmHWM, the kernel's high-water mark of the
+  (`bench/child.py`), so its peak memory (VmHWM, the kernel's high-water mark of the
   child's resident set) is the pass's own, interpreter and imports included, and nothing of the
   simulator's listings or of earlier passes. The child times only the pass itself: set-up
   (database, migrations, sources) is done here.
@@ -29,272 +29,32 @@ import argparse
 import contextlib
 import json
 import os
-import platform
-import resource
-import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+# The measured child, a file of its own (see its docstring); the parent only shares its API key.
+from child import API_KEY
+from report import Measure, format_table, load, machine
+
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-API_KEY = "bench-key-0123456789"
 SCENARIOS = ("baseline", "first", "second", "churn", "incremental", "memory", "many", "sqlite", "fleet")
 DEFAULT_SCENARIOS = tuple(s for s in SCENARIOS if s != "fleet")
 # The chained PostgreSQL scenarios: each needs the ones before it as set-up.
 CHAIN = ("first", "second", "churn", "incremental")
+CHILD = Path(__file__).resolve().with_name("child.py")  # started by path: bench/ is not a package
 
 
 # ---------------------------------------------------------------------------------------------------
-# The child: one measured pass (or COPY) in a fresh process, its result as JSON in a file
-
-
-class TxTimer:
-    """Sums the time from each transaction's BEGIN to the end of its COMMIT (or ROLLBACK).
-
-    SQLAlchemy's `begin` event marks the start; the end is the DBAPI commit itself, so the commit's
-    own round trip and fsync are counted (the `commit` event fires before it).
-    """
-
-    def __init__(self, engine: sa.Engine) -> None:
-        self.seconds = 0.0
-        self.count = 0
-        self._open: dict[int, float] = {}
-        self._lock = threading.Lock()
-        sa.event.listen(engine, "begin", self._begin)
-        dialect = engine.dialect
-        commit, rollback = dialect.do_commit, dialect.do_rollback
-
-        def do_commit(dbapi_conn: Any) -> None:
-            try:
-                commit(dbapi_conn)
-            finally:
-                self._end(dbapi_conn)
-
-        def do_rollback(dbapi_conn: Any) -> None:
-            try:
-                rollback(dbapi_conn)
-            finally:
-                self._end(dbapi_conn)
-
-        dialect.do_commit = do_commit  # type: ignore[method-assign]
-        dialect.do_rollback = do_rollback  # type: ignore[method-assign]
-
-    def _begin(self, conn: sa.Connection) -> None:
-        key = id(conn.connection.dbapi_connection)
-        with self._lock:
-            self._open[key] = time.perf_counter()
-
-    def _end(self, conn: Any) -> None:
-        now = time.perf_counter()
-        # SQLAlchemy hands the dialect its pool's proxy; the begin event saw the DBAPI connection.
-        key = id(getattr(conn, "dbapi_connection", conn))
-        with self._lock:
-            started = self._open.pop(key, None)
-            if started is not None:
-                self.seconds += now - started
-                self.count += 1
-
-
-def _child_settings(spec: dict[str, Any]) -> Any:
-    from followersync.config import (
-        PROVIDER_MAX_PAGE_SIZE,
-        ApiSettings,
-        DatabaseSettings,
-        ProviderSettings,
-        Settings,
-        SourceConfig,
-        SyncSettings,
-    )
-
-    providers = {
-        p: ProviderSettings(page_size=m, min_request_interval=0.0, daily_request_budget=0)
-        for p, m in PROVIDER_MAX_PAGE_SIZE.items()
-    }
-    sources = tuple(
-        SourceConfig(name=s["name"], provider=s["provider"], account_id=s["account_id"])
-        for s in spec["sources"]
-    )
-    return Settings(
-        api=ApiSettings(base_url=spec["base_url"], api_key=API_KEY),
-        database=DatabaseSettings(url=spec["db_url"]),
-        sync=SyncSettings(concurrency=spec.get("concurrency", 1)),
-        providers=providers,
-        sources=sources,
-    )
-
-
-def child_pass(spec: dict[str, Any]) -> dict[str, Any]:
-    """One pass of one source (`runner.run`), or of many through the `Fleet` when spec["fleet"]."""
-    try:
-        from followersync import allocator
-    except ImportError:  # a version from before it (bench/ab.py compares with older ones)
-        pass
-    else:
-        allocator.return_large_buffers()  # as the `followersync` command does when it starts
-    from followersync.clock import SystemClock
-    from followersync.engine import PassRunner
-    from followersync.store import db
-    from followersync.worker import Fleet, build_client
-
-    settings = _child_settings(spec)
-    engine = db.create_engine(spec["db_url"])
-    timer = TxTimer(engine)
-    clock = SystemClock()
-    client = build_client(settings, engine, clock)
-    runner = PassRunner(engine, client, settings, clock, holder=f"bench:{os.getpid()}")
-    ids = {s["name"]: s["id"] for s in spec["sources"]}
-    pairs = [(s, ids[s.name]) for s in settings.sources]
-    rss_before = peak_rss_kb()  # interpreter, imports, settings: what the pass starts from
-    started = time.perf_counter()
-    if spec.get("fleet"):
-        results = Fleet(runner, settings).sync(pairs, mode=spec["mode"])
-    else:
-        [(source, source_id)] = pairs
-        results = [runner.run(source, source_id, mode=spec["mode"])]
-    seconds = time.perf_counter() - started
-    client.close()
-    engine.dispose()
-    return {
-        "seconds": seconds,
-        "items": sum(r.items for r in results),
-        "pages": sum(r.pages for r in results),
-        "new": sum(r.new for r in results),
-        # getattr: bench/ab.py runs this child against older versions, which had no missing count.
-        "missing": sum(getattr(r, "missing", 0) for r in results),
-        "lost": sum(r.lost for r in results),
-        "requests": sum(r.requests for r in results),
-        "statuses": sorted({r.status for r in results}),
-        "errors": sorted({f"{r.error_type}: {r.message}" for r in results if r.error_type}),
-        "run_ids": [r.run_id for r in results],
-        "db_seconds": timer.seconds,
-        "transactions": timer.count,
-        "rss_before_kb": rss_before,
-        "rss_kb": peak_rss_kb(),
-    }
-
-
-def peak_rss_kb() -> int:
-    """This process's peak resident set size, in KiB: VmHWM, the high-water mark of its own memory.
-
-    Not `ru_maxrss`: Linux carries the parent's high-water mark into a child across fork and exec
-    (the child starts as a copy of the parent, or shares it under vfork), so a child of this
-    process, whose simulator holds every listing, would report the parent's peak.
-    """
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: the best there is
-
-
-def child_copy(spec: dict[str, Any]) -> dict[str, Any]:
-    """The physical limit: the source's rows binary-COPYed into a table with a primary key."""
-    import psycopg
-    from psycopg.types.json import Jsonb
-
-    from followersync.api.client import RequestStats
-    from followersync.api.models import InstagramFollower
-    from followersync.clock import SystemClock
-    from followersync.store import db
-    from followersync.worker import build_client
-
-    settings = _child_settings(spec)
-    [source] = settings.sources
-    engine = db.create_engine(spec["db_url"])
-    client = build_client(settings, engine, SystemClock())
-    now = datetime.now(UTC)
-    rows: list[tuple[Any, ...]] = []
-    for page in client.pages(source, cursor=None, limit=200, stats=RequestStats()):
-        for item, raw in zip(page.items, page.raw_items, strict=True):
-            assert isinstance(item, InstagramFollower)
-            rows.append(
-                (
-                    item.id,
-                    item.messaging_id,
-                    item.username,
-                    item.name,
-                    item.profile_picture_url,
-                    item.is_private,
-                    item.is_verified,
-                    Jsonb(raw.decode()),
-                    now,
-                    now,
-                )
-            )
-    client.close()
-    engine.dispose()
-    dsn = sa.make_url(spec["db_url"]).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn) as conn:
-        conn.execute(
-            "CREATE TABLE copy_baseline (id text PRIMARY KEY, messaging_id text NOT NULL,"
-            " username text NOT NULL, name text NOT NULL, profile_picture_url text,"
-            " is_private boolean NOT NULL, is_verified boolean NOT NULL, raw jsonb NOT NULL,"
-            " first_seen_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"
-        )
-        conn.commit()
-        started = time.perf_counter()
-        with (
-            conn.cursor() as cur,
-            cur.copy(
-                "COPY copy_baseline (id, messaging_id, username, name, profile_picture_url, is_private,"
-                " is_verified, raw, first_seen_at, updated_at) FROM STDIN (FORMAT BINARY)"
-            ) as copy,
-        ):
-            text, flag, time_ = "text", "bool", "timestamptz"
-            copy.set_types([text, text, text, text, text, flag, flag, "jsonb", time_, time_])
-            for row in rows:
-                copy.write_row(row)
-        conn.commit()
-        seconds = time.perf_counter() - started
-    return {
-        "seconds": seconds,
-        "items": len(rows),
-        "requests": 0,
-        "rss_kb": peak_rss_kb(),
-    }
-
-
-def child_main() -> None:
-    from followersync import logging as fs_logging
-
-    # Warnings and errors only, to stderr: stdout carries the result.
-    fs_logging.configure("json", stream=sys.stderr, level="warning")
-    spec = json.loads(sys.stdin.read())
-    result = child_copy(spec) if spec["kind"] == "copy" else child_pass(spec)
-    Path(spec["result_path"]).write_text(json.dumps(result))
-
-
-# ---------------------------------------------------------------------------------------------------
-# The parent: set-up, the simulator, the children, the table
-
-
-@dataclass
-class Measure:
-    """One scenario's row of the table: its repeats, and what was checked."""
-
-    scenario: str
-    metric: str  # what `values` are: "followers/s", "DB ms", "s", "MB"
-    values: list[float] = field(default_factory=list)
-    requests: list[int] = field(default_factory=list)
-    rss_kb: list[int] = field(default_factory=list)
-    goal: str = ""
-    met: bool | None = None
-    notes: list[str] = field(default_factory=list)
-    higher_is_better: bool = True
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.values) if self.values else float("nan")
+# The parent: set-up, the simulator, the children, the goals (bench/report.py prints the table)
 
 
 class Bench:
@@ -385,7 +145,7 @@ class Bench:
         self.settle()
         result_path = self.tmp / f"result-{uuid.uuid4().hex[:8]}.json"
         spec = {"base_url": self.sim.base_url, "result_path": str(result_path), **spec}
-        argv = [sys.executable, str(Path(__file__).resolve()), "_child"]
+        argv = [sys.executable, str(CHILD)]
         if self.args.profile is not None:
             # py-spy samples the child from outside (no instrumentation overhead in the pass itself);
             # raw "collapsed stack" output, one file per child, for bench/profile_summary.py.
@@ -606,7 +366,7 @@ class Bench:
         walls[16].notes.append(f"speed-up {speedup:.1f}x (goal >= 12.8x)")
         walls[16].met = speedup >= 12.8
 
-    # -- the table ------------------------------------------------------------------------------------
+    # -- the goals that span scenarios ---------------------------------------------------------------
 
     def judge(self) -> None:
         base = self.measures.get("baseline")
@@ -632,75 +392,6 @@ class Bench:
             growth = big.median / small.median - 1
             big.notes.append(f"{growth:+.1%} from 100,000")
             big.met = bool(big.met) and growth <= 0.10
-
-    def table(self) -> str:
-        base = self.measures.get("baseline")
-        head = ["scenario", "metric", "median", "min", "max", "requests", "peak RSS", "x baseline", "goal"]
-        rows: list[list[str]] = []
-        for m in self.measures.values():
-            ratio = (
-                f"{m.median / base.median:.2f}"
-                if base is not None and m.metric == "followers/s" and m.values
-                else ""
-            )
-            fmt = "{:,.0f}" if m.metric == "followers/s" else "{:,.1f}"
-            verdict = "" if m.met is None else ("met" if m.met else "NOT met")
-            rows.append(
-                [
-                    m.scenario,
-                    m.metric,
-                    fmt.format(m.median),
-                    fmt.format(min(m.values)),
-                    fmt.format(max(m.values)),
-                    "/".join(sorted({str(r) for r in m.requests})),
-                    f"{max(m.rss_kb) / 1024:.0f} MB",
-                    ratio,
-                    f"{m.goal}: {verdict}" if verdict else m.goal,
-                ]
-            )
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)] if rows else []
-        lines = [
-            "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |",
-            "|" + "|".join("-" * (w + 2) for w in widths) + "|",
-        ]
-        lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
-        notes = [f"- {m.scenario}: {note}" for m in self.measures.values() for note in m.notes]
-        return "\n".join(lines + (["", *notes] if notes else []))
-
-
-def machine(pg_url: str) -> str:
-    """The machine and the settings that decide the figures, for the top of the output."""
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    try:
-        engine = sa.create_engine(pg_url)
-        with engine.connect() as conn:
-            pg = str(conn.execute(sa.text("SHOW server_version")).scalar_one())
-            names = ("shared_buffers", "synchronous_commit", "fsync", "wal_writer_delay", "max_wal_size")
-            settings = ", ".join(f"{n}={conn.execute(sa.text(f'SHOW {n}')).scalar_one()}" for n in names)
-        engine.dispose()
-    except sa.exc.DBAPIError as exc:
-        pg, settings = f"unreachable ({type(exc).__name__})", ""
-    import psycopg
-
-    return (
-        f"machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}; SQLAlchemy {sa.__version__}, psycopg {psycopg.__version__}\n"
-        f"PostgreSQL {pg} ({settings}); SQLite {sqlite3.sqlite_version}\n"
-        f"load average at start: {load()}"
-    )
-
-
-def load() -> str:
-    """The 1-, 5- and 15-minute load averages: anything else running skews the figures."""
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -738,9 +429,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["_child"]:
-        child_main()
-        return 0
     args = parse_args(argv)
     print(machine(args.pg_url))
     print(f"command: python bench/run.py {' '.join(argv)}".rstrip())
@@ -765,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench.close()
     bench.judge()
     print()
-    print(bench.table())
+    print(format_table(bench.measures))
     print(f"\ntotal {time.perf_counter() - started:.0f} s; load average at the end: {load()}")
     if args.json is not None:
         args.json.write_text(

@@ -345,10 +345,38 @@ def main() -> None:
     cli(prog_name="followersync")
 
 
-def _register_simulator() -> None:
-    from followersync.simulator import simulate_command
+class _LazySimulate(click.Command):
+    """`simulate`, whose module is imported only when the command runs or `--help` lists it: the
+    simulator brings http.server and a whole fake API along, which `sync` and `worker` never use.
 
-    cli.add_command(simulate_command, "simulate")
+    Parsing, help and the run are the real command's (make_context hands over to it), so
+    `followersync simulate --help` reads exactly as the command itself does.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("simulate")
+
+    @staticmethod
+    def _real() -> click.Command:
+        from followersync.simulator import simulate_command
+
+        return simulate_command
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: object,
+    ) -> click.Context:
+        return self._real().make_context(info_name, args, parent, **extra)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self._real().get_short_help_str(limit)
+
+
+def _register_simulator() -> None:
+    cli.add_command(_LazySimulate())
 
 
 _register_simulator()

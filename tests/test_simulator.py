@@ -593,6 +593,24 @@ def test_simulate_command_help_shows_an_example_and_no_key() -> None:
     assert "secret-123" not in result.output
 
 
+def test_followersync_simulate_is_the_simulate_command_imported_only_when_used() -> None:
+    from followersync.cli import cli
+
+    through_cli = CliRunner().invoke(cli, ["simulate", "--help"], prog_name="followersync")
+    # The command on its own, in the context the group gives its subcommands (-h, the width).
+    direct = CliRunner().invoke(
+        simulate_command, ["--help"], prog_name="followersync simulate", **cli.context_settings
+    )
+    assert through_cli.exit_code == 0 and through_cli.output == direct.output
+    assert through_cli.output.startswith("Usage: followersync simulate [OPTIONS]")
+    listed = CliRunner().invoke(cli, ["--help"], prog_name="followersync").output
+    assert "simulate  Serve a realistic fake postpress API" in listed
+    # A fresh interpreter: this one has long imported the simulator. `sync` and `worker` must not pay
+    # for http.server and the simulator just because the CLI also offers `simulate`.
+    code = "import followersync.cli, sys; assert 'http.server' not in sys.modules, 'http.server imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_simulate_serves_until_sigterm_without_printing_the_key() -> None:
     env = {**os.environ, "POSTPRESS_API_KEY": "secret-456"}
     args = ["--port", "0", "--instagram-accounts", "2", "--followers", "30", "--churn", "50"]
@@ -630,3 +648,30 @@ def test_record_is_plain_data() -> None:
         RequestRecord(1, 1, "/v1/users/followers", "a", None, None, None, True, False, 1, 0.0, 200)
     )
     assert b'"status":200' in encoded
+
+
+# -- the package's public names ---------------------------------------------------------------------
+
+
+def test_the_public_names_stay_importable_from_the_package() -> None:
+    # The simulator is a package of modules; tests, the demo, the CLI and the benchmark import these
+    # from `followersync.simulator` itself, so none may move out of it unnoticed.
+    import followersync.simulator as package
+
+    expected = [
+        "DEFAULT_API_KEY",
+        "DOCUMENTED_ERRORS",
+        "PROVIDER_MAX_LIMIT",
+        "Departure",
+        "Fault",
+        "RequestRecord",
+        "Simulator",
+        "SimulatorError",
+        "decode_cursor",
+        "encode_cursor",
+        "serve",
+        "simulate_command",
+    ]
+    assert package.__all__ == expected
+    for name in expected:
+        exec(f"from followersync.simulator import {name}", {})

@@ -1,0 +1,572 @@
+"""The simulator: a fake postpress API in a background thread, the controls tests need, and how it answers."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import re
+import socket
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from types import TracebackType
+from typing import Any
+
+import msgspec
+
+from followersync.simulator.cursors import decode_cursor, encode_cursor
+from followersync.simulator.errors import (
+    DEFAULT_API_KEY,
+    DEFAULT_LIMIT,
+    DOCUMENTED_ERRORS,
+    EXTRA_ERRORS,
+    FOLLOWERS_PATHS,
+    PROVIDER_MAX_LIMIT,
+    SimulatorError,
+    _phrase,
+)
+from followersync.simulator.faults import _AUTO, Departure, Fault, _Auto, _Injection
+from followersync.simulator.listing import _Listing, _page_body
+from followersync.simulator.people import _make_item, _other_provider
+from followersync.simulator.records import RequestRecord
+from followersync.simulator.wire import _Handler, _Response, _Server
+
+# A `limit` query parameter that is an integer (RequestRecord.limit is None for anything else).
+_INT = re.compile(r"-?[0-9]{1,12}")
+
+
+class Simulator:
+    """A fake postpress API in a background thread, plus the controls tests need.
+
+    Start it with `start()` or a `with` block; `base_url` is then `http://127.0.0.1:PORT/api/v1`
+    (the server also answers `/v1/users/followers`). All methods are thread-safe; request handling
+    for different accounts (and for the same one) runs in parallel, one thread per connection.
+    """
+
+    def __init__(
+        self,
+        api_key: str = DEFAULT_API_KEY,
+        *,
+        latency: float = 0.0,
+        seed: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self._api_key = api_key
+        self._latency = latency
+        self._seed = seed
+        self._host = host
+        self._port = port
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+        self._providers: dict[str, str] = {}  # account_id -> provider
+        self._listings: dict[tuple[str, str | None], _Listing] = {}
+        self._injections: list[_Injection] = []
+        self._callbacks: list[Callable[[RequestRecord], object]] = []
+        self._seq = 0
+        self._account_seq: dict[str | None, int] = {}
+        self._in_flight: dict[str | None, int] = {}
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.requests: list[RequestRecord] = []
+        """Every request received, in arrival order (status filled in once answered)."""
+        self.errors: list[BaseException] = []
+        """Exceptions raised while answering (by the simulator or an on_request callback)."""
+        self.departures: list[Departure] = []
+        """Every `Fault.departure` that took effect, in order."""
+
+    def __repr__(self) -> str:
+        # Never the key: reprs end up in logs and test reports.
+        where = self.base_url if self._server else "not started"
+        return f"<Simulator {where} accounts={sorted(self._providers)}>"
+
+    # -- life cycle -------------------------------------------------------------------------------
+
+    def start(self) -> Simulator:
+        """Bind and serve in a daemon thread; returns self."""
+        if self._server is not None:
+            raise RuntimeError("simulator already started")
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        self._stopping.clear()
+        self._server = _Server((self._host, self._port), self, family)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"postpress-simulator:{self._server.server_port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection; idempotent. Sleeping handlers return at once."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        with server.connections_lock:
+            connections = dict(server.connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked reading its next request
+        # Handler threads are daemons, so a callback stuck in a test cannot hang the interpreter;
+        # the join only makes a normal stop leave no thread behind.
+        deadline = time.monotonic() + 2
+        for handler_thread in [*connections.values(), thread]:
+            if handler_thread is not None and handler_thread is not threading.current_thread():
+                handler_thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._server = self._thread = None
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+        if exc is None and self.errors:
+            # A failing callback must fail the test, not just print a traceback nobody reads.
+            raise SimulatorError(f"{len(self.errors)} error(s) while answering requests") from self.errors[0]
+
+    @property
+    def base_url(self) -> str:
+        """`http://HOST:PORT/api/v1`: the client calls `{base_url}/users/followers`."""
+        if self._server is None:
+            raise RuntimeError("simulator not started")
+        host = self._host
+        if host in ("", "0.0.0.0"):  # noqa: S104 - only naming the wildcard to replace it
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self._server.server_port}/api/v1"
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with port=0)."""
+        if self._server is None:
+            raise RuntimeError("simulator not started")
+        return self._server.server_port
+
+    # -- data ---------------------------------------------------------------------------------------
+
+    def add_account(
+        self, account_id: str, provider: str, *, followers: int = 0, user_id: str | None = None
+    ) -> None:
+        """Create the listing of (account_id, user_id) with `followers` generated followers.
+
+        `user_id` None is the linked account's own followers; another `user_id` is a user or company
+        whose followers the account can list (same provider as the account).
+        """
+        if provider not in PROVIDER_MAX_LIMIT:
+            raise ValueError(f"provider must be one of {sorted(PROVIDER_MAX_LIMIT)}, not {provider!r}")
+        listing = _Listing(self._seed, provider, account_id, user_id)
+        # Generated outside the lock: a large listing takes a moment and requests go on meanwhile.
+        listing.push_head(listing.new_entries(followers))
+        with self._lock:
+            known = self._providers.get(account_id)
+            if known is not None and known != provider:
+                raise ValueError(f"account {account_id!r} is a {known} account, not {provider}")
+            if (account_id, user_id) in self._listings:
+                raise ValueError(f"listing ({account_id!r}, user_id={user_id!r}) already exists")
+            self._providers[account_id] = provider
+            self._listings[account_id, user_id] = listing
+
+    def follow(self, account_id: str, count: int = 1, *, user_id: str | None = None) -> list[str]:
+        """`count` new followers at the head of the listing; returns their ids, newest first."""
+        with self._lock:
+            listing = self._listing(account_id, user_id)
+            entries = listing.new_entries(count)
+            listing.push_head(entries)
+        return [e.id for e in reversed(entries)]
+
+    def unfollow(
+        self,
+        account_id: str,
+        ids: Sequence[str] | None = None,
+        *,
+        count: int = 0,
+        user_id: str | None = None,
+    ) -> list[str]:
+        """Remove the followers `ids` (KeyError for one not in the listing), or else `count` random
+        ones (chosen with the simulator's seeded generator); returns the removed ids."""
+        with self._lock:
+            listing = self._listing(account_id, user_id)
+            if ids is not None:
+                missing = [i for i in ids if i not in listing.by_id]
+                if missing:
+                    raise KeyError(f"not following {account_id!r}: {missing[:5]}")
+                chosen = list(dict.fromkeys(ids))
+            else:
+                chosen = [e.id for e in self._rng.sample(listing.entries, min(count, len(listing.entries)))]
+            listing.remove(chosen)
+        return chosen
+
+    def refollow(self, account_id: str, ids: Sequence[str], *, user_id: str | None = None) -> None:
+        """Bring back followers who unfollowed, at the head (the last id becomes the newest)."""
+        with self._lock:
+            listing = self._listing(account_id, user_id)
+            missing = [i for i in ids if i not in listing.gone]
+            if missing:
+                raise KeyError(f"never unfollowed {account_id!r}: {missing[:5]}")
+            listing.push_head([listing.gone[i] for i in ids])
+
+    def follower_ids(self, account_id: str, *, user_id: str | None = None) -> list[str]:
+        """The ids of the current listing, in listing order (newest first)."""
+        with self._lock:
+            return [e.id for e in self._listing(account_id, user_id).entries]
+
+    def followers(self, account_id: str, *, user_id: str | None = None) -> list[dict[str, Any]]:
+        """The items of the current listing (fresh dicts, exactly as served), newest first."""
+        with self._lock:
+            bodies = [e.body for e in self._listing(account_id, user_id).entries]
+        return [msgspec.json.decode(b) for b in bodies]
+
+    def accounts(self) -> dict[str, str]:
+        """account_id -> provider, for every account added."""
+        with self._lock:
+            return dict(self._providers)
+
+    def listings(self) -> list[tuple[str, str | None]]:
+        """Every (account_id, user_id) served."""
+        with self._lock:
+            return list(self._listings)
+
+    def _listing(self, account_id: str, user_id: str | None) -> _Listing:
+        try:
+            return self._listings[account_id, user_id]
+        except KeyError:
+            raise KeyError(f"no listing for account {account_id!r}, user_id {user_id!r}") from None
+
+    # -- behaviour ----------------------------------------------------------------------------------
+
+    def inject(
+        self,
+        fault: Fault,
+        *,
+        account_id: str | None = None,
+        on_request: int | None = None,
+        on_page: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """Apply `fault` to chosen requests (of `account_id` only, when given).
+
+        - `on_request=N`: the Nth request (counted per account when `account_id` is given, else
+          over all requests), and the `times - 1` after it; times=-1: every one from the Nth.
+        - `on_page=k`: the next `times` requests for page k of a listing (0 = no cursor;
+          k = offset // limit).
+        - neither: the next `times` requests.
+
+        When several injections match one request, the earliest injected wins (one fault per request).
+        """
+        if on_request is not None and on_page is not None:
+            raise ValueError("give on_request or on_page, not both")
+        if times == 0 or times < -1:
+            raise ValueError("times must be positive, or -1 for forever")
+        with self._lock:
+            self._injections.append(_Injection(fault, account_id, on_request, on_page, times))
+
+    def clear_faults(self) -> None:
+        """Forget every injected fault not yet used."""
+        with self._lock:
+            self._injections.clear()
+            for listing in self._listings.values():
+                listing.repeat_armed = None
+
+    def on_request(self, callback: Callable[[RequestRecord], object]) -> None:
+        """Call `callback(record)` for each request after it is recorded and before its page is built
+        (the record's status is still 0). Runs in the handler thread, outside the simulator's lock,
+        so it may call follow/unfollow to churn the listing mid-pass."""
+        with self._lock:
+            self._callbacks.append(callback)
+
+    def set_latency(self, seconds: float) -> None:
+        """Delay every response by `seconds` from now on."""
+        self._latency = seconds
+
+    def requests_for(self, account_id: str) -> list[RequestRecord]:
+        """The recorded requests of one account, in arrival order."""
+        with self._lock:
+            return [r for r in self.requests if r.account_id == account_id]
+
+    def max_in_flight(self, account_id: str) -> int:
+        """The most requests ever in flight at once for `account_id` (0 if none arrived)."""
+        return max((r.in_flight for r in self.requests_for(account_id)), default=0)
+
+    def in_flight(self, account_id: str) -> int:
+        """How many requests of `account_id` are being handled right now."""
+        with self._lock:
+            return self._in_flight.get(account_id, 0)
+
+    def clear_requests(self) -> None:
+        """Forget the recorded requests (sequence numbers keep counting)."""
+        with self._lock:
+            self.requests.clear()
+
+    # -- answering ----------------------------------------------------------------------------------
+
+    def _answer(self, handler: _Handler, method: str, target: str, headers: dict[str, str]) -> None:
+        """Record, apply any fault, and send the response of one request."""
+        started = time.monotonic()
+        split = urllib.parse.urlsplit(target)
+        query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
+
+        def param(name: str) -> str | None:
+            values = query.get(name)
+            return values[0] if values else None
+
+        account_id, user_id, cursor, limit_raw = (
+            param("account_id"),
+            param("user_id"),
+            param("cursor"),
+            param("limit"),
+        )
+        limit = int(limit_raw) if limit_raw is not None and _INT.fullmatch(limit_raw) else None
+        key_in_query = bool(self._api_key) and (
+            self._api_key in target or self._api_key in urllib.parse.unquote_plus(target)
+        )
+        key_ok = headers.get("x-api-key") == self._api_key
+        offset = 0 if cursor is None else decode_cursor(cursor)
+
+        with self._lock:
+            self._seq += 1
+            account_seq = self._account_seq[account_id] = self._account_seq.get(account_id, 0) + 1
+            in_flight = self._in_flight[account_id] = self._in_flight.get(account_id, 0) + 1
+            provider = self._providers.get(account_id or "")
+            max_limit = PROVIDER_MAX_LIMIT.get(provider or "", DEFAULT_LIMIT)
+            # 0 marks a limit the API rejects (not an integer, or < 1): there is no page index then.
+            effective = (
+                0
+                if limit_raw is not None and (limit is None or limit < 1)
+                else min(limit or DEFAULT_LIMIT, max_limit)
+            )
+            record = RequestRecord(
+                seq=self._seq,
+                account_seq=account_seq,
+                path=split.path,
+                account_id=account_id,
+                user_id=user_id,
+                cursor=cursor,
+                limit=limit,
+                key_ok=key_ok,
+                key_in_query=key_in_query,
+                in_flight=in_flight,
+                started=started,
+                status=0,
+                method=method,
+                page=offset // effective if offset is not None and effective >= 1 else None,
+            )
+            fault = self._take_fault(record)
+            if fault is not None:
+                record = replace(record, fault=fault.kind)
+            position = len(self.requests)
+            self.requests.append(record)
+            callbacks = list(self._callbacks)
+
+        response: _Response | None = None
+        try:
+            for callback in callbacks:
+                callback(record)
+            wait = self._latency + (fault.seconds if fault is not None and fault.kind == "delay" else 0.0)
+            if wait > 0 and not handler.wait(wait, self._stopping):
+                response = None  # the client hung up (or we are stopping): nobody to answer
+            elif fault is not None and not fault.is_page_shaping and fault.kind != "delay":
+                response = self._fault_response(fault, record, offset, effective)
+            else:
+                page_fault = fault if fault is not None and fault.is_page_shaping else None
+                response = self._normal_response(record, method, offset, effective, page_fault)
+        except Exception as exc:
+            self.errors.append(exc)
+            traceback.print_exc(file=sys.stderr)
+            response = self._envelope("errors/unexpected_error", record, detail=f"simulator: {exc!r}")
+        finally:
+            # Out of flight before the bytes leave: a client that reads the response and at once
+            # starts its next request (maybe on another connection) must not be counted twice.
+            with self._lock:
+                self._in_flight[account_id] -= 1
+                if response is not None and response.action != "disconnect":
+                    self._set_status(position, record, response.status)
+
+        if response is None or response.action == "disconnect":
+            handler.close_connection = True
+            return
+        data = response.encode()
+        if response.action == "stall":
+            handler.close_connection = True
+            cut = len(data) - max(1, len(response.body) // 2)
+            if handler.write(data[:cut]):
+                handler.wait(response.stall_seconds, self._stopping)
+            return
+        handler.write(data)
+
+    def _set_status(self, position: int, record: RequestRecord, status: int) -> None:
+        # clear_requests may have emptied the list since; only patch our own record.
+        if position < len(self.requests) and self.requests[position] is record:
+            self.requests[position] = replace(record, status=status)
+
+    def _take_fault(self, record: RequestRecord) -> Fault | None:
+        for injection in self._injections:
+            if injection.matches(record):
+                if injection.use():
+                    self._injections.remove(injection)
+                return injection.fault
+        return None
+
+    def _fault_response(
+        self, fault: Fault, record: RequestRecord, offset: int | None, limit: int
+    ) -> _Response:
+        if fault.kind == "disconnect":
+            return _Response(0, b"", action="disconnect")
+        if fault.kind == "error" or fault.kind == "rate_limited":
+            return self._envelope(
+                fault.error_type,
+                record,
+                status=fault.status,
+                title=fault.title,
+                detail=fault.detail,
+                instance=fault.instance,
+                headers=fault.headers,
+            )
+        if fault.kind == "body":
+            return _Response(fault.status, fault.body_bytes, fault.content_type, fault.headers)
+        if fault.kind == "stall":
+            # The normal answer, cut short: the client gets valid headers and then nothing more.
+            normal = self._normal_response(record, record.method, offset, limit, None)
+            normal.action, normal.stall_seconds = "stall", fault.seconds
+            return normal
+        raise AssertionError(f"not a replacing fault: {fault.kind}")
+
+    def _normal_response(
+        self,
+        record: RequestRecord,
+        method: str,
+        offset: int | None,
+        limit: int,
+        fault: Fault | None,
+    ) -> _Response:
+        """The answer the real API would give: an error envelope or a page (maybe fault-shaped)."""
+        if record.path not in FOLLOWERS_PATHS:
+            return self._envelope("errors/resource_not_found", record, detail=f"No route {record.path}.")
+        if method != "GET":
+            return self._envelope(
+                "errors/method_not_allowed", record, headers=(("Allow", "GET"),), detail=None
+            )
+        if not record.key_ok:
+            return self._envelope(
+                "errors/missing_credentials",
+                record,
+                detail="Send your API key in the X-API-KEY header.",
+            )
+        if not record.account_id:
+            return self._envelope("errors/resource_not_found", record, detail="account_id is required.")
+        if record.cursor is not None and offset is None:
+            return self._envelope(
+                "errors/invalid_parameters", record, detail="cursor is not a valid pagination cursor."
+            )
+        with self._lock:
+            listing = self._listings.get((record.account_id, record.user_id))
+            if listing is None:
+                what = (
+                    f"account {record.account_id}"
+                    if record.account_id not in self._providers
+                    else f"user {record.user_id} for account {record.account_id}"
+                )
+                return self._envelope("errors/resource_not_found", record, detail=f"No {what}.")
+            if limit < 1:
+                return self._envelope(
+                    "errors/invalid_parameters", record, detail="limit must be an integer >= 1."
+                )
+            assert offset is not None
+            if fault is not None and fault.kind == "departure":
+                self._depart(listing, offset)
+            body, next_cursor = listing.page(offset, limit)
+            armed = listing.repeat_armed
+            if armed is not None and record.cursor == armed:
+                # The second half of Fault.repeat_cursor on a first page: send the cursor again.
+                listing.repeat_armed = None
+                body = self._reshape(listing, offset, limit, armed)
+            elif fault is not None and fault.transform is None and fault.kind != "departure":
+                body = self._apply_page_fault(fault, listing, record, offset, limit, next_cursor)
+        if fault is not None and fault.transform is not None:
+            # Outside the lock: the test's function may call back into the simulator.
+            body = msgspec.json.encode(fault.transform(msgspec.json.decode(body)))
+        return _Response(200, body)
+
+    def _depart(self, listing: _Listing, offset: int) -> None:
+        """A random follower from before `offset` (already listed by this pass) leaves."""
+        if not 0 < offset <= len(listing.entries):
+            return  # nothing listed yet (page 0), or past the end: nobody can shift
+        left = listing.entries[self._rng.randrange(offset)].id
+        skipped = listing.entries[offset].id if offset < len(listing.entries) else None
+        listing.remove([left])
+        self.departures.append(Departure(listing.account_id, listing.user_id, left, skipped))
+
+    def _reshape(self, listing: _Listing, offset: int, limit: int, cursor: str | None) -> bytes:
+        return _page_body([e.body for e in listing.entries[offset : offset + limit]], cursor)
+
+    def _apply_page_fault(
+        self,
+        fault: Fault,
+        listing: _Listing,
+        record: RequestRecord,
+        offset: int,
+        limit: int,
+        next_cursor: str | None,
+    ) -> bytes:
+        """The page reshaped by `fault` (all but page_transform, which runs outside the lock)."""
+        if fault.kind == "truncate":
+            return self._reshape(listing, offset, limit, None)
+        if fault.kind == "repeat_cursor":
+            if record.cursor is not None:
+                return self._reshape(listing, offset, limit, record.cursor)
+            repeated = next_cursor or encode_cursor(0)
+            listing.repeat_armed = repeated
+            return self._reshape(listing, offset, limit, repeated)
+        if fault.kind == "wrong_variant":
+            other = _other_provider(listing.provider)
+            items = [
+                msgspec.json.encode(
+                    _make_item(other, listing.seed, listing.account_id, listing.user_id, e.index)
+                )
+                for e in listing.entries[offset : offset + limit]
+            ]
+            return _page_body(items, next_cursor)
+        raise AssertionError(f"not a page fault: {fault.kind}")
+
+    def _envelope(
+        self,
+        error_type: str,
+        record: RequestRecord,
+        *,
+        status: int | None = None,
+        title: str | None = None,
+        detail: str | _Auto | None = _AUTO,
+        instance: str | _Auto | None = _AUTO,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> _Response:
+        known = DOCUMENTED_ERRORS.get(error_type) or EXTRA_ERRORS.get(error_type)
+        status = status if status is not None else (known[0] if known else 500)
+        envelope: dict[str, Any] = {"title": title or (known[1] if known else _phrase(status))}
+        if detail is _AUTO:
+            detail = f"Simulated {error_type} for account {record.account_id}."
+        if detail is not None:
+            envelope["detail"] = detail
+        if instance is _AUTO:
+            instance = f"req_{uuid.uuid4().hex[:24]}"
+        if instance is not None:
+            envelope["instance"] = instance
+        envelope["type"] = error_type
+        envelope["status"] = status
+        return _Response(status, msgspec.json.encode(envelope), headers=headers)

@@ -1,0 +1,186 @@
+"""HTTP on the wire: the threading server, the lean request reader, the raw response bytes.
+
+Only the socket side lives here; what a request gets is decided by `Simulator._answer` (core.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import selectors
+import socket
+import socketserver
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from followersync.simulator.errors import _phrase
+
+if TYPE_CHECKING:  # core imports this module: the simulator is only named in annotations here
+    from followersync.simulator.core import Simulator
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes
+    content_type: str | None = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+    action: Literal["send", "disconnect", "stall"] = "send"
+    stall_seconds: float = 0.0
+
+    def encode(self) -> bytes:
+        lines = [f"HTTP/1.1 {self.status} {_phrase(self.status)}"]
+        if self.content_type is not None:
+            lines.append(f"Content-Type: {self.content_type}")
+        lines.append(f"Content-Length: {len(self.body)}")
+        lines.extend(f"{name}: {value}" for name, value in self.headers)
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
+
+
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    """ThreadingHTTPServer that knows its simulator and can close its keep-alive connections."""
+
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], simulator: Simulator, family: int) -> None:
+        self.address_family = family
+        self.simulator = simulator
+        self.connections: dict[socket.socket, threading.Thread] = {}
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that vanished mid-response is normal here; anything else is a simulator bug."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError) or exc is None:
+            return
+        self.simulator.errors.append(exc)
+        traceback.print_exc(file=sys.stderr)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind also calls socket.getfqdn(), a DNS lookup that can take seconds on
+        # a machine without DNS; nothing here needs the server's name.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = str(self.server_address[0])
+        self.server_port = int(self.server_address[1])
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """One connection: requests are read with a lean parser (see handle_one_request) and answered by
+    `Simulator._answer`."""
+
+    protocol_version = "HTTP/1.1"
+    # One write per response and no Nagle: otherwise a small response waits for a delayed ACK.
+    disable_nagle_algorithm = True
+    timeout = 300  # an idle keep-alive connection is dropped after this long
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections[self.request] = threading.current_thread()
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.pop(self.request, None)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def handle_one_request(self) -> None:
+        # BaseHTTPRequestHandler.parse_request runs the email package's header parser, which costs
+        # more than building a cached page; this reads the request line and headers directly.
+        try:
+            line = self.rfile.readline(_MAX_LINE + 1)
+            if not line:
+                self.close_connection = True
+                return
+            if line in (b"\r\n", b"\n"):  # tolerated between keep-alive requests (RFC 9112 2.2)
+                self.close_connection = False
+                return
+            parts = line.decode("latin-1").split()
+            if len(line) > _MAX_LINE or len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+                self._send_bare(400)
+                return
+            method, target, version = parts
+            headers: dict[str, str] = {}
+            for _ in range(_MAX_HEADERS + 1):
+                raw = self.rfile.readline(_MAX_LINE + 1)
+                if raw in (b"\r\n", b"\n", b""):
+                    break
+                name, sep, value = raw.decode("latin-1").partition(":")
+                if not sep or len(raw) > _MAX_LINE:
+                    self._send_bare(400)
+                    return
+                headers[name.strip().lower()] = value.strip()
+            else:
+                self._send_bare(431)
+                return
+            connection = headers.get("connection", "").lower()
+            self.close_connection = "close" in connection or (
+                version == "HTTP/1.0" and "keep-alive" not in connection
+            )
+            if "transfer-encoding" in headers:
+                self.close_connection = True  # no GET has a chunked body; don't try to resync
+            elif headers.get("content-length", "0") != "0":
+                length = headers["content-length"]
+                if not length.isdigit() or int(length) > 1_000_000:
+                    self._send_bare(400)
+                    return
+                self.rfile.read(int(length))
+        except (TimeoutError, OSError):
+            self.close_connection = True
+            return
+        self.server.simulator._answer(self, method, target, headers)
+
+    def _send_bare(self, status: int) -> None:
+        self.close_connection = True
+        self.write(_Response(status, b"", content_type=None, headers=(("Connection", "close"),)).encode())
+
+    def write(self, data: bytes) -> bool:
+        """Send `data`; False (and the connection closed) if the client has gone."""
+        try:
+            self.wfile.write(data)
+            return True
+        except OSError:
+            self.close_connection = True
+            return False
+
+    def wait(self, seconds: float, stopping: threading.Event) -> bool:
+        """Sleep `seconds`, watching the socket: False as soon as the client hangs up or the server
+        stops. So a client that times out and retries never overlaps a request still sleeping here,
+        and in-flight counts stay true."""
+        deadline = time.monotonic() + seconds
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.connection, selectors.EVENT_READ)
+            watch = True
+            while True:
+                remaining = deadline - time.monotonic()
+                if stopping.is_set():
+                    return False
+                if remaining <= 0:
+                    return True
+                step = min(remaining, 0.05)  # short steps so stop() is noticed promptly
+                if not watch:
+                    time.sleep(step)
+                    continue
+                try:
+                    readable = bool(selector.select(step))
+                    if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                        return False  # orderly close from the client
+                except OSError:
+                    return False
+                if readable:
+                    watch = False  # pipelined bytes, not a close: a close can't be told apart now
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: a log line per request would cost more than the request."""
