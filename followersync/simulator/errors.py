@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from followersync.domain import PROVIDERS
+
 DEFAULT_API_KEY = "sim-key"
 DEFAULT_LIMIT = 100
-PROVIDER_MAX_LIMIT = {"linkedin": 100, "instagram": 200}
+PROVIDER_MAX_LIMIT = {p.name: p.max_page_size for p in PROVIDERS.values()}
 # Both forms appear in the reference (the heading and the example request).
 FOLLOWERS_PATHS = frozenset({"/api/v1/users/followers", "/v1/users/followers"})
 
