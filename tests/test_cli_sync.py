@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from followersync.config import SourceConfig
 from followersync.simulator import Fault, Simulator
+from followersync.store import db
 from tests.harness import API_KEY, query, run_cli, start_cli, wait_until, write_config
 
 LI = SourceConfig(name="acme-page", provider="linkedin", account_id="acc_li_1")
@@ -162,3 +163,22 @@ def test_every_log_line_of_a_run_carries_source_and_run_id(
     assert retries, "the injected provider_error was not retried"
     run_lines = [line for line in lines if line["event"].startswith(("run.", "api."))]
     assert all(line.get("source") == "brand-ig" and line.get("run_id") == 1 for line in run_lines), run_lines
+
+
+def test_a_fleet_started_at_once_on_an_empty_database_creates_the_schema_once_and_syncs(
+    tmp_path: Path, db_url: str, sim: Simulator
+) -> None:
+    """SPEC section 4: a fleet's first deploy. Exactly one process creates the schema, the others
+    wait for it, then all of them sync (or skip what another holds); none fails."""
+    config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [LI, IG])
+    commands = [["sync"], ["worker", "--once"], ["sync"], ["worker", "--once"]]
+    procs = [start_cli(args, config=config) for args in commands]
+    outputs = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err[-3000:] for _, err in outputs]
+    assert [tuple(r) for r in query(db_url, "SELECT version_num FROM alembic_version")] == [
+        (db.HEAD_REVISION,)
+    ]
+    assert sorted(r.name for r in query(db_url, "SELECT name FROM sources")) == [LI.name, IG.name]
+    active = query(db_url, "SELECT source, count(*) AS n FROM v_followers WHERE is_active GROUP BY source")
+    assert {r.source: r.n for r in active} == {LI.name: 3000, IG.name: 300}
+    assert {r.status for r in query(db_url, "SELECT status FROM sync_runs")} == {"succeeded"}
