@@ -135,9 +135,13 @@ class Fleet:
         still_due: DueCheck | None,
     ) -> list[SourceResult]:
         clock, holder, ttl = self.runner.clock, self.runner.holder, self.settings.sync.lease_ttl
-        with self.db.begin() as conn:
-            runs.mark_abandoned_runs(conn, clock.now())
-            acquired = runs.acquire_lease(conn, account_id, holder, clock.now(), ttl)
+        try:
+            with self.db.begin() as conn:
+                runs.mark_abandoned_runs(conn, clock.now())
+                acquired = runs.acquire_lease(conn, account_id, holder, clock.now(), ttl)
+        except sa.exc.DBAPIError as exc:
+            # This account's sources fail; the other accounts' threads go on (SPEC section 4).
+            return [database_failure(source.name, exc) for source, _ in group]
         if not acquired:
             log.info("account.skipped", account_id=account_id, reason="another process holds its lease")
             return [
@@ -157,10 +161,14 @@ class Fleet:
                     if self.runner.stop.is_set():
                         results.append(SourceResult(source.name, "skipped", message="stopped before start"))
                         continue
-                    if still_due is not None:
-                        with self.db.connect() as conn:
-                            if not still_due(conn, source_id):
-                                continue
+                    try:
+                        if still_due is not None:
+                            with self.db.connect() as conn:
+                                if not still_due(conn, source_id):
+                                    continue
+                    except sa.exc.DBAPIError as exc:
+                        results.append(database_failure(source.name, exc))
+                        continue
                     stopped = next((r for r in results if r.account_stopped), None)
                     if stopped is not None:
                         results.append(
@@ -173,15 +181,19 @@ class Fleet:
                             )
                         )
                         continue
-                    results.append(
-                        self.runner.run(
+                    try:
+                        result = self.runner.run(
                             source,
                             source_id,
                             mode=mode,
                             accept_unfollows=accept_unfollows,
                             lease_lost=heartbeat.lost,
                         )
-                    )
+                    except sa.exc.DBAPIError as exc:
+                        # The transaction that opens the run failed (and rolled back): the pass runner
+                        # records every failure after that in the run itself.
+                        result = database_failure(source.name, exc)
+                    results.append(result)
         finally:
             try:
                 with self.db.begin() as conn:
@@ -189,6 +201,16 @@ class Fleet:
             except sa.exc.DBAPIError:
                 log.warning("lease.release_failed", account_id=account_id)
         return results
+
+
+def database_failure(source: str, exc: sa.exc.DBAPIError) -> SourceResult:
+    """The result of a source the database failed before its run began: there is no run row to record
+    it in, so it is logged and reported (the command exits 1)."""
+    detail = " ".join(str(exc.orig).split())[:500]  # the driver's words, not the SQL statement
+    log.error("source.database_error", source=source, error=detail)
+    return SourceResult(
+        source, "failed", error_type="database_error", message=f"database error before the run: {detail}"
+    )
 
 
 def build_client(settings: Settings, db: sa.Engine, clock: Clock) -> Client:
