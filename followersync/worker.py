@@ -31,6 +31,10 @@ from followersync.store.runs import SourceState
 RATE_LIMIT_PAUSE = 900.0
 # The longest a worker sleeps before looking again: other workers' runs change what is due.
 MAX_IDLE = 60.0
+# While the database is away, a worker tries again after 1 s, then waits twice as long each time, up to
+# a minute: back soon after a restart, and no storm of connection attempts during a long outage.
+OUTAGE_FIRST_WAIT = 1.0
+OUTAGE_MAX_WAIT = 60.0
 
 DueCheck = Callable[[sa.Connection, int], bool]
 
@@ -267,32 +271,62 @@ class Worker:
         state = runs.source_states(conn, [source_id])[source_id]
         return next_due(state, self.fleet.settings, now) <= now
 
-    def round(self) -> tuple[list[SourceResult], datetime]:
-        """Sync what is due now; return the results and when the next source falls due."""
-        clock = self.fleet.runner.clock
-        now = clock.now()
+    def round(self) -> list[SourceResult]:
+        """Sync what is due now. Raises the database's error if it cannot tell what is due."""
+        now = self.fleet.runner.clock.now()
         with self.fleet.db.begin() as conn:
             runs.mark_abandoned_runs(conn, now)
             states = runs.source_states(conn, [source_id for _, source_id in self.sources])
         due = [(s, i) for s, i in self.sources if next_due(states[i], self.fleet.settings, now) <= now]
-        results = self.fleet.sync(due, still_due=self.due_now) if due else []
+        return self.fleet.sync(due, still_due=self.due_now) if due else []
+
+    def next_wake(self) -> datetime:
+        """When the next source falls due."""
         with self.fleet.db.connect() as conn:
             states = runs.source_states(conn, [source_id for _, source_id in self.sources])
-        now = clock.now()
+        now = self.fleet.runner.clock.now()
         upcoming = [next_due(states[i], self.fleet.settings, now) for _, i in self.sources]
-        return results, min(upcoming, default=now + timedelta(seconds=MAX_IDLE))
+        return min(upcoming, default=now + timedelta(seconds=MAX_IDLE))
 
     def run(self, *, once: bool) -> list[SourceResult]:
-        """Rounds until stopped (or one round with `once`); returns every result, for the exit code."""
+        """Rounds until stopped (or one round with `once`); returns every result, for the exit code.
+
+        A database that goes away is an outage to wait out, not the end (SPEC section 4): the worker
+        logs it and tries again after OUTAGE_FIRST_WAIT, doubling up to OUTAGE_MAX_WAIT, until the
+        database is back or the worker is stopped. With `once`, the sources it could not sync fail.
+        """
         runner = self.fleet.runner
         log.info("worker.start", worker_id=runner.holder, sources=len(self.sources), once=once)
         everything: list[SourceResult] = []
+        outage_wait = OUTAGE_FIRST_WAIT
         try:
             while not runner.stop.is_set():
-                results, wake = self.round()
-                everything += results
-                if once:
-                    break
+                try:
+                    results = self.round()
+                    everything += results
+                    if once:
+                        break
+                    failed = [r.source for r in results if r.error_type == "database_error"]
+                    outage = f"database_error in the runs of {', '.join(failed)}" if failed else None
+                    wake = self.next_wake()
+                except sa.exc.DBAPIError as exc:
+                    if once:  # no source ran: the schedule could not be read
+                        everything += [database_failure(s.name, exc) for s, _ in self.sources]
+                        break
+                    outage = " ".join(str(exc.orig).split())[:500]
+                if outage is not None:
+                    log.warning(
+                        "worker.database_unavailable",
+                        worker_id=runner.holder,
+                        error=outage,
+                        retry_in=outage_wait,
+                    )
+                    runner.clock.sleep(outage_wait)
+                    outage_wait = min(outage_wait * 2, OUTAGE_MAX_WAIT)
+                    continue
+                if outage_wait > OUTAGE_FIRST_WAIT:
+                    log.info("worker.database_back", worker_id=runner.holder)
+                    outage_wait = OUTAGE_FIRST_WAIT
                 idle = (wake - runner.clock.now()).total_seconds()
                 idle = min(max(idle, 1.0), MAX_IDLE)
                 log.info("worker.idle", worker_id=runner.holder, seconds=round(idle, 1))
