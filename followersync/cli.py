@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Literal
 
 import click
 import sqlalchemy as sa
@@ -63,21 +64,27 @@ class Globals:
 
 
 @contextmanager
-def _database(settings: Settings, *, migrate_if_empty: bool) -> Iterator[sa.Engine]:
-    """The configured database, connected to (and for `sync` and `worker`, its schema made usable)
-    before the command does anything with it.
+def _database(
+    settings: Settings, *, schema: Literal["any", "create_if_empty", "required"]
+) -> Iterator[sa.Engine]:
+    """The configured database, connected to and its schema checked before the command does anything
+    with it: `create_if_empty` (`sync`, `worker`) creates the schema of an empty database, `required`
+    (the commands that only read) creates nothing and wants the schema there, `any` (`migrate`) only
+    connects.
 
     Up to there, a database that cannot be used is a configuration error (exit 2). Afterwards it was
     there and went away: whatever error escapes the command is exit 1, one line.
     """
     try:
-        engine = db.create_engine(settings.database.url)
+        engine = db.create_engine(settings.database.url, read_only=schema == "required")
     except ConfigError as exc:
         raise UsageProblem(str(exc)) from None
     try:
         with _at_start(settings):
-            if migrate_if_empty:
+            if schema == "create_if_empty":
                 db.ensure_schema(engine)
+            elif schema == "required":
+                db.require_schema(engine)
             else:
                 engine.connect().close()
         try:
@@ -95,6 +102,11 @@ def _at_start(settings: Settings) -> Iterator[None]:
     """Database steps before anything has run: a database we cannot use is a usage error (exit 2)."""
     try:
         yield
+    except db.SchemaMissing:
+        raise UsageProblem(
+            f"database.url: {settings.database.safe_url} has no followersync schema yet: "
+            "run `followersync migrate` or `followersync sync`"
+        ) from None
     except db.SchemaOutOfDate as exc:
         raise UsageProblem(str(exc)) from None
     except sa.exc.OperationalError as exc:
@@ -155,7 +167,7 @@ def migrate(g: Globals) -> None:
       FOLLOWERSYNC_DATABASE_URL=postgresql+psycopg://fs@db/fs followersync migrate
     """
     settings = g.settings()
-    with _database(settings, migrate_if_empty=False) as engine:
+    with _database(settings, schema="any") as engine:
         before = db.current_revision(engine)
         db.migrate(engine)
         after = db.current_revision(engine)
@@ -259,7 +271,7 @@ def _fleet(settings: Settings) -> Iterator[tuple[Fleet, dict[str, int]]]:
     """Database, API client and pass runner for `sync` and `worker`, stopped by SIGTERM/SIGINT."""
     stop = threading.Event()
     clock = SystemClock(stop)
-    with _database(settings, migrate_if_empty=True) as engine:
+    with _database(settings, schema="create_if_empty") as engine:
         with _at_start(settings), engine.begin() as conn:
             ids = runs.sync_sources(conn, settings.sources, clock.now())
         with build_client(settings, engine, clock) as client:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -20,12 +21,20 @@ class SchemaOutOfDate(Exception):
     """The database schema is older than this version of followersync: run `followersync migrate`."""
 
 
-def create_engine(url: str) -> sa.Engine:
-    """An engine for `url`, with the settings each dialect needs for several writers."""
+class SchemaMissing(Exception):
+    """The database has no followersync schema (or, SQLite, does not exist): nothing to read yet."""
+
+
+def create_engine(url: str, *, read_only: bool = False) -> sa.Engine:
+    """An engine for `url`, with the settings each dialect needs for several writers.
+
+    `read_only`: for the commands that only read, which must not change a database that is not
+    followersync's: an SQLite file keeps its journal mode (a followersync database is in WAL already).
+    """
     parsed = sa.make_url(url)
     if parsed.drivername.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30})
-        sa.event.listen(engine, "connect", _sqlite_on_connect)
+        sa.event.listen(engine, "connect", _sqlite_on_connect_reading if read_only else _sqlite_on_connect)
         return engine
     if parsed.drivername in {"postgresql", "postgres"}:
         # Users write the URL they know; psycopg 3 is the driver we ship.
@@ -51,6 +60,13 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     # checkpoint inside every few commits, and a longer WAL writes each hot page back once instead
     # of many times (first pass at 100,000 followers: 8,200 -> 11,000 followers/s, bench/RESULTS.md).
     cursor.execute("PRAGMA wal_autocheckpoint=10000")
+    cursor.close()
+
+
+def _sqlite_on_connect_reading(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
@@ -131,6 +147,23 @@ def downgrade(engine: sa.Engine, revision: str) -> None:
         command.downgrade(alembic_config(conn), revision)
 
 
+def require_schema(engine: sa.Engine) -> None:
+    """For the commands that only read: the schema must be there, at this version's revision.
+
+    Creates nothing: SQLite creates a missing file as it connects, so a missing file is not connected
+    to (a `file:` URI is left to SQLite, whose own `mode=` says whether it may create).
+    """
+    url = engine.url
+    a_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if a_file and not url.query.get("uri") and not Path(str(url.database)).exists():
+        raise SchemaMissing()
+    current = current_revision(engine)
+    if current is None:
+        raise SchemaMissing()
+    if current != head_revision(engine):
+        raise SchemaOutOfDate(_out_of_date(current))
+
+
 def ensure_schema(engine: sa.Engine) -> None:
     """Make the schema usable for a sync: migrate an empty database, refuse an older schema.
 
@@ -156,7 +189,11 @@ def ensure_schema(engine: sa.Engine) -> None:
 
             command.upgrade(alembic_config(conn), "head")
             return
-    raise SchemaOutOfDate(
-        f"the database schema is at revision {current}, this followersync needs {head}: "
+    raise SchemaOutOfDate(_out_of_date(current))
+
+
+def _out_of_date(current: str) -> str:
+    return (
+        f"the database schema is at revision {current}, this followersync needs {HEAD_REVISION}: "
         "run `followersync migrate` first"
     )
