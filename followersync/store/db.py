@@ -172,8 +172,11 @@ def ensure_schema(engine: sa.Engine) -> None:
     may call this at once on an empty database: one migrates, the others wait for it (`schema_lock`).
     """
     head = head_revision(engine)
-    if current_revision(engine) == head:
+    current = current_revision(engine)
+    if current == head:
         return  # the usual case: no lock, no alembic
+    if current is not None:
+        raise SchemaOutOfDate(_out_of_date(current))
     with schema_lock(engine) as conn:
         # Read again under the lock: another process may have created the schema while we waited.
         current = _revision(conn)
