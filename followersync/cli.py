@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Literal
 
 import click
 import sqlalchemy as sa
@@ -35,6 +36,15 @@ class UsageProblem(click.ClickException):
     exit_code = EXIT_USAGE
 
 
+class DatabaseFailed(click.ClickException):
+    """The database failed after the command had started with it: one line on stderr, exit code 1.
+
+    SPEC section 4: a database that goes away while a command runs is never a usage error.
+    """
+
+    exit_code = EXIT_SOURCE_FAILED
+
+
 @dataclass
 class Globals:
     config_path: str | None
@@ -55,23 +65,61 @@ class Globals:
 
 
 @contextmanager
-def _database(settings: Settings, *, migrate_if_empty: bool) -> Iterator[sa.Engine]:
+def _database(
+    settings: Settings, *, schema: Literal["any", "create_if_empty", "required"]
+) -> Iterator[sa.Engine]:
+    """The configured database, connected to and its schema checked before the command does anything
+    with it: `create_if_empty` (`sync`, `worker`) creates the schema of an empty database, `required`
+    (the commands that only read) creates nothing and wants the schema there, `any` (`migrate`) only
+    connects.
+
+    Up to there, a database that cannot be used is a configuration error (exit 2). Afterwards it was
+    there and went away: whatever error escapes the command is exit 1, one line.
+    """
     try:
-        engine = db.create_engine(settings.database.url)
+        engine = db.create_engine(settings.database.url, read_only=schema == "required")
     except ConfigError as exc:
         raise UsageProblem(str(exc)) from None
     try:
-        if migrate_if_empty:
-            db.ensure_schema(engine)
-        yield engine
+        with _at_start(settings):
+            if schema == "create_if_empty":
+                db.ensure_schema(engine)
+            elif schema == "required":
+                db.require_schema(engine)
+            else:
+                engine.connect().close()
+        try:
+            yield engine
+        except sa.exc.DBAPIError as exc:
+            raise DatabaseFailed(
+                f"database.url: {settings.database.safe_url} failed: {_first_line(exc)}"
+            ) from None
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _at_start(settings: Settings) -> Iterator[None]:
+    """Database steps before anything has run: a database we cannot use is a usage error (exit 2)."""
+    try:
+        yield
+    except db.SchemaMissing:
+        raise UsageProblem(
+            f"database.url: {settings.database.safe_url} has no followersync schema yet: "
+            "run `followersync migrate` or `followersync sync`"
+        ) from None
     except db.SchemaOutOfDate as exc:
         raise UsageProblem(str(exc)) from None
     except sa.exc.OperationalError as exc:
         raise UsageProblem(
-            f"database.url: cannot use {settings.database.safe_url}: {str(exc.orig).strip().splitlines()[0]}"
+            f"database.url: cannot use {settings.database.safe_url}: {_first_line(exc)}"
         ) from None
-    finally:
-        engine.dispose()
+
+
+def _first_line(exc: sa.exc.DBAPIError) -> str:
+    """The driver's message, without the SQL statement and parameters SQLAlchemy adds."""
+    lines = str(exc.orig).strip().splitlines()
+    return lines[0] if lines else type(exc.orig).__name__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -120,7 +168,7 @@ def migrate(g: Globals) -> None:
       FOLLOWERSYNC_DATABASE_URL=postgresql+psycopg://fs@db/fs followersync migrate
     """
     settings = g.settings()
-    with _database(settings, migrate_if_empty=False) as engine:
+    with _database(settings, schema="any") as engine:
         before = db.current_revision(engine)
         db.migrate(engine)
         after = db.current_revision(engine)
@@ -224,8 +272,8 @@ def _fleet(settings: Settings) -> Iterator[tuple[Fleet, dict[str, int]]]:
     """Database, API client and pass runner for `sync` and `worker`, stopped by SIGTERM/SIGINT."""
     stop = threading.Event()
     clock = SystemClock(stop)
-    with _database(settings, migrate_if_empty=True) as engine:
-        with engine.begin() as conn:
+    with _database(settings, schema="create_if_empty") as engine:
+        with _at_start(settings), engine.begin() as conn:
             ids = runs.sync_sources(conn, settings.sources, clock.now())
         with build_client(settings, engine, clock) as client:
             runner = PassRunner(engine, client, settings, clock, new_holder_id(), stop=stop)

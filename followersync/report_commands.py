@@ -30,7 +30,7 @@ import structlog
 
 from followersync import reports
 from followersync.clock import SystemClock
-from followersync.config import Settings, SyncSettings
+from followersync.config import Settings, SourceConfig, SyncSettings
 from followersync.store import runs
 
 if TYPE_CHECKING:
@@ -53,10 +53,11 @@ RUNS_FIELDS = ("source", *reports.RUN_FIELDS)
 
 
 def _database(settings: Settings) -> AbstractContextManager[sa.Engine]:
-    """The configured database; an empty one gets the schema, so a fresh install reports "nothing yet"."""
+    """The configured database, which these commands only read (SPEC section 4): one without the
+    schema, or a missing SQLite file, is a one-line usage error, and nothing is created."""
     from followersync.cli import _database as database
 
-    return database(settings, migrate_if_empty=True)
+    return database(settings, schema="required")
 
 
 def usage_problem(message: str) -> click.ClickException:
@@ -208,7 +209,8 @@ def status_command(g: Globals, fmt: str) -> None:
     A source that needs you (credentials to reconnect, a restricted account, unfollows withheld by the
     guard, repeated failures, limits that deferred the last run) gets a line starting with `!` and a
     non-null `attention` in JSON. Runs left `running` by a process that died are recorded as
-    `abandoned` first. Exit code 0 whatever the state of the sources.
+    `abandoned` first; nothing else is written (a configured source not synced yet is shown with 0
+    followers and no last run). Exit code 0 whatever the state of the sources.
 
     \b
     Examples:
@@ -225,11 +227,15 @@ def status_command(g: Globals, fmt: str) -> None:
     settings = g.settings()
     now = SystemClock().now()
     with _database(settings) as engine:
+        # The one write a reading command makes (SPEC section 5). The sources table is left as it is:
+        # `status --config other.toml` must not re-point or disable anyone's sources.
         with engine.begin() as conn:
-            ids = runs.sync_sources(conn, settings.sources, now)
             abandoned = runs.mark_abandoned_runs(conn, now)
         with engine.connect() as conn:
-            states = reports.status(conn, [ids[s.name] for s in settings.sources], now)
+            ids = runs.source_ids(conn, [s.name for s in settings.sources])
+            known = reports.status(conn, list(ids.values()), now)
+    by_name = {s.source: s for s in known}
+    states = [by_name.get(s.name) or never_synced(s) for s in settings.sources]
     if abandoned:
         log.warning("runs.abandoned", count=abandoned, reason="their process stopped renewing its lease")
     if fmt == "json":
@@ -239,6 +245,28 @@ def status_command(g: Globals, fmt: str) -> None:
         click.echo("no sources configured: add [[sources]] tables to the configuration file")
     else:
         click.echo("\n\n".join(status_block(s, settings.sync) for s in states))
+
+
+def never_synced(source: SourceConfig) -> reports.SourceStatus:
+    """A configured source the database does not know yet: no followers, no runs."""
+    return reports.SourceStatus(
+        source=source.name,
+        provider=source.provider,
+        account_id=source.account_id,
+        user_id=source.user_id,
+        followers=0,
+        missing=0,
+        missing_since=None,
+        gained_7d=0,
+        lost_7d=0,
+        last_run=None,
+        last_full_pass_at=None,
+        checkpoint=None,
+        lease=None,
+        last_error_status=None,
+        failed_streak=0,
+        unfollows_withheld=0,
+    )
 
 
 def confirmation_due(s: reports.SourceStatus, sync: SyncSettings) -> datetime | None:

@@ -31,6 +31,10 @@ from followersync.store.runs import SourceState
 RATE_LIMIT_PAUSE = 900.0
 # The longest a worker sleeps before looking again: other workers' runs change what is due.
 MAX_IDLE = 60.0
+# While the database is away, a worker tries again after 1 s, then waits twice as long each time, up to
+# a minute: back soon after a restart, and no storm of connection attempts during a long outage.
+OUTAGE_FIRST_WAIT = 1.0
+OUTAGE_MAX_WAIT = 60.0
 
 DueCheck = Callable[[sa.Connection, int], bool]
 
@@ -135,9 +139,13 @@ class Fleet:
         still_due: DueCheck | None,
     ) -> list[SourceResult]:
         clock, holder, ttl = self.runner.clock, self.runner.holder, self.settings.sync.lease_ttl
-        with self.db.begin() as conn:
-            runs.mark_abandoned_runs(conn, clock.now())
-            acquired = runs.acquire_lease(conn, account_id, holder, clock.now(), ttl)
+        try:
+            with self.db.begin() as conn:
+                runs.mark_abandoned_runs(conn, clock.now())
+                acquired = runs.acquire_lease(conn, account_id, holder, clock.now(), ttl)
+        except sa.exc.DBAPIError as exc:
+            # This account's sources fail; the other accounts' threads go on (SPEC section 4).
+            return [database_failure(source.name, exc) for source, _ in group]
         if not acquired:
             log.info("account.skipped", account_id=account_id, reason="another process holds its lease")
             return [
@@ -157,10 +165,14 @@ class Fleet:
                     if self.runner.stop.is_set():
                         results.append(SourceResult(source.name, "skipped", message="stopped before start"))
                         continue
-                    if still_due is not None:
-                        with self.db.connect() as conn:
-                            if not still_due(conn, source_id):
-                                continue
+                    try:
+                        if still_due is not None:
+                            with self.db.connect() as conn:
+                                if not still_due(conn, source_id):
+                                    continue
+                    except sa.exc.DBAPIError as exc:
+                        results.append(database_failure(source.name, exc))
+                        continue
                     stopped = next((r for r in results if r.account_stopped), None)
                     if stopped is not None:
                         results.append(
@@ -173,15 +185,19 @@ class Fleet:
                             )
                         )
                         continue
-                    results.append(
-                        self.runner.run(
+                    try:
+                        result = self.runner.run(
                             source,
                             source_id,
                             mode=mode,
                             accept_unfollows=accept_unfollows,
                             lease_lost=heartbeat.lost,
                         )
-                    )
+                    except sa.exc.DBAPIError as exc:
+                        # The transaction that opens the run failed (and rolled back): the pass runner
+                        # records every failure after that in the run itself.
+                        result = database_failure(source.name, exc)
+                    results.append(result)
         finally:
             try:
                 with self.db.begin() as conn:
@@ -189,6 +205,16 @@ class Fleet:
             except sa.exc.DBAPIError:
                 log.warning("lease.release_failed", account_id=account_id)
         return results
+
+
+def database_failure(source: str, exc: sa.exc.DBAPIError) -> SourceResult:
+    """The result of a source the database failed before its run began: there is no run row to record
+    it in, so it is logged and reported (the command exits 1)."""
+    detail = " ".join(str(exc.orig).split())[:500]  # the driver's words, not the SQL statement
+    log.error("source.database_error", source=source, error=detail)
+    return SourceResult(
+        source, "failed", error_type="database_error", message=f"database error before the run: {detail}"
+    )
 
 
 def build_client(settings: Settings, db: sa.Engine, clock: Clock) -> Client:
@@ -245,39 +271,69 @@ class Worker:
         state = runs.source_states(conn, [source_id])[source_id]
         return next_due(state, self.fleet.settings, now) <= now
 
-    def round(self) -> tuple[list[SourceResult], datetime]:
-        """Sync what is due now; return the results and when the next source falls due."""
-        clock = self.fleet.runner.clock
-        now = clock.now()
+    def round(self) -> list[SourceResult]:
+        """Sync what is due now. Raises the database's error if it cannot tell what is due."""
+        now = self.fleet.runner.clock.now()
         with self.fleet.db.begin() as conn:
             runs.mark_abandoned_runs(conn, now)
             states = runs.source_states(conn, [source_id for _, source_id in self.sources])
         due = [(s, i) for s, i in self.sources if next_due(states[i], self.fleet.settings, now) <= now]
-        results = self.fleet.sync(due, still_due=self.due_now) if due else []
+        return self.fleet.sync(due, still_due=self.due_now) if due else []
+
+    def next_wake(self) -> datetime:
+        """When the next source falls due."""
         with self.fleet.db.connect() as conn:
             states = runs.source_states(conn, [source_id for _, source_id in self.sources])
-        now = clock.now()
+        now = self.fleet.runner.clock.now()
         upcoming = [next_due(states[i], self.fleet.settings, now) for _, i in self.sources]
-        return results, min(upcoming, default=now + timedelta(seconds=MAX_IDLE))
+        return min(upcoming, default=now + timedelta(seconds=MAX_IDLE))
 
     def run(self, *, once: bool) -> list[SourceResult]:
         """Rounds until stopped (or one round with `once`); returns the last round's results, for the
-        exit code of `--once`. Nothing of a round outlives the next: a worker runs for weeks."""
+        exit code of `--once`. Nothing of a round outlives the next: a worker runs for weeks.
+
+        A database that goes away is an outage to wait out, not the end (SPEC section 4): the worker
+        logs it and tries again after OUTAGE_FIRST_WAIT, doubling up to OUTAGE_MAX_WAIT, until the
+        database is back or the worker is stopped. With `once`, the sources it could not sync fail.
+        """
         runner = self.fleet.runner
-        log.info("worker.start", worker_id=runner.holder, sources=len(self.sources), once=once)
+        log.info("worker.start", holder=runner.holder, sources=len(self.sources), once=once)
         results: list[SourceResult] = []
         synced = 0
+        outage_wait = OUTAGE_FIRST_WAIT
         try:
             while not runner.stop.is_set():
-                results, wake = self.round()
-                synced += len(results)
-                if once:
-                    break
+                try:
+                    results = self.round()
+                    synced += len(results)
+                    if once:
+                        break
+                    failed = [r.source for r in results if r.error_type == "database_error"]
+                    outage = f"database_error in the runs of {', '.join(failed)}" if failed else None
+                    wake = self.next_wake()
+                except sa.exc.DBAPIError as exc:
+                    if once:  # no source ran: the schedule could not be read
+                        results = [database_failure(s.name, exc) for s, _ in self.sources]
+                        break
+                    outage = " ".join(str(exc.orig).split())[:500]
+                if outage is not None:
+                    log.warning(
+                        "worker.database_unavailable",
+                        holder=runner.holder,
+                        error=outage,
+                        retry_in=outage_wait,
+                    )
+                    runner.clock.sleep(outage_wait)
+                    outage_wait = min(outage_wait * 2, OUTAGE_MAX_WAIT)
+                    continue
+                if outage_wait > OUTAGE_FIRST_WAIT:
+                    log.info("worker.database_back", holder=runner.holder)
+                    outage_wait = OUTAGE_FIRST_WAIT
                 idle = (wake - runner.clock.now()).total_seconds()
                 idle = min(max(idle, 1.0), MAX_IDLE)
-                log.info("worker.idle", worker_id=runner.holder, seconds=round(idle, 1))
+                log.info("worker.idle", holder=runner.holder, seconds=round(idle, 1))
                 runner.clock.sleep(idle)
         except StopRequested:
             pass
-        log.info("worker.stop", worker_id=runner.holder, synced=synced)
+        log.info("worker.stop", holder=runner.holder, synced=synced)
         return results

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from followersync import reports
+from followersync.config import SourceConfig
 from followersync.report_commands import CHART_HEIGHT_PX, CHART_WIDTH_PX
 from followersync.simulator import Fault
 from followersync.store import runs
@@ -286,15 +287,55 @@ def test_status_records_dead_runs_as_abandoned_and_shows_the_checkpoint(tmp_path
         assert "page 1, saved" in table and "held by busy-process" in table
 
 
-def test_an_empty_database_gives_empty_reports(tmp_path: Path, db_url: str) -> None:
+READING_COMMANDS = [
+    ["status"],
+    ["status", "--format", "json"],
+    ["runs"],
+    ["runs", "--source", LI.name],
+    ["report", "unfollows", "--format", "json"],
+    ["report", "growth", "--format", "csv"],
+]
+
+
+def test_reading_commands_on_a_database_without_the_schema_say_so_and_create_nothing(
+    tmp_path: Path, db_url: str
+) -> None:
+    """SPEC section 4: `status`, `runs` and `report` only read. SQLite creates a file as it connects,
+    so on SQLite the file must still not exist afterwards; on PostgreSQL, no table may."""
     config = write_config(tmp_path / "followersync.toml", db_url, "http://127.0.0.1:9", [LI, IG])
+    shown = sa.make_url(db_url).render_as_string(hide_password=True)
+    for args in READING_COMMANDS:
+        done = cli(config, *args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert done.stdout == "", args
+        errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+        assert errors == [
+            f"Error: database.url: {shown} has no followersync schema yet: "
+            "run `followersync migrate` or `followersync sync`"
+        ], (args, done.stderr)
+    if db_url.startswith("sqlite"):
+        assert list(tmp_path.iterdir()) == [config]  # no database file, no -wal or -shm beside it
+    else:
+        engine = sa.create_engine(db_url)
+        try:
+            assert sa.inspect(engine).get_table_names() == []
+        finally:
+            engine.dispose()
+
+
+def test_a_migrated_database_gives_empty_reports_and_gets_no_source_rows(tmp_path: Path, db_url: str) -> None:
+    config = write_config(tmp_path / "followersync.toml", db_url, "http://127.0.0.1:9", [LI, IG])
+    assert cli(config, "migrate").returncode == 0
     states = json_array(config, "status")
     assert [
-        (s["source"], s["followers"], s["last_run"], s["checkpoint"], s["attention"]) for s in states
+        (s["source"], s["provider"], s["account_id"], s["followers"], s["last_run"], s["checkpoint"])
+        for s in states
     ] == [
-        (LI.name, 0, None, None, None),
-        (IG.name, 0, None, None, None),
+        (LI.name, "linkedin", LI.account_id, 0, None, None),
+        (IG.name, "instagram", IG.account_id, 0, None, None),
     ]
+    assert all(s["attention"] is None and s["last_full_pass_at"] is None for s in states)
+    assert "last run         never" in ok(config, "status")
     assert json_array(config, "runs") == []
     assert csv_rows(config, "report", "unfollows") == [
         ["source", "follower_id", "name", "handle", "unfollowed_at"]
@@ -305,13 +346,38 @@ def test_an_empty_database_gives_empty_reports(tmp_path: Path, db_url: str) -> N
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT count(*) FROM sources")).scalar_one() == 2
+            assert conn.execute(sa.text("SELECT count(*) FROM sources")).scalar_one() == 0
     finally:
         engine.dispose()
 
 
+def test_status_with_another_configuration_leaves_the_sources_as_they_are(
+    tmp_path: Path, db_url: str
+) -> None:
+    """`status --config other.toml`: a same-named source pointing elsewhere, one left out, one new.
+    The sources table stays exactly as the syncs left it; status shows what the database knows."""
+    with history(db_url) as h:
+        before = h.query("SELECT * FROM sources ORDER BY id")
+        elsewhere = SourceConfig(name=LI.name, provider="instagram", account_id="acc_other", user_id="u_9")
+        newcomer = SourceConfig(name="newcomer", provider="linkedin", account_id="acc_new")
+        other = write_config(
+            tmp_path / "other.toml", h.settings.database.url, h.sim.base_url, [elsewhere, newcomer]
+        )
+        states = json_array(other, "status")
+        table = ok(other, "status")
+        assert h.query("SELECT * FROM sources ORDER BY id") == before
+    assert [(s["source"], s["provider"], s["account_id"], s["user_id"]) for s in states] == [
+        (LI.name, "linkedin", LI.account_id, None),
+        (newcomer.name, "linkedin", newcomer.account_id, None),
+    ]
+    assert states[0]["followers"] == 253 and states[0]["last_run"]["status"] == "failed"
+    assert (states[1]["followers"], states[1]["last_run"]) == (0, None)
+    assert table.startswith(LI.name) and "\n\nnewcomer  (linkedin, account acc_new)" in table
+
+
 def test_bad_arguments_exit_2_with_one_line(tmp_path: Path, sqlite_url: str) -> None:
     config = write_config(tmp_path / "followersync.toml", sqlite_url, "http://127.0.0.1:9", [LI])
+    assert cli(config, "migrate").returncode == 0  # a database to read: these are errors of the arguments
     for args, says in [
         (["runs", "--source", "nope"], 'no source named "nope"'),
         (["report", "unfollows", "--source", "nope"], 'no source named "nope"'),

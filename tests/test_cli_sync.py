@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from followersync.config import SourceConfig
 from followersync.simulator import Fault, Simulator
+from followersync.store import db
 from tests.harness import API_KEY, query, run_cli, start_cli, wait_until, write_config
 
 LI = SourceConfig(name="acme-page", provider="linkedin", account_id="acc_li_1")
@@ -162,3 +163,68 @@ def test_every_log_line_of_a_run_carries_source_and_run_id(
     assert retries, "the injected provider_error was not retried"
     run_lines = [line for line in lines if line["event"].startswith(("run.", "api."))]
     assert all(line.get("source") == "brand-ig" and line.get("run_id") == 1 for line in run_lines), run_lines
+
+
+def test_a_fleet_started_at_once_on_an_empty_database_creates_the_schema_once_and_syncs(
+    tmp_path: Path, db_url: str, sim: Simulator
+) -> None:
+    """SPEC section 4: a fleet's first deploy. Exactly one process creates the schema, the others
+    wait for it, then all of them sync (or skip what another holds); none fails."""
+    config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [LI, IG])
+    commands = [["sync"], ["worker", "--once"], ["sync"], ["worker", "--once"]]
+    procs = [start_cli(args, config=config) for args in commands]
+    outputs = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err[-3000:] for _, err in outputs]
+    assert [tuple(r) for r in query(db_url, "SELECT version_num FROM alembic_version")] == [
+        (db.HEAD_REVISION,)
+    ]
+    assert sorted(r.name for r in query(db_url, "SELECT name FROM sources")) == [LI.name, IG.name]
+    active = query(db_url, "SELECT source, count(*) AS n FROM v_followers WHERE is_active GROUP BY source")
+    assert {r.source: r.n for r in active} == {LI.name: 3000, IG.name: 300}
+    assert {r.status for r in query(db_url, "SELECT status FROM sync_runs")} == {"succeeded"}
+
+
+def refuse_leases_of(db_url: str, account_id: str) -> None:
+    """The database rejects every lease of `account_id` (a trigger raises): the account-level step
+    before a run fails for that account's sources only."""
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_lease BEFORE INSERT ON account_leases"
+                f" WHEN NEW.account_id = '{account_id}'"
+                " BEGIN SELECT RAISE(ABORT, 'leases of this account are refused'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse_lease() RETURNS trigger LANGUAGE plpgsql AS"
+                " $$ BEGIN RAISE EXCEPTION 'leases of this account are refused'; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_lease BEFORE INSERT ON account_leases FOR EACH ROW"
+                f" WHEN (NEW.account_id = '{account_id}') EXECUTE FUNCTION refuse_lease()"
+            )
+    engine.dispose()
+
+
+def test_a_database_error_before_one_sources_run_fails_that_source_only(
+    tmp_path: Path, db_url: str, sim: Simulator
+) -> None:
+    config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [LI, IG])
+    assert run_cli(["migrate"], config=config).returncode == 0
+    refuse_leases_of(db_url, IG.account_id)
+    done = run_cli(["sync"], config=config)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
+    assert lines[LI.name].split()[1] == "succeeded"
+    assert lines[IG.name].split()[1] == "failed"
+    assert "database error before the run: leases of this account are refused" in lines[IG.name]
+    # The other source's run is all there; the refused one never began (no run row to record it in).
+    rows = query(db_url, "SELECT s.name, r.status FROM sync_runs r JOIN sources s ON s.id = r.source_id")
+    assert [tuple(r) for r in rows] == [(LI.name, "succeeded")]
+    assert query(db_url, "SELECT count(*) FROM v_followers WHERE is_active")[0][0] == 3000
+    logged = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert [(e["source"], e["level"]) for e in logged if e["event"] == "source.database_error"] == [
+        (IG.name, "error")
+    ]

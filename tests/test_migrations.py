@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -20,6 +21,7 @@ from followersync.store.schema import (
     sync_runs,
 )
 from followersync.store.views import VIEW_NAMES, create_view_statements
+from tests.harness import query, start_cli, write_config
 from tests.page_support import NOW, SOURCE, item
 
 PUBLIC_COLUMNS = {
@@ -261,3 +263,16 @@ def test_each_revision_up_and_down_has_its_own_views(db_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
     assert diff == []
     engine.dispose()
+
+
+def test_migrate_commands_started_at_once_create_the_schema_once(tmp_path: Path, db_url: str) -> None:
+    """`followersync migrate` in several processes at once on an empty database: one creates the
+    schema, the others wait for it and find it done."""
+    config = write_config(tmp_path / "f.toml", db_url, "http://127.0.0.1:9", [])
+    procs = [start_cli(["migrate"], config=config) for _ in range(4)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err[-2000:] for _, err in outputs]
+    assert all(out.endswith(f"-> {db.HEAD_REVISION}\n") for out, _ in outputs), outputs
+    assert [tuple(r) for r in query(db_url, "SELECT version_num FROM alembic_version")] == [
+        (db.HEAD_REVISION,)
+    ]

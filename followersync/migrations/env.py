@@ -1,9 +1,10 @@
-"""Alembic environment: migrations run on the engine followersync hands over, or on the configured URL."""
+"""Alembic environment: migrations run in the connection (and transaction) followersync hands over, or
+under the schema lock on the configured URL."""
 
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from followersync.store.schema import metadata
 
@@ -22,21 +23,28 @@ def _engine() -> Engine:
 
 
 def run_migrations_online() -> None:
-    engine = _engine()
-    with engine.connect() as connection:
-        if connection.dialect.name == "sqlite":
-            # pysqlite runs DDL outside any transaction: one explicit BEGIN makes the whole migration,
-            # version stamp included, a single transaction, so a process killed half way leaves nothing.
-            connection.exec_driver_sql("BEGIN")
-        context.configure(
-            connection=connection,
-            target_metadata=metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
-            compare_type=True,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-        connection.commit()
+    connection: Connection | None = config.attributes.get("connection")
+    if connection is not None:
+        # followersync's own migrate: the caller holds the schema lock in this connection's open
+        # transaction and commits it; the migration joins that transaction (alembic begins and
+        # commits none of its own in a connection that is already in one).
+        _run(connection)
+        return
+    from followersync.store.db import schema_lock
+
+    with schema_lock(_engine()) as connection:
+        _run(connection)
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
 
 
 if context.is_offline_mode():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -18,12 +21,20 @@ class SchemaOutOfDate(Exception):
     """The database schema is older than this version of followersync: run `followersync migrate`."""
 
 
-def create_engine(url: str) -> sa.Engine:
-    """An engine for `url`, with the settings each dialect needs for several writers."""
+class SchemaMissing(Exception):
+    """The database has no followersync schema (or, SQLite, does not exist): nothing to read yet."""
+
+
+def create_engine(url: str, *, read_only: bool = False) -> sa.Engine:
+    """An engine for `url`, with the settings each dialect needs for several writers.
+
+    `read_only`: for the commands that only read, which must not change a database that is not
+    followersync's: an SQLite file keeps its journal mode (a followersync database is in WAL already).
+    """
     parsed = sa.make_url(url)
     if parsed.drivername.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30})
-        sa.event.listen(engine, "connect", _sqlite_on_connect)
+        sa.event.listen(engine, "connect", _sqlite_on_connect_reading if read_only else _sqlite_on_connect)
         return engine
     if parsed.drivername in {"postgresql", "postgres"}:
         # Users write the URL they know; psycopg 3 is the driver we ship.
@@ -52,12 +63,21 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-def alembic_config(engine: sa.Engine) -> AlembicConfig:
+def _sqlite_on_connect_reading(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def alembic_config(bind: sa.Engine | sa.Connection) -> AlembicConfig:
+    """Alembic's configuration, migrating through `bind`: an engine, or a connection whose open
+    transaction the migration joins (migrations/env.py)."""
     from alembic.config import Config as AlembicConfig
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", "followersync:migrations")
-    cfg.attributes["engine"] = engine
+    cfg.attributes["connection" if isinstance(bind, sa.Connection) else "engine"] = bind
     return cfg
 
 
@@ -74,44 +94,109 @@ def head_revision(engine: sa.Engine | None = None) -> str:
 def current_revision(engine: sa.Engine) -> str | None:
     """The database's schema revision (None for a database followersync has not migrated)."""
     with engine.connect() as conn:
-        if not sa.inspect(conn).has_table("alembic_version"):
-            return None
-        revision: str | None = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-        return revision
+        return _revision(conn)
+
+
+def _revision(conn: sa.Connection) -> str | None:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    revision: str | None = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    return revision
+
+
+# The key of the PostgreSQL advisory lock that schema changes take (any constant will do, as long as
+# every followersync uses the same one; advisory locks are per database).
+SCHEMA_LOCK_KEY = 0x666F6C6C6F776572  # "follower"
+
+
+@contextmanager
+def schema_lock(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection inside a transaction that holds the database's schema lock, committed at the end.
+
+    Several processes may start on an empty database at once (a fleet's first deploy): whoever reads
+    the schema's revision and then acts on it must do both under this lock, and migrate through this
+    connection, in this transaction, so that the others wait for the whole migration and then see it
+    done. PostgreSQL: a transaction-level advisory lock, released with the migration's commit (or a
+    killed process's rollback). SQLite: BEGIN IMMEDIATE takes the file's write lock at once; the
+    others wait for it (busy_timeout) and their reads start after the migration's commit.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # pysqlite runs DDL outside any transaction: this explicit BEGIN makes the revision check
+            # and the whole migration, version stamp included, a single transaction, so a process
+            # killed half way leaves nothing.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        yield conn
+        conn.commit()
 
 
 def migrate(engine: sa.Engine, revision: str = "head") -> None:
-    """Upgrade the database to `revision` (alembic upgrade)."""
+    """Upgrade the database to `revision` (alembic upgrade), one process at a time."""
     from alembic import command
 
-    command.upgrade(alembic_config(engine), revision)
+    with schema_lock(engine) as conn:
+        command.upgrade(alembic_config(conn), revision)
 
 
 def downgrade(engine: sa.Engine, revision: str) -> None:
     from alembic import command
 
-    command.downgrade(alembic_config(engine), revision)
+    with schema_lock(engine) as conn:
+        command.downgrade(alembic_config(conn), revision)
+
+
+def require_schema(engine: sa.Engine) -> None:
+    """For the commands that only read: the schema must be there, at this version's revision.
+
+    Creates nothing: SQLite creates a missing file as it connects, so a missing file is not connected
+    to (a `file:` URI is left to SQLite, whose own `mode=` says whether it may create).
+    """
+    url = engine.url
+    a_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if a_file and not url.query.get("uri") and not Path(str(url.database)).exists():
+        raise SchemaMissing()
+    current = current_revision(engine)
+    if current is None:
+        raise SchemaMissing()
+    if current != head_revision(engine):
+        raise SchemaOutOfDate(_out_of_date(current))
 
 
 def ensure_schema(engine: sa.Engine) -> None:
     """Make the schema usable for a sync: migrate an empty database, refuse an older schema.
 
     SPEC section 4: `sync` migrates implicitly only when the database is empty, so that an upgrade of
-    a database with data in it is always a deliberate `followersync migrate`.
+    a database with data in it is always a deliberate `followersync migrate`. Any number of processes
+    may call this at once on an empty database: one migrates, the others wait for it (`schema_lock`).
     """
-    current = current_revision(engine)
     head = head_revision(engine)
+    current = current_revision(engine)
     if current == head:
-        return
-    if current is None:
-        if sa.inspect(engine).get_table_names():
-            raise SchemaOutOfDate(
-                "the database has tables but no followersync schema version; "
-                "point database.url at an empty database or run `followersync migrate`"
-            )
-        migrate(engine)
-        return
-    raise SchemaOutOfDate(
-        f"the database schema is at revision {current}, this followersync needs {head}: "
+        return  # the usual case: no lock, no alembic
+    if current is not None:
+        raise SchemaOutOfDate(_out_of_date(current))
+    with schema_lock(engine) as conn:
+        # Read again under the lock: another process may have created the schema while we waited.
+        current = _revision(conn)
+        if current == head:
+            return
+        if current is None:
+            if sa.inspect(conn).get_table_names():
+                raise SchemaOutOfDate(
+                    "the database has tables but no followersync schema version; "
+                    "point database.url at an empty database or run `followersync migrate`"
+                )
+            from alembic import command
+
+            command.upgrade(alembic_config(conn), "head")
+            return
+    raise SchemaOutOfDate(_out_of_date(current))
+
+
+def _out_of_date(current: str) -> str:
+    return (
+        f"the database schema is at revision {current}, this followersync needs {HEAD_REVISION}: "
         "run `followersync migrate` first"
     )

@@ -57,6 +57,12 @@ def sync_sources(conn: sa.Connection, configured: Sequence[SourceConfig], now: d
     return {name: source_id for name, source_id in ids}
 
 
+def source_ids(conn: sa.Connection, names: Sequence[str]) -> dict[str, int]:
+    """Name -> id of the sources the database knows among `names`; reads only (the reading commands)."""
+    rows = conn.execute(sa.select(sources.c.name, sources.c.id).where(sources.c.name.in_(list(names))))
+    return {name: source_id for name, source_id in rows}
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     pass_id: int
