@@ -39,7 +39,7 @@ class UsageProblem(click.ClickException):
 class DatabaseFailed(click.ClickException):
     """The database failed after the command had started with it: one line on stderr, exit code 1.
 
-    SPEC section 4: a database that goes away while a command runs is never a usage error.
+    the README's "Commands": a database that goes away while a command runs is never a usage error.
     """
 
     exit_code = EXIT_SOURCE_FAILED

@@ -1,8 +1,8 @@
 """The reading commands: `status`, `runs`, `report unfollows` and `report growth`.
 
 They read what `reports` returns and print it as a table (for people), CSV or JSON (for scripts:
-SPEC section 9) or, for growth, a PNG chart. One small renderer, `emit`, serves all of them, so the
-machine formats follow the same rules everywhere:
+the README's "Reports and status") or, for growth, a PNG chart. One small renderer, `emit`, serves
+all of them, so the machine formats follow the same rules everywhere:
 
 - `--format json` prints one JSON array on stdout and nothing else (logs go to stderr);
 - CSV has the JSON fields as columns, with a header row;
@@ -53,7 +53,7 @@ RUNS_FIELDS = ("source", *reports.RUN_FIELDS)
 
 
 def _database(settings: Settings) -> AbstractContextManager[sa.Engine]:
-    """The configured database, which these commands only read (SPEC section 4): one without the
+    """The configured database, which these commands only read (the README's "Commands"): one without the
     schema, or a missing SQLite file, is a one-line usage error, and nothing is created."""
     from followersync.cli import _database as database
 
@@ -227,8 +227,8 @@ def status_command(g: Globals, fmt: str) -> None:
     settings = g.settings()
     now = SystemClock().now()
     with _database(settings) as engine:
-        # The one write a reading command makes (SPEC section 5). The sources table is left as it is:
-        # `status --config other.toml` must not re-point or disable anyone's sources.
+        # The one write a reading command makes: runs of dead processes are abandoned. The sources
+        # table is left as it is: `status --config other.toml` must not re-point or disable any.
         with engine.begin() as conn:
             abandoned = runs.mark_abandoned_runs(conn, now)
         with engine.connect() as conn:

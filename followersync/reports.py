@@ -1,8 +1,8 @@
 """What the database says about each source: status, run history, unfollows and daily growth.
 
 Every function here takes a Connection, runs one SQL statement (bound parameters only) and returns
-plain records whose field names are those of SPEC section 9. Nothing here prints: `report_commands`
-turns the records into tables, CSV, JSON or a chart.
+plain records whose field names are those of the README's "Reports and status". Nothing here
+prints: `report_commands` turns the records into tables, CSV, JSON or a chart.
 
     status()      one SourceStatus per source: followers now, last run, last full pass, checkpoint
     run_history() sync_runs rows, newest first
@@ -10,8 +10,9 @@ turns the records into tables, CSV, JSON or a chart.
     growth()      v_follower_growth_daily rows of the last days, oldest day first
     attention()   the one sentence `status` shows when the user must act or look
 
-The reports read the public views of SPEC section 8, the same relations analysts query, so a report
-and a hand-written SQL query can never disagree.
+The unfollow and growth reports read the public views (the README's "The database"), the same
+relations analysts query, so a report and a hand-written SQL query can never disagree. `status`
+reads the base tables, for what no view holds (runs, checkpoints, leases, the missing).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ RUN_FIELDS = (
     "error_type",
     "error_detail",
 )
-"""The `sync_runs` columns of SPEC section 8, in its order: the fields of `followersync runs`."""
+"""The `sync_runs` columns of the README's "The database", in its order: the fields of `followersync runs`."""
 
 FAILED_RUNS_FOR_ATTENTION = 3
 RECENT_DAYS = 7  # the window of `gained_7d` / `lost_7d` in status

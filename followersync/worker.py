@@ -144,7 +144,7 @@ class Fleet:
                 runs.mark_abandoned_runs(conn, clock.now())
                 acquired = runs.acquire_lease(conn, account_id, holder, clock.now(), ttl)
         except sa.exc.DBAPIError as exc:
-            # This account's sources fail; the other accounts' threads go on (SPEC section 4).
+            # This account's sources fail; the other accounts' threads go on (the README's "Commands").
             return [database_failure(source.name, exc) for source, _ in group]
         if not acquired:
             log.info("account.skipped", account_id=account_id, reason="another process holds its lease")
@@ -229,7 +229,7 @@ def build_client(settings: Settings, db: sa.Engine, clock: Clock) -> Client:
 
 
 def next_due(state: SourceState, settings: Settings, now: datetime) -> datetime:
-    """When a source should next be synced (SPEC section 6 and the worker's schedule).
+    """When a source should next be synced (the README's "Respecting the provider" and the worker's schedule).
 
     Never run, or a pass left half done by a dead process: now. Deferred: once its cause has passed
     (the Retry-After wait, the next UTC day for the budget; at once after a stop). Failed: after
@@ -292,7 +292,7 @@ class Worker:
         """Rounds until stopped (or one round with `once`); returns the last round's results, for the
         exit code of `--once`. Nothing of a round outlives the next: a worker runs for weeks.
 
-        A database that goes away is an outage to wait out, not the end (SPEC section 4): the worker
+        A database that goes away is an outage to wait out, not the end (the README's "Commands"): the worker
         logs it and tries again after OUTAGE_FIRST_WAIT, doubling up to OUTAGE_MAX_WAIT, until the
         database is back or the worker is stopped. With `once`, the sources it could not sync fail.
         """

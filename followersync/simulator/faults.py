@@ -95,7 +95,7 @@ class Fault:
     def rate_limited(cls, retry_after: float | None = None) -> Fault:
         """A 429 `errors/too_many_requests`, with `Retry-After: <seconds>` when `retry_after` is given.
 
-        Without it, it stands for the provider's own limit (SPEC: stop the account for this run).
+        Without it, it stands for the provider's own limit (followersync stops the account for this run).
         Whole seconds are sent as an integer; fractions (e.g. 0.05, to keep tests fast) as a decimal,
         which HTTP does not define, so clients should parse the header as a float.
         """

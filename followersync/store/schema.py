@@ -1,6 +1,6 @@
 """The tables, in SQLAlchemy Core: the one source of truth that the migrations are checked against.
 
-Layout (SPEC section 8 names the public relations; the views live in `views.py`):
+Layout (the README's "The database" names the public relations; the views live in `views.py`):
 
     sources ─┬─ followers (one row per source and follower: first/last seen, missing_since, unfollowed_at)
              ├─ follow_events (baseline / follow / unfollow)

@@ -14,7 +14,7 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """A timestamp that is always UTC and timezone-aware in Python.
 
     PostgreSQL stores `timestamptz`. SQLite has no time zones: values are stored as naive UTC text
-    (SPEC section 8 lets readers treat offset-less values as UTC) and come back aware.
+    (the README's "The database" lets readers treat offset-less values as UTC) and come back aware.
     """
 
     impl = sa.DateTime(timezone=True)

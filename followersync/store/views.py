@@ -1,4 +1,4 @@
-"""The public SQL views of SPEC section 8, as SQL text per dialect.
+"""The public SQL views of the README's "The database", as SQL text per dialect.
 
 Migrations import nothing from here: each revision that changes a view carries its own frozen copy
 (`followersync/migrations/frozen/`). This module is what the current schema should look like; a test
