@@ -135,7 +135,7 @@ ProgressCallback = Callable[["SourceResult", RequestStats], None]
 class PassRunner:
     """Runs passes for sources whose account lease the caller holds."""
 
-    db: sa.Engine
+    database: sa.Engine
     client: Client
     settings: Settings
     clock: Clock
@@ -153,7 +153,7 @@ class PassRunner:
         writes in this process, where a fetching thread competes with the writer: only once the API
         is seen to be slow (`prefetch.MIN_WAIT`).
         """
-        return 0.0 if self.db.dialect.name == "postgresql" else MIN_WAIT
+        return 0.0 if self.database.dialect.name == "postgresql" else MIN_WAIT
 
     def run(
         self,
@@ -165,7 +165,7 @@ class PassRunner:
         lease_lost: threading.Event | None = None,
     ) -> SourceResult:
         now = self.clock.now()
-        with self.db.begin() as conn:
+        with self.database.begin() as conn:
             checkpoint = runs.load_checkpoint(conn, source_id)
             last_full = runs.last_full_pass_at(conn, source_id)
             missing = runs.missing_followers(conn, source_id)
@@ -267,7 +267,7 @@ class PassRunner:
                         raise LeaseLost("the account's lease expired and was taken by another process")
                     now = self.clock.now()
                     pages_in_pass += 1
-                    with self.db.begin() as conn:
+                    with self.database.begin() as conn:
                         outcome = pages.apply_page(conn, ctx, page, now, pages_in_pass, stats)
                     result.pages += 1
                     result.items += outcome.items
@@ -299,7 +299,7 @@ class PassRunner:
             accept=run.accept_unfollows,
         )
         try:
-            with self.db.begin() as conn:
+            with self.database.begin() as conn:
                 if ctx.full:
                     settled = unfollows.settle_pass(
                         conn,
@@ -321,7 +321,7 @@ class PassRunner:
 
     def _restart_pass(self, ctx: pages.PassContext) -> tuple[pages.PassContext, datetime]:
         now = self.clock.now()
-        with self.db.begin() as conn:
+        with self.database.begin() as conn:
             runs.drop_checkpoint(conn, ctx.source_id)
             pass_id = runs.start_pass(conn, ctx.source_id, "full", now)
             conn.execute(sync_runs.update().where(sync_runs.c.id == ctx.run_id).values(pass_id=pass_id))
@@ -345,7 +345,7 @@ class PassRunner:
             message = message or one_line(str(exc), _MAX_MESSAGE)
         result.error_type, result.message = error_type, message
         try:
-            with self.db.begin() as conn:
+            with self.database.begin() as conn:
                 self._record_end(conn, result, stats, status, self.clock.now(), detail)
         except sa.exc.DBAPIError:
             # The database is gone: the run stays `running` and the next process that finds its lease

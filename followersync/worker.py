@@ -49,8 +49,8 @@ def new_holder_id() -> str:
 class BudgetGate:
     """Counts every request against its account's daily budget, in the database shared by all workers."""
 
-    def __init__(self, db: sa.Engine, settings: Settings, clock: Clock) -> None:
-        self._db = db
+    def __init__(self, database: sa.Engine, settings: Settings, clock: Clock) -> None:
+        self._database = database
         self._settings = settings
         self._clock = clock
 
@@ -58,7 +58,7 @@ class BudgetGate:
         budget = self._settings.provider(source.provider).daily_request_budget
         if budget == 0:
             return
-        with self._db.begin() as conn:
+        with self._database.begin() as conn:
             allowed = runs.consume_budget(conn, source.account_id, self._clock.now(), budget)
         if not allowed:
             raise BudgetExhausted(
@@ -70,10 +70,10 @@ class BudgetGate:
 class _Heartbeat:
     """Renews an account's lease every third of its lifetime while a group works."""
 
-    def __init__(self, db: sa.Engine, account_id: str, holder: str, clock: Clock, ttl: float) -> None:
+    def __init__(self, database: sa.Engine, account_id: str, holder: str, clock: Clock, ttl: float) -> None:
         self.lost = threading.Event()
         self._done = threading.Event()
-        self._args = (db, account_id, holder, clock, ttl)
+        self._args = (database, account_id, holder, clock, ttl)
         self._thread = threading.Thread(target=self._beat, name=f"lease-{account_id}", daemon=True)
 
     def __enter__(self) -> _Heartbeat:
@@ -85,10 +85,10 @@ class _Heartbeat:
         self._thread.join()
 
     def _beat(self) -> None:
-        db, account_id, holder, clock, ttl = self._args
+        database, account_id, holder, clock, ttl = self._args
         while not self._done.wait(ttl / 3):
             try:
-                with db.begin() as conn:
+                with database.begin() as conn:
                     if not runs.renew_lease(conn, account_id, holder, clock.now(), ttl):
                         self.lost.set()
                         return
@@ -104,8 +104,8 @@ class Fleet:
     settings: Settings
 
     @property
-    def db(self) -> sa.Engine:
-        return self.runner.db
+    def database(self) -> sa.Engine:
+        return self.runner.database
 
     def sync(
         self,
@@ -140,7 +140,7 @@ class Fleet:
     ) -> list[SourceResult]:
         clock, holder, ttl = self.runner.clock, self.runner.holder, self.settings.sync.lease_ttl
         try:
-            with self.db.begin() as conn:
+            with self.database.begin() as conn:
                 runs.mark_abandoned_runs(conn, clock.now())
                 acquired = runs.acquire_lease(conn, account_id, holder, clock.now(), ttl)
         except sa.exc.DBAPIError as exc:
@@ -158,7 +158,7 @@ class Fleet:
             ]
         results: list[SourceResult] = []
         try:
-            with _Heartbeat(self.db, account_id, holder, clock, ttl) as heartbeat:
+            with _Heartbeat(self.database, account_id, holder, clock, ttl) as heartbeat:
                 # Runs left `running` for this account by a dead process are abandoned now that we
                 # hold its lease (the statement above already caught those whose lease had expired).
                 for source, source_id in group:
@@ -167,7 +167,7 @@ class Fleet:
                         continue
                     try:
                         if still_due is not None:
-                            with self.db.connect() as conn:
+                            with self.database.connect() as conn:
                                 if not still_due(conn, source_id):
                                     continue
                     except sa.exc.DBAPIError as exc:
@@ -200,7 +200,7 @@ class Fleet:
                     results.append(result)
         finally:
             try:
-                with self.db.begin() as conn:
+                with self.database.begin() as conn:
                     runs.release_lease(conn, account_id, holder)
             except sa.exc.DBAPIError:
                 log.warning("lease.release_failed", account_id=account_id)
@@ -217,14 +217,14 @@ def database_failure(source: str, exc: sa.exc.DBAPIError) -> SourceResult:
     )
 
 
-def build_client(settings: Settings, db: sa.Engine, clock: Clock) -> Client:
+def build_client(settings: Settings, database: sa.Engine, clock: Clock) -> Client:
     """The API client with the shared daily budget wired in."""
     return Client(
         settings.api,
         settings.providers,
         settings.require_api_key(),
         clock=clock,
-        before_request=BudgetGate(db, settings, clock),
+        before_request=BudgetGate(database, settings, clock),
     )
 
 
@@ -274,7 +274,7 @@ class Worker:
     def round(self) -> list[SourceResult]:
         """Sync what is due now. Raises the database's error if it cannot tell what is due."""
         now = self.fleet.runner.clock.now()
-        with self.fleet.db.begin() as conn:
+        with self.fleet.database.begin() as conn:
             runs.mark_abandoned_runs(conn, now)
             states = runs.source_states(conn, [source_id for _, source_id in self.sources])
         due = [(s, i) for s, i in self.sources if next_due(states[i], self.fleet.settings, now) <= now]
@@ -282,7 +282,7 @@ class Worker:
 
     def next_wake(self) -> datetime:
         """When the next source falls due."""
-        with self.fleet.db.connect() as conn:
+        with self.fleet.database.connect() as conn:
             states = runs.source_states(conn, [source_id for _, source_id in self.sources])
         now = self.fleet.runner.clock.now()
         upcoming = [next_due(states[i], self.fleet.settings, now) for _, i in self.sources]

@@ -18,8 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from followersync import reports
+from followersync.cli.chart import CHART_HEIGHT_PX, CHART_WIDTH_PX
 from followersync.config import SourceConfig
-from followersync.report_commands import CHART_HEIGHT_PX, CHART_WIDTH_PX
 from followersync.simulator import Fault
 from followersync.store import runs
 from tests.harness import API_KEY, Harness, run_cli, write_config

@@ -13,159 +13,35 @@ None of these commands calls the API, so none needs the API key.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
-import sys
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 import sqlalchemy as sa
 import structlog
 
 from followersync import reports
+from followersync.cli.chart import DEFAULT_CHART_PATH, INSTALL_CHARTS, charts_missing, draw_growth_chart
+from followersync.cli.common import Globals, UsageProblem, open_database
+from followersync.cli.render import Column, column, duration, emit, human, jsonable
 from followersync.clock import SystemClock
 from followersync.config import Settings, SourceConfig, SyncSettings
 from followersync.store import runs
 
-if TYPE_CHECKING:
-    from followersync.cli import Globals
-
 log = structlog.get_logger("followersync.reports")
 
-# The PNG's size in pixels: wide enough for a README, small enough to stay a few tens of kB.
-CHART_WIDTH_PX, CHART_HEIGHT_PX, CHART_DPI = 1200, 700, 100
-DEFAULT_CHART_PATH = "followersync-growth.png"
 
 UNFOLLOW_FIELDS = ("source", "follower_id", "name", "handle", "unfollowed_at")
+
+
 GROWTH_FIELDS = ("source", "day", "followers", "gained", "lost")
+
+
 RUNS_FIELDS = ("source", *reports.RUN_FIELDS)
-
-
-# --- the command line's own helpers ---------------------------------------------------------------------
-# `followersync.cli` imports this module while it registers these commands, so its helpers are looked up
-# when a command runs, not when this module loads.
-
-
-def _database(settings: Settings) -> AbstractContextManager[sa.Engine]:
-    """The configured database, which these commands only read (the README's "Commands"): one without the
-    schema, or a missing SQLite file, is a one-line usage error, and nothing is created."""
-    from followersync.cli import _database as database
-
-    return database(settings, schema="required")
-
-
-def usage_problem(message: str) -> click.ClickException:
-    """A usage error: one line on stderr, exit code 2."""
-    from followersync.cli import UsageProblem
-
-    return UsageProblem(message)
-
-
-# --- rendering, shared by every command ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of a human-readable table: its header and how a record shows in it."""
-
-    header: str
-    cell: Callable[[Mapping[str, Any]], str]
-    numeric: bool = False  # right-aligned
-
-
-def column(name: str, *, numeric: bool = False, header: str | None = None) -> Column:
-    """A column that shows one field of the record as it is (times as UTC, None as `-`)."""
-    return Column(header or name, lambda record: human(record[name]), numeric)
-
-
-def emit(
-    records: Sequence[Mapping[str, Any]],
-    fmt: str,
-    *,
-    fields: Sequence[str],
-    columns: Sequence[Column],
-    empty: str,
-) -> None:
-    """Print `records` as `fmt` (json, csv or table); `empty` is the table's text when there are none."""
-    if fmt == "json":
-        click.echo(json.dumps([jsonable(dict(r)) for r in records], indent=2, ensure_ascii=False))
-    elif fmt == "csv":
-        # "\n" rather than csv's default "\r\n": the output goes to shells and pipes first.
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(fields)
-        writer.writerows([csv_cell(record[name]) for name in fields] for record in records)
-    elif not records:
-        click.echo(empty)
-    else:
-        print_table(columns, records)
-
-
-def print_table(columns: Sequence[Column], records: Sequence[Mapping[str, Any]]) -> None:
-    rows = [[c.cell(record) for c in columns] for record in records]
-    widths = [max(len(c.header), *(len(row[i]) for row in rows)) for i, c in enumerate(columns)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            cell.rjust(w) if c.numeric else cell.ljust(w)
-            for cell, w, c in zip(cells, widths, columns, strict=True)
-        ).rstrip()
-
-    click.echo(line([c.header for c in columns]))
-    for row in rows:
-        click.echo(line(row))
-
-
-def iso(value: datetime) -> str:
-    """ISO 8601 with an offset. Naive values are UTC: SQLite hands some back without their zone."""
-    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)).isoformat()
-
-
-def jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {key: jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
-    return value
-
-
-def csv_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, Mapping | list):
-        return json.dumps(jsonable(value), ensure_ascii=False)
-    return jsonable(value)
-
-
-def human(value: Any) -> str:
-    """A value as a table shows it: times in UTC to the second, nothing as `-`."""
-    if value is None:
-        return "-"
-    if isinstance(value, datetime):
-        return iso(value)[:19].replace("T", " ")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-def duration(started: datetime | None, finished: datetime | None) -> str:
-    if started is None or finished is None:
-        return "-"
-    seconds = max(0, round((finished - started).total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def _format_option(*choices: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -194,10 +70,7 @@ def _check_source(conn: sa.Connection, settings: Settings, name: str | None) -> 
     known = sorted(set(reports.source_names(conn)) | {s.name for s in settings.sources})
     if name not in known:
         listing = ", ".join(known) if known else "none yet"
-        raise usage_problem(f'--source: no source named "{name}" (known sources: {listing})')
-
-
-# --- status ------------------------------------------------------------------------------------------------
+        raise UsageProblem(f'--source: no source named "{name}" (known sources: {listing})')
 
 
 @click.command("status")
@@ -226,7 +99,7 @@ def status_command(g: Globals, fmt: str) -> None:
     """
     settings = g.settings()
     now = SystemClock().now()
-    with _database(settings) as engine:
+    with open_database(settings, schema="required") as engine:
         # The one write a reading command makes: runs of dead processes are abandoned. The sources
         # table is left as it is: `status --config other.toml` must not re-point or disable any.
         with engine.begin() as conn:
@@ -341,9 +214,6 @@ def status_block(s: reports.SourceStatus, sync: SyncSettings) -> str:
     return "\n".join(lines)
 
 
-# --- runs --------------------------------------------------------------------------------------------------
-
-
 @click.command("runs")
 @_source_option("Only the runs of this source.")
 @click.option(
@@ -367,7 +237,7 @@ def runs_command(g: Globals, source: str | None, limit: int, fmt: str) -> None:
     requests, retries, error_type, error_detail.
     """
     settings = g.settings()
-    with _database(settings) as engine, engine.connect() as conn:
+    with open_database(settings, schema="required") as engine, engine.connect() as conn:
         _check_source(conn, settings, source)
         history = reports.run_history(conn, source=source, limit=limit)
     columns = [
@@ -397,9 +267,6 @@ def _run_error(run: Mapping[str, Any]) -> str:
     text = detail.get("title") or detail.get("detail")
     full = f"{run['error_type']}: {text}" if text else str(run["error_type"])
     return full if len(full) <= 80 else full[:79] + "…"
-
-
-# --- reports -----------------------------------------------------------------------------------------------
 
 
 @click.group("report")
@@ -453,7 +320,7 @@ def unfollows_command(g: Globals, source: str | None, since: datetime | None, fm
     URL), unfollowed_at.
     """
     settings = g.settings()
-    with _database(settings) as engine, engine.connect() as conn:
+    with open_database(settings, schema="required") as engine, engine.connect() as conn:
         _check_source(conn, settings, source)
         gone = reports.unfollows(conn, source=source, since=since)
     columns = [
@@ -502,12 +369,14 @@ def growth_command(g: Globals, source: str | None, days: int, fmt: str, output: 
     Fields (JSON and CSV): source, day (YYYY-MM-DD), followers, gained, lost.
     """
     if output is not None and fmt != "png":
-        raise usage_problem("--output: only --format png writes a file; redirect stdout for the others")
+        raise UsageProblem("--output: only --format png writes a file; redirect stdout for the others")
     if output is not None and not output.parent.is_dir():
-        raise usage_problem(f"--output: {output.parent} is not a folder")
+        raise UsageProblem(f"--output: {output.parent} is not a folder")
+    if fmt == "png" and charts_missing():
+        raise UsageProblem(f"--format png needs matplotlib, the charts extra: {INSTALL_CHARTS}")
     settings = g.settings()
     since = SystemClock().now().date() - timedelta(days=days - 1)
-    with _database(settings) as engine, engine.connect() as conn:
+    with open_database(settings, schema="required") as engine, engine.connect() as conn:
         _check_source(conn, settings, source)
         rows = reports.growth(conn, since=since, source=source)
     empty = f"no growth data in the last {days} days: sync a source first"
@@ -519,7 +388,7 @@ def growth_command(g: Globals, source: str | None, days: int, fmt: str, output: 
         try:
             draw_growth_chart(rows, path)
         except OSError as exc:
-            raise usage_problem(f"--output: cannot write {path}: {exc.strerror or exc}") from None
+            raise UsageProblem(f"--output: cannot write {path}: {exc.strerror or exc}") from None
         click.echo(f"chart written to {path}")
         return
     columns = [
@@ -531,81 +400,3 @@ def growth_command(g: Globals, source: str | None, days: int, fmt: str, output: 
         Column("net", lambda r: f"{r['gained'] - r['lost']:+d}", numeric=True),
     ]
     emit([dataclasses.asdict(r) for r in rows], fmt, fields=GROWTH_FIELDS, columns=columns, empty=empty)
-
-
-def draw_growth_chart(rows: Sequence[reports.GrowthDay], path: Path) -> None:
-    """Followers per source as lines above, gained and lost per day as bars below, in one PNG.
-
-    matplotlib is imported here, not at the top: it takes a moment to load and only png needs it. The
-    figure is built without pyplot, so no GUI backend or global state is involved.
-    """
-    from matplotlib import dates as mdates
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator, StrMethodFormatter
-
-    by_source: dict[str, list[reports.GrowthDay]] = {}
-    for row in rows:
-        by_source.setdefault(row.source, []).append(row)
-
-    fig = Figure(
-        figsize=(CHART_WIDTH_PX / CHART_DPI, CHART_HEIGHT_PX / CHART_DPI), dpi=CHART_DPI, layout="constrained"
-    )
-    followers_ax, change_ax = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
-    # Bars of several sources on one day sit side by side within the day.
-    width = 0.8 / len(by_source)
-    single = len(by_source) == 1
-    for i, (name, series) in enumerate(by_source.items()):
-        color = f"C{i}"
-        when = [datetime(d.day.year, d.day.month, d.day.day) for d in series]
-        followers_ax.plot(
-            when,
-            [d.followers for d in series],
-            color=color,
-            linewidth=2,
-            marker="o" if len(series) <= 45 else None,
-            markersize=3,
-            label=name,
-        )
-        shift = timedelta(days=(i - (len(by_source) - 1) / 2) * width)
-        at = [w + shift for w in when]
-        change_ax.bar(
-            at,
-            [d.gained for d in series],
-            width=width,
-            color=color,
-            label="gained" if single else f"{name} gained",
-        )
-        change_ax.bar(
-            at,
-            [-d.lost for d in series],
-            width=width,
-            color=color,
-            alpha=0.4,
-            hatch="//",
-            label="lost" if single else f"{name} lost",
-        )
-    first, last = min(r.day for r in rows), max(r.day for r in rows)
-    fig.suptitle(f"Followers per day, {first} to {last} (UTC)", fontsize="x-large")
-    followers_ax.set_ylabel("followers (end of day)")
-    followers_ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-    followers_ax.grid(alpha=0.3)
-    followers_ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title=None if single else "source")
-    change_ax.axhline(0, color="0.3", linewidth=0.8)
-    change_ax.set_ylabel("gained / lost per day")
-    change_ax.set_xlabel("day (UTC)")
-    change_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    change_ax.grid(axis="y", alpha=0.3)
-    # Outside the plot, on the right: inside, it would hide the bars of the first days.
-    change_ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
-    # matplotlib's stubs leave these two untyped.
-    locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
-    change_ax.xaxis.set_major_locator(locator)
-    change_ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
-    fig.savefig(path, format="png")
-
-
-def register(group: click.Group) -> None:
-    """Add the reading commands to the `followersync` group."""
-    group.add_command(status_command)
-    group.add_command(runs_command)
-    group.add_command(report_group)

@@ -1,0 +1,100 @@
+"""The command line: parse, call, print. No logic of its own lives here.
+
+__init__         the `followersync` group, its global options, and the commands it holds
+common           the global options' state, usage and database errors (exit codes), the database
+run_commands     migrate, sync, worker
+report_commands  status, runs, report unfollows, report growth
+render           tables, JSON and CSV
+chart            the growth chart (matplotlib, the `charts` extra)
+demo_command     demo
+"""
+
+from __future__ import annotations
+
+import click
+
+from followersync import __version__, allocator
+from followersync import logging as fslogging
+from followersync.cli import demo_command, report_commands, run_commands
+from followersync.cli.common import EXIT_OK, EXIT_SOURCE_FAILED, EXIT_USAGE, Globals
+
+__all__ = ["EXIT_OK", "EXIT_SOURCE_FAILED", "EXIT_USAGE", "cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="followersync")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Configuration file (default: $FOLLOWERSYNC_CONFIG, else ./followersync.toml if present).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["json", "console"]),
+    help="Log format on stderr (default: console on a terminal, JSON lines otherwise).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, log_format: str | None) -> None:
+    """Keep a SQL database in step with the followers of postpress-linked accounts.
+
+    \b
+    Typical use:
+      followersync demo                    # see it work, with nothing to set up
+      followersync migrate                 # create or upgrade the schema
+      followersync sync                    # one pass for every configured source
+      followersync worker                  # or keep syncing whatever is due
+      followersync status                  # how each source is doing
+      followersync report growth --format png
+    Exit codes: 0 all good, 1 at least one source failed, 2 usage or configuration error.
+    """
+    fslogging.configure(log_format)
+    ctx.obj = Globals(config_path, log_format)
+
+
+def main() -> None:
+    allocator.return_large_buffers()  # before any page is read: the peak memory of a pass
+    cli(prog_name="followersync")
+
+
+class _LazySimulate(click.Command):
+    """`simulate`, whose module is imported only when the command runs or `--help` lists it: the
+    simulator brings http.server and a whole fake API along, which `sync` and `worker` never use.
+
+    Parsing, help and the run are the real command's (make_context hands over to it), so
+    `followersync simulate --help` reads exactly as the command itself does.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("simulate")
+
+    @staticmethod
+    def _real() -> click.Command:
+        from followersync.simulator import simulate_command
+
+        return simulate_command
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: object,
+    ) -> click.Context:
+        return self._real().make_context(info_name, args, parent, **extra)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self._real().get_short_help_str(limit)
+
+
+for command in (
+    run_commands.migrate,
+    run_commands.sync,
+    run_commands.worker,
+    report_commands.status_command,
+    report_commands.runs_command,
+    report_commands.report_group,
+    demo_command.demo,
+    _LazySimulate(),
+):
+    cli.add_command(command)

@@ -1,0 +1,111 @@
+"""What every command shares: the global options' state, the usage and database errors with their exit
+codes, and opening the configured database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+import click
+import sqlalchemy as sa
+import structlog
+
+from followersync import logging as fslogging
+from followersync.config import ConfigError, Settings, load_settings
+from followersync.store import db
+
+EXIT_OK, EXIT_SOURCE_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageProblem(click.ClickException):
+    """A configuration or usage error: one line on stderr, exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+
+class DatabaseFailed(click.ClickException):
+    """The database failed after the command had started with it: one line on stderr, exit code 1.
+
+    the README's "Commands": a database that goes away while a command runs is never a usage error.
+    """
+
+    exit_code = EXIT_SOURCE_FAILED
+
+
+@dataclass
+class Globals:
+    config_path: str | None
+    log_format: str | None
+
+    def settings(self) -> Settings:
+        try:
+            settings = load_settings(self.config_path)
+        except ConfigError as exc:
+            raise UsageProblem(str(exc)) from None
+        fslogging.register_secret(settings.api.api_key)
+        password = sa.make_url(settings.database.url).password
+        fslogging.register_secret(str(password) if password else None)
+        log = structlog.get_logger("followersync")
+        for warning in settings.warnings:
+            log.warning("config.warning", message=warning)
+        return settings
+
+
+@contextmanager
+def open_database(
+    settings: Settings, *, schema: Literal["any", "create_if_empty", "required"]
+) -> Iterator[sa.Engine]:
+    """The configured database, connected to and its schema checked before the command does anything
+    with it: `create_if_empty` (`sync`, `worker`) creates the schema of an empty database, `required`
+    (the commands that only read) creates nothing and wants the schema there, `any` (`migrate`) only
+    connects.
+
+    Up to there, a database that cannot be used is a configuration error (exit 2). Afterwards it was
+    there and went away: whatever error escapes the command is exit 1, one line.
+    """
+    try:
+        engine = db.create_engine(settings.database.url, read_only=schema == "required")
+    except ConfigError as exc:
+        raise UsageProblem(str(exc)) from None
+    try:
+        with at_start(settings):
+            if schema == "create_if_empty":
+                db.ensure_schema(engine)
+            elif schema == "required":
+                db.require_schema(engine)
+            else:
+                engine.connect().close()
+        try:
+            yield engine
+        except sa.exc.DBAPIError as exc:
+            raise DatabaseFailed(
+                f"database.url: {settings.database.safe_url} failed: {_first_line(exc)}"
+            ) from None
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def at_start(settings: Settings) -> Iterator[None]:
+    """Database steps before anything has run: a database we cannot use is a usage error (exit 2)."""
+    try:
+        yield
+    except db.SchemaMissing:
+        raise UsageProblem(
+            f"database.url: {settings.database.safe_url} has no followersync schema yet: "
+            "run `followersync migrate` or `followersync sync`"
+        ) from None
+    except db.SchemaOutOfDate as exc:
+        raise UsageProblem(str(exc)) from None
+    except sa.exc.OperationalError as exc:
+        raise UsageProblem(
+            f"database.url: cannot use {settings.database.safe_url}: {_first_line(exc)}"
+        ) from None
+
+
+def _first_line(exc: sa.exc.DBAPIError) -> str:
+    """The driver's message, without the SQL statement and parameters SQLAlchemy adds."""
+    lines = str(exc.orig).strip().splitlines()
+    return lines[0] if lines else type(exc.orig).__name__

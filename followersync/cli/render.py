@@ -1,0 +1,117 @@
+"""Output, shared by every command: a table for people (rich measures wide characters), JSON and CSV
+for scripts. One renderer, `emit`, so the machine formats follow the same rules everywhere:
+
+- `--format json` prints one JSON array on stdout and nothing else (logs go to stderr);
+- CSV has the JSON fields as columns, with a header row;
+- times are ISO 8601 with an offset (UTC), days YYYY-MM-DD, numbers are numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import click
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a human-readable table: its header and how a record shows in it."""
+
+    header: str
+    cell: Callable[[Mapping[str, Any]], str]
+    numeric: bool = False  # right-aligned
+
+
+def column(name: str, *, numeric: bool = False, header: str | None = None) -> Column:
+    """A column that shows one field of the record as it is (times as UTC, None as `-`)."""
+    return Column(header or name, lambda record: human(record[name]), numeric)
+
+
+def emit(
+    records: Sequence[Mapping[str, Any]],
+    fmt: str,
+    *,
+    fields: Sequence[str],
+    columns: Sequence[Column],
+    empty: str,
+) -> None:
+    """Print `records` as `fmt` (json, csv or table); `empty` is the table's text when there are none."""
+    if fmt == "json":
+        click.echo(json.dumps([jsonable(dict(r)) for r in records], indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        # "\n" rather than csv's default "\r\n": the output goes to shells and pipes first.
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(fields)
+        writer.writerows([csv_cell(record[name]) for name in fields] for record in records)
+    elif not records:
+        click.echo(empty)
+    else:
+        print_table(columns, records)
+
+
+def print_table(columns: Sequence[Column], records: Sequence[Mapping[str, Any]]) -> None:
+    rows = [[c.cell(record) for c in columns] for record in records]
+    widths = [max(len(c.header), *(len(row[i]) for row in rows)) for i, c in enumerate(columns)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.rjust(w) if c.numeric else cell.ljust(w)
+            for cell, w, c in zip(cells, widths, columns, strict=True)
+        ).rstrip()
+
+    click.echo(line([c.header for c in columns]))
+    for row in rows:
+        click.echo(line(row))
+
+
+def iso(value: datetime) -> str:
+    """ISO 8601 with an offset. Naive values are UTC: SQLite hands some back without their zone."""
+    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)).isoformat()
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    return value
+
+
+def csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, Mapping | list):
+        return json.dumps(jsonable(value), ensure_ascii=False)
+    return jsonable(value)
+
+
+def human(value: Any) -> str:
+    """A value as a table shows it: times in UTC to the second, nothing as `-`."""
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return iso(value)[:19].replace("T", " ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def duration(started: datetime | None, finished: datetime | None) -> str:
+    if started is None or finished is None:
+        return "-"
+    seconds = max(0, round((finished - started).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

@@ -1,0 +1,208 @@
+"""The commands that sync: `migrate`, `sync` and `worker`, with their stop on SIGTERM/SIGINT and the
+summary they print."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+
+import click
+
+from followersync.cli.common import EXIT_SOURCE_FAILED, Globals, UsageProblem, at_start, open_database
+from followersync.clock import SystemClock
+from followersync.config import ConfigError, Settings
+from followersync.domain import SYNC_MODES
+from followersync.engine import PassRunner, SourceResult
+from followersync.progress import show_progress
+from followersync.store import db, runs
+from followersync.worker import Fleet, Worker, build_client, new_holder_id
+
+
+@click.command()
+@click.pass_obj
+def migrate(g: Globals) -> None:
+    """Bring the configured database to the newest schema (alembic upgrade head).
+
+    Safe to run any time: an up-to-date database is left as it is. `sync` and `worker` create the
+    schema of an empty database themselves, but refuse to upgrade one that holds data: upgrading is
+    always this deliberate step.
+
+    \b
+    Examples:
+      followersync migrate
+      FOLLOWERSYNC_DATABASE_URL=postgresql+psycopg://fs@db/fs followersync migrate
+    """
+    settings = g.settings()
+    with open_database(settings, schema="any") as engine:
+        before = db.current_revision(engine)
+        db.migrate(engine)
+        after = db.current_revision(engine)
+    click.echo(f"database {settings.database.safe_url}: schema {before or 'empty'} -> {after}")
+
+
+@click.command()
+@click.option(
+    "--source",
+    "source_names",
+    multiple=True,
+    metavar="NAME",
+    help="Sync only this source (repeatable). Default: every configured source.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(SYNC_MODES),
+    default="auto",
+    show_default=True,
+    help="full: list every follower, then mark unfollows. incremental: stop at the first page with "
+    "nothing new. auto: full when the last complete full pass is older than sync.full_pass_interval.",
+)
+@click.option(
+    "--accept-unfollows",
+    is_flag=True,
+    help="You vouch for this full pass: everyone it does not list is unfollowed at once, without "
+    "waiting for a confirmation pass and even when more than the guard allows went missing.",
+)
+@click.pass_obj
+def sync(g: Globals, source_names: Sequence[str], mode: str, accept_unfollows: bool) -> None:
+    """One pass for each (or each named) source.
+
+    Each page is committed with its checkpoint, so a killed run resumes where it stopped. SIGTERM or
+    SIGINT lets the page in flight commit, ends the run `deferred` and exits 0.
+
+    Unfollows are confirmed, not guessed: a follower a complete full pass does not list is first
+    `missing` (the listing is offset-paged and skips people who never left); only when
+    sync.unfollow_confirmations full passes in a row miss them (default 2) are they unfollowed,
+    dated from the first miss. While followers are missing, mode auto runs the next full pass
+    sync.confirm_after (default 1h) after the one that missed them. A pass that would newly mark
+    more than the guard allows (sync.unfollow_guard_fraction, default 25%) marks nothing and says so.
+
+    \b
+    Examples:
+      followersync sync
+      followersync sync --source acme-page --source brand-ig --mode incremental
+      followersync sync --source acme-page --mode full --accept-unfollows
+    """
+    settings = g.settings()
+    try:
+        selected = settings.select_sources(source_names)
+        settings.require_api_key()
+    except ConfigError as exc:
+        raise UsageProblem(str(exc)) from None
+    if not selected:
+        raise UsageProblem("sources: none configured; add [[sources]] tables to the configuration file")
+    with _fleet(settings) as (fleet, ids):
+        results = fleet.sync(
+            [(s, ids[s.name]) for s in selected], mode=mode, accept_unfollows=accept_unfollows
+        )
+    _print_results(results)
+    if any(r.status == "failed" for r in results):
+        sys.exit(EXIT_SOURCE_FAILED)
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Sync every due source that no other process holds, then exit.")
+@click.pass_obj
+def worker(g: Globals, once: bool) -> None:
+    """Long-running scheduler: claim due sources, sync them, sleep until the next is due.
+
+    A source is due for a full pass when its last complete one is older than sync.full_pass_interval,
+    else for an incremental pass every sync.interval; a deferred source once its cause has passed
+    (the Retry-After wait, or the next UTC day for the daily budget). Any number of workers may share
+    one PostgreSQL database: each linked account is held by one of them at a time (SQLite: one
+    process). SIGTERM or SIGINT: the page in flight commits, runs end `deferred`, leases are released,
+    exit 0.
+
+    \b
+    Examples:
+      followersync worker                  # run forever (systemd service, Kubernetes Deployment)
+      followersync worker --once           # from cron or a Kubernetes CronJob
+    """
+    settings = g.settings()
+    try:
+        settings.require_api_key()
+    except ConfigError as exc:
+        raise UsageProblem(str(exc)) from None
+    if not settings.sources:
+        raise UsageProblem("sources: none configured; add [[sources]] tables to the configuration file")
+    with _fleet(settings) as (fleet, ids):
+        results = Worker(fleet, [(s, ids[s.name]) for s in settings.sources]).run(once=once)
+    if once:
+        _print_results(results)
+        if any(r.status == "failed" for r in results):
+            sys.exit(EXIT_SOURCE_FAILED)
+
+
+@contextmanager
+def _fleet(settings: Settings) -> Iterator[tuple[Fleet, dict[str, int]]]:
+    """Database, API client and pass runner for `sync` and `worker`, stopped by SIGTERM/SIGINT."""
+    stop = threading.Event()
+    clock = SystemClock(stop)
+    with open_database(settings, schema="create_if_empty") as engine:
+        with at_start(settings), engine.begin() as conn:
+            ids = runs.sync_sources(conn, settings.sources, clock.now())
+        with build_client(settings, engine, clock) as client:
+            runner = PassRunner(engine, client, settings, clock, new_holder_id(), stop=stop)
+            with _stop_on_signals(runner), show_progress(runner):
+                yield Fleet(runner, settings), ids
+
+
+@contextmanager
+def _stop_on_signals(runner: PassRunner) -> Iterator[None]:
+    """SIGTERM/SIGINT: finish the page in flight, then stop. A second SIGINT interrupts at once."""
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        if runner.stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        runner.stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _print_results(results: Sequence[SourceResult]) -> None:
+    if not results:
+        click.echo("no source was due (or every due source is held by another process)")
+        return
+    headers = (
+        "source", "status", "mode", "pages", "followers", "new", "missing", "lost", "withheld", "requests",
+        "note",
+    )  # fmt: skip
+    rows = [
+        (
+            r.source,
+            r.status,
+            r.mode or "-",
+            str(r.pages),
+            str(r.followers),
+            str(r.new),
+            str(r.missing),
+            str(r.lost),
+            str(r.unfollows_withheld),
+            str(r.requests),
+            r.message or _result_note(r),
+        )
+        for r in results
+    ]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    for line in (headers, *rows):
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _result_note(r: SourceResult) -> str:
+    """What a good run's numbers do not say by themselves."""
+    notes = []
+    if r.baseline:
+        notes.append(f"{r.baseline:,} followers recorded (baseline)")
+    if r.missing:
+        notes.append(f"{r.missing:,} missing: unfollows only if the next full pass misses them too")
+    if r.unfollows_withheld:
+        notes.append("unfollows withheld: see `followersync sync --help`")
+    return "; ".join(notes)
