@@ -5,11 +5,9 @@ the database, the driver's copy of the statement), and with the next page fetche
 buffers of two pages overlap. glibc's malloc serves blocks from 128 kB up with mmap and gives them
 back when freed, but raises that threshold each time such a block is freed, up to 32 MB, after
 which these buffers come from the heap, where freed memory between blocks still in use stays with
-the process: the peak memory of a pass grew by ~16 MB over the 65 MB it started with, past the
-80 MB goal (bench/RESULTS.md). A fixed threshold (which also stops the raising) keeps every buffer
-of 32 kB or more in mmap: the peak grows by ~3 MB instead. The cost is a few system calls and page
-faults per page: no difference on a first pass, up to ~10% on a pass over an unchanged listing in
-side-by-side runs (within the noise of this machine, but consistently on the slow side).
+the process, and the peak memory of a pass grows with every page. A fixed threshold (which also stops
+the raising) keeps every buffer of 32 kB or more in mmap, at the cost of a few system calls and page
+faults per page (bench/RESULTS.md has the figures).
 """
 
 from __future__ import annotations

@@ -148,10 +148,9 @@ class PassRunner:
         """How long fetching a page must wait before a full pass fetches ahead in a thread.
 
         PostgreSQL writes a page in its own process while our writing thread waits on the socket,
-        without the interpreter lock: a page fetched meanwhile costs nothing, so from the first page
-        (bench/RESULTS.md: 9% faster first pass, 17% faster second, with no API latency). SQLite
-        writes in this process, where a fetching thread competes with the writer: only once the API
-        is seen to be slow (`prefetch.MIN_WAIT`).
+        without the interpreter lock: a page fetched meanwhile costs nothing, so from the first page.
+        SQLite writes in this process, where a fetching thread competes with the writer: only once
+        the API is seen to be slow (`prefetch.MIN_WAIT`).
         """
         return 0.0 if self.database.dialect.name == "postgresql" else MIN_WAIT
 

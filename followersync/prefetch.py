@@ -12,7 +12,7 @@ Only when it pays. Fetching ahead wins when producing an item mostly *waits* (on
 latency, pacing, a retry's backoff), because a waiting thread does not hold the interpreter lock.
 When producing is CPU work (an API with no latency: HTTP parsing and JSON decoding), a second thread
 only competes with the writer for the lock, and every database round trip of the writer then waits
-for the lock too (SQLite on 2 cores with no latency: 20-30% slower, bench/RESULTS.md). So items
+for the lock too (SQLite slows down). So items
 are produced in the caller's thread until `min_wait` of waiting (wall time minus the producing
 thread's CPU time) is seen on two items in a row, and one step ahead in a thread from then on.
 A caller whose own work mostly waits outside the interpreter (a page written by PostgreSQL, in its

@@ -159,8 +159,6 @@ class Fleet:
         results: list[SourceResult] = []
         try:
             with _Heartbeat(self.database, account_id, holder, clock, ttl) as heartbeat:
-                # Runs left `running` for this account by a dead process are abandoned now that we
-                # hold its lease (the statement above already caught those whose lease had expired).
                 for source, source_id in group:
                     if self.runner.stop.is_set():
                         results.append(SourceResult(source.name, "skipped", message="stopped before start"))

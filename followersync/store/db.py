@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from followersync.config import ConfigError
 
-# alembic is imported only where the schema is read or changed: a sync process that finds its schema
-# current needs ~10 MB less memory without it (bench/RESULTS.md).
+# alembic is imported only where the schema is changed: a sync that finds its schema current reads
+# the revision with one query, and never pays alembic's memory.
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
@@ -58,7 +58,7 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     # Copy the WAL back into the database every 10,000 pages (~40 MB) rather than SQLite's 1,000: a
     # page of followers with random ids dirties a few hundred database pages, so the default ran a
     # checkpoint inside every few commits, and a longer WAL writes each hot page back once instead
-    # of many times (first pass at 100,000 followers: 8,200 -> 11,000 followers/s, bench/RESULTS.md).
+    # of many times.
     cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
 
