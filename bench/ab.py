@@ -9,7 +9,8 @@ before), so a change is judged by the ratio of two versions measured alternately
 by figures from different runs. Each round runs, for each version, a fresh database and source, then
 `--passes` full passes in a row (the first pass, then passes over an unchanged listing), each in a
 fresh child process of `bench/child.py`; the versions alternate within every round. The version under
-test is imported from its own directory (PYTHONPATH), migrations included: REF is checked out into
+test is imported from its own directory (PYTHONPATH), migrations included (a top-level migrations/
+folder is imported as followersync.migrations, as an install maps it): REF is checked out into
 a temporary git worktree, removed at the end. The measured child is this tree's `bench/child.py`, so
 REF must have the `PassRunner` interface it drives.
 
@@ -33,8 +34,21 @@ import run as bench_run  # bench/run.py: the simulator, databases and measured c
 REPO = Path(__file__).resolve().parent.parent
 
 # Run in the version under test: migrate the database, register one source, print its id.
+# A version whose migrations are a top-level migrations/ folder installs it as followersync.migrations
+# (pyproject.toml's package-dir), a mapping PYTHONPATH does not make: without this, the import would
+# fall through to the editable install's finder and migrate with that checkout's migrations, not the
+# version's. Older versions carry followersync/migrations/ and need nothing.
 PREPARE = """
 import sys
+from pathlib import Path
+migrations = Path(sys.argv[4]) / "migrations"
+if (migrations / "__init__.py").exists():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "followersync.migrations", migrations / "__init__.py", submodule_search_locations=[str(migrations)]
+    )
+    sys.modules[spec.name] = module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
 from datetime import UTC, datetime
 from followersync.config import SourceConfig
 from followersync.store import db, runs
@@ -59,7 +73,7 @@ def one_round(bench: bench_run.Bench, code: Path, kind: str, args: argparse.Name
     """A fresh database and source, then `args.passes` full passes; followers/s of each."""
     account = bench.new_account("instagram", args.followers)
     with bench.database(kind) as url:
-        source_id = int(in_version(code, sys.executable, "-c", PREPARE, url, "instagram", account))
+        source_id = int(in_version(code, sys.executable, "-c", PREPARE, url, "instagram", account, str(code)))
         source = {"name": "ab", "provider": "instagram", "account_id": account, "id": source_id}
         spec: dict[str, Any] = {"kind": "pass", "db_url": url, "sources": [source], "mode": "full"}
         before = os.environ.get("PYTHONPATH")

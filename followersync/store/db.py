@@ -76,7 +76,12 @@ def alembic_config(bind: sa.Engine | sa.Connection) -> AlembicConfig:
     from alembic.config import Config as AlembicConfig
 
     cfg = AlembicConfig()
-    cfg.set_main_option("script_location", "followersync:migrations")
+    # The directory of the package followersync.migrations ("package:path" is alembic's
+    # importlib.resources form). Not "followersync:migrations", a migrations/ directory inside
+    # followersync/: a wheel has one, but the migrations are the repository's top-level migrations/
+    # folder installed under that package name (pyproject.toml), and an editable install only maps
+    # the name to the folder.
+    cfg.set_main_option("script_location", "followersync.migrations:.")
     cfg.attributes["connection" if isinstance(bind, sa.Connection) else "engine"] = bind
     return cfg
 

@@ -1,7 +1,7 @@
 """The public SQL views of the README's "The database", as SQL text per dialect.
 
 Migrations import nothing from here: each revision that changes a view carries its own frozen copy
-(`followersync/migrations/frozen/`). This module is what the current schema should look like; a test
+(`migrations/frozen/`). This module is what the current schema should look like; a test
 checks that the newest revision creates exactly these views. To change a view, edit it here and
 write a revision with a new frozen module holding the same text.
 """
