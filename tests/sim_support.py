@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 
@@ -48,7 +48,7 @@ def serving(
     latency: float = 0.0,
     api_key: str = API_KEY,
 ) -> Iterator[Simulator]:
-    """A running simulator listing `followers` generated followers for each source of `accounts`."""
+    """A running simulator with, for each source of `accounts`, a listing of that many followers."""
     with Simulator(api_key=api_key, seed=seed, latency=latency) as sim:
         for source, followers in (accounts or {}).items():
             sim.add_account(source.account_id, source.provider, followers=followers, user_id=source.user_id)
@@ -56,6 +56,8 @@ def serving(
 
 
 class MakeSim(Protocol):
+    """The type of `make_sim`: `serving`'s options, and the simulator it started."""
+
     def __call__(
         self,
         *,
@@ -71,15 +73,7 @@ def make_sim() -> Iterator[MakeSim]:
     """Start simulators (see `serving`) that are stopped after the test."""
     with ExitStack() as started:
 
-        def make(
-            *,
-            accounts: Mapping[SourceConfig, int] | None = None,
-            seed: int = 0,
-            latency: float = 0.0,
-            api_key: str = API_KEY,
-        ) -> Simulator:
-            return started.enter_context(
-                serving(accounts=accounts, seed=seed, latency=latency, api_key=api_key)
-            )
+        def make(**options: Any) -> Simulator:
+            return started.enter_context(serving(**options))
 
         yield make
