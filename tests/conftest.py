@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-pytest_plugins = ["tests.page_support"]  # fixtures of the page tests: engine, ctx
+pytest_plugins = [
+    "tests.sim_support",  # make_sim: simulators stopped after the test (page_support imports it)
+    "tests.page_support",  # fixtures of the page tests: engine, ctx
+]
 
 PG_ADMIN_URL = os.environ.get("FOLLOWERSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 _pg_checked: str | None = None  # "" when reachable, else the reason

@@ -11,11 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from followersync.api.models import parse_page
-from followersync.config import SourceConfig
 from followersync.store import db, pages, runs
+from tests.sim_support import instagram_source
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
-SOURCE = SourceConfig(name="brand-ig", provider="instagram", account_id="acc_ig")
+SOURCE = instagram_source(account_id="acc_ig")
 
 
 def item(i: int, **fields: object) -> dict[str, object]:

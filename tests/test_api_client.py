@@ -38,18 +38,16 @@ from followersync.api import (
 from followersync.clock import FakeClock, SystemClock
 from followersync.config import PROVIDER_MAX_PAGE_SIZE, ApiSettings, ProviderSettings, SourceConfig
 from followersync.simulator import DOCUMENTED_ERRORS, Fault, Simulator, encode_cursor
+from tests.sim_support import MakeSim, instagram_source, linkedin_source
 
-KEY = "pp_live_TESTKEY_7f3a9c21"
-LI = SourceConfig(name="acme-page", provider="linkedin", account_id="acc_li")
-IG = SourceConfig(name="brand-ig", provider="instagram", account_id="acc_ig")
+KEY = "pp_live_TESTKEY_7f3a9c21"  # shaped like a real key: the client must never show it
+LI = linkedin_source(account_id="acc_li")
+IG = instagram_source(account_id="acc_ig")
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(api_key=KEY) as simulator:
-        simulator.add_account("acc_li", "linkedin", followers=250)
-        simulator.add_account("acc_ig", "instagram", followers=450)
-        yield simulator
+def sim(make_sim: MakeSim) -> Simulator:
+    return make_sim(api_key=KEY, accounts={LI: 250, IG: 450})
 
 
 @pytest.fixture
@@ -124,7 +122,7 @@ def test_the_key_goes_only_in_the_header_and_account_id_and_user_id_are_sent(
     # Characters that break a hand-built query string: the client must let httpx encode them.
     user_id = "jordan w&limit=1#x"
     sim.add_account("acc_li", "linkedin", followers=3, user_id=user_id)
-    company = SourceConfig(name="company", provider="linkedin", account_id="acc_li", user_id=user_id)
+    company = linkedin_source(name="company", account_id="acc_li", user_id=user_id)
     fetch(client, company)
     fetch(client, LI)
 
@@ -218,7 +216,7 @@ def test_a_wrong_key_is_a_credential_error(sim: Simulator, clock: FakeClock) -> 
 
 def test_an_unknown_account_is_not_found(client: Client) -> None:
     with pytest.raises(NotFoundError):
-        fetch(client, SourceConfig(name="x", provider="linkedin", account_id="acc_nope"))
+        fetch(client, linkedin_source(name="x", account_id="acc_nope"))
 
 
 def test_an_html_error_page_is_classed_by_status_and_not_retried(sim: Simulator, client: Client) -> None:
@@ -624,7 +622,8 @@ def test_different_accounts_run_concurrently(sim: Simulator) -> None:
     sim.set_latency(0.3)
     with make_client(sim.base_url, SystemClock(), interval=10.0) as client:
         threads = [
-            threading.Thread(target=fetch, args=(client, SourceConfig(a, "instagram", a))) for a in accounts
+            threading.Thread(target=fetch, args=(client, instagram_source(name=a, account_id=a)))
+            for a in accounts
         ]
         for thread in threads:
             thread.start()
@@ -638,7 +637,7 @@ def test_different_accounts_run_concurrently(sim: Simulator) -> None:
 
 def test_real_spacing_is_at_least_the_interval_and_not_a_fixed_rhythm(sim: Simulator) -> None:
     sim.add_account("acc_small_pages", "linkedin", followers=60)
-    source = SourceConfig("small", "linkedin", "acc_small_pages")
+    source = linkedin_source(name="small", account_id="acc_small_pages")
     pacer = Pacer(SystemClock(), random.Random(3))
     with make_client(sim.base_url, SystemClock(), interval=0.05, pacer=pacer) as client:
         pages = list(client.pages(source, cursor=None, limit=10, stats=RequestStats()))

@@ -26,8 +26,10 @@ from followersync.api import (
     error_from_response,
 )
 from followersync.api.errors import parse_retry_after
+from followersync.domain import ErrorKind, kind_of
 
-# Written out from the API reference (seed/postpress-list-all-followers.txt), independently of the code.
+# Written out from the API reference (seed/postpress-list-all-followers.txt), independently of the code:
+# its 34 error types, each with its HTTP status, and what each means to followersync.
 CREDENTIAL = [
     "missing_credentials",
     "multiple_sessions",
@@ -43,6 +45,9 @@ CREDENTIAL = [
     "expired_link",
     "wrong_account",
 ]
+# Which 401 a refused API key gets, the reference does not say: these three may mean the key, the
+# others are about the linked account's connection, which the API only judges once it took the key.
+KEY_REFUSALS = {"missing_credentials", "invalid_credentials", "insufficient_privileges"}
 FORBIDDEN = [
     "account_mismatch",
     "insufficient_permissions",
@@ -53,22 +58,30 @@ FORBIDDEN = [
     "action_required",
     "resource_access_restricted",
 ]
-REFERENCE: list[tuple[int, str, type[ApiError]]] = [
-    *[(401, f"errors/{t}", CredentialError) for t in CREDENTIAL],
-    (403, "errors/account_restricted", AccountRestrictedError),
-    *[(403, f"errors/{t}", ForbiddenError) for t in FORBIDDEN],
-    (404, "errors/resource_not_found", NotFoundError),
-    (404, "errors/invalid_resource_identifier", NotFoundError),
-    (500, "errors/unexpected_error", TransientApiError),
-    (500, "errors/provider_error", TransientApiError),
-    (500, "errors/authentication_intent_error", ServerError),
-    (501, "errors/feature_not_implemented", NotImplementedByApiError),
-    (503, "errors/no_client_session", TransientApiError),
-    (503, "errors/no_channel", TransientApiError),
-    (503, "errors/no_handler", TransientApiError),
-    (503, "errors/network_down", TransientApiError),
-    (503, "errors/service_unavailable", TransientApiError),
-    (504, "errors/request_timeout", TransientApiError),
+REFERENCE: list[tuple[int, str, ErrorKind, type[ApiError]]] = [
+    *[
+        (
+            401,
+            f"errors/{t}",
+            ErrorKind.API_KEY if t in KEY_REFUSALS else ErrorKind.ACCOUNT_CREDENTIALS,
+            CredentialError,
+        )
+        for t in CREDENTIAL
+    ],
+    (403, "errors/account_restricted", ErrorKind.RESTRICTED, AccountRestrictedError),
+    *[(403, f"errors/{t}", ErrorKind.FORBIDDEN, ForbiddenError) for t in FORBIDDEN],
+    (404, "errors/resource_not_found", ErrorKind.NOT_FOUND, NotFoundError),
+    (404, "errors/invalid_resource_identifier", ErrorKind.NOT_FOUND, NotFoundError),
+    (500, "errors/unexpected_error", ErrorKind.TRANSIENT, TransientApiError),
+    (500, "errors/provider_error", ErrorKind.TRANSIENT, TransientApiError),
+    (500, "errors/authentication_intent_error", ErrorKind.SERVER, ServerError),
+    (501, "errors/feature_not_implemented", ErrorKind.NOT_IMPLEMENTED, NotImplementedByApiError),
+    (503, "errors/no_client_session", ErrorKind.TRANSIENT, TransientApiError),
+    (503, "errors/no_channel", ErrorKind.TRANSIENT, TransientApiError),
+    (503, "errors/no_handler", ErrorKind.TRANSIENT, TransientApiError),
+    (503, "errors/network_down", ErrorKind.TRANSIENT, TransientApiError),
+    (503, "errors/service_unavailable", ErrorKind.TRANSIENT, TransientApiError),
+    (504, "errors/request_timeout", ErrorKind.TRANSIENT, TransientApiError),
 ]
 
 
@@ -76,12 +89,21 @@ def envelope(status: int, type_: str, **fields: object) -> bytes:
     return json.dumps({"type": type_, "status": status, "title": "Some title", **fields}).encode()
 
 
-def test_the_reference_lists_33_error_types() -> None:
-    assert len(REFERENCE) == 13 + 9 + 2 + 3 + 1 + 5 + 1
+def test_the_code_knows_all_34_types_of_the_reference_by_the_type_alone() -> None:
+    types = [t for _, t, _, _ in REFERENCE]
+    assert len(set(types)) == len(types) == 34  # the reference's whole catalogue, written out above
+    # Without a status, only the code's catalogue of types can tell what an error means.
+    unknown = [t for t in types if kind_of(t, None) is ErrorKind.OTHER]
+    assert unknown == []
 
 
-@pytest.mark.parametrize(("status", "type_", "cls"), REFERENCE, ids=[t for _, t, _ in REFERENCE])
-def test_each_documented_type_has_its_class(status: int, type_: str, cls: type[ApiError]) -> None:
+@pytest.mark.parametrize(("status", "type_", "kind", "cls"), REFERENCE, ids=[t for _, t, _, _ in REFERENCE])
+def test_each_documented_type_has_its_meaning_and_class(
+    status: int, type_: str, kind: ErrorKind, cls: type[ApiError]
+) -> None:
+    # By the type alone: a type missing from the code's catalogue would fall back on its status, which
+    # for most types gives the same class, but not always the same meaning.
+    assert kind_of(type_, None) is kind
     error = error_from_response(status, envelope(status, type_), {"content-type": "application/json"})
     assert type(error) is cls
     assert error.error_type == error.type == type_

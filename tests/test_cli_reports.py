@@ -19,11 +19,11 @@ import sqlalchemy as sa
 
 from followersync import reports
 from followersync.cli.chart import CHART_HEIGHT_PX, CHART_WIDTH_PX
-from followersync.config import SourceConfig
 from followersync.simulator import Fault
 from followersync.store import runs
 from tests.harness import API_KEY, Harness, run_cli, write_config
-from tests.test_reports import DAYS_AGO, IG, LI, as_day, detail, history, utc
+from tests.sim_support import IG, LI, instagram_source, linkedin_source
+from tests.test_reports import DAYS_AGO, as_day, detail, history, utc
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?\+00:00$")
 STATUS_FIELDS = {
@@ -358,8 +358,8 @@ def test_status_with_another_configuration_leaves_the_sources_as_they_are(
     The sources table stays exactly as the syncs left it; status shows what the database knows."""
     with history(db_url) as h:
         before = h.query("SELECT * FROM sources ORDER BY id")
-        elsewhere = SourceConfig(name=LI.name, provider="instagram", account_id="acc_other", user_id="u_9")
-        newcomer = SourceConfig(name="newcomer", provider="linkedin", account_id="acc_new")
+        elsewhere = instagram_source(name=LI.name, account_id="acc_other", user_id="u_9")
+        newcomer = linkedin_source(name="newcomer", account_id="acc_new")
         other = write_config(
             tmp_path / "other.toml", h.settings.database.url, h.sim.base_url, [elsewhere, newcomer]
         )

@@ -5,27 +5,20 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from followersync.config import SourceConfig
 from followersync.simulator import Fault, Simulator
 from followersync.store import db
 from tests.harness import API_KEY, query, run_cli, start_cli, wait_until, write_config
-
-LI = SourceConfig(name="acme-page", provider="linkedin", account_id="acc_li_1")
-IG = SourceConfig(name="brand-ig", provider="instagram", account_id="acc_ig_1")
+from tests.sim_support import IG, LI, MakeSim
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(api_key=API_KEY, seed=3) as simulator:
-        simulator.add_account(LI.account_id, "linkedin", followers=3000)
-        simulator.add_account(IG.account_id, "instagram", followers=300)
-        yield simulator
+def sim(make_sim: MakeSim) -> Simulator:
+    return make_sim(seed=3, accounts={LI: 3000, IG: 300})
 
 
 def test_sync_migrates_an_empty_database_and_exits_0(tmp_path: Path, db_url: str, sim: Simulator) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +37,54 @@ def test_services_are_wired_in_order_with_health_checks() -> None:
     assert services["simulator"]["command"][0] == "simulate"
 
 
+# `${NAME:?message}`: the value of NAME in the environment (or .env), and compose refuses to start
+# without it.
+FROM_THE_ENVIRONMENT = re.compile(r"\$\{(?P<name>[A-Z][A-Z0-9_]*):\?[^}]*\}")
+SECRET = re.compile(r"KEY|PASSWORD|SECRET|TOKEN")
+# A postpress key as the API reference shows one (`X-API-KEY: pp_live_...`).
+LOOKS_LIKE_A_KEY = re.compile(r"pp_(live|test)_\w")
+
+
+def _strings(node: object) -> Iterator[str]:
+    """Every key and value of the parsed file, as text."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield str(key)
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+    elif node is not None:
+        yield str(node)
+
+
 def test_secrets_come_from_the_environment_only() -> None:
-    text = COMPOSE.read_text()
-    services = _compose()["services"]
-    for name in ("migrate", "worker", "simulator"):
-        key = services[name]["environment"]["POSTPRESS_API_KEY"]
-        assert re.fullmatch(r"\$\{POSTPRESS_API_KEY:\?[^}]*\}", key), name
-    assert re.search(r"POSTGRES_PASSWORD: \$\{POSTGRES_PASSWORD:\?", text)
-    url = services["worker"]["environment"]["FOLLOWERSYNC_DATABASE_URL"]
-    assert "${POSTGRES_PASSWORD:?" in url
-    assert "pp_live" not in text
+    compose = _compose()
+    secrets = {
+        (service, name): str(value)
+        for service, spec in compose["services"].items()
+        for name, value in spec.get("environment", {}).items()
+        if SECRET.search(name)
+    }
+    assert set(secrets) >= {
+        ("migrate", "POSTPRESS_API_KEY"),
+        ("worker", "POSTPRESS_API_KEY"),
+        ("simulator", "POSTPRESS_API_KEY"),
+        ("postgres", "POSTGRES_PASSWORD"),
+    }
+    for (service, name), value in secrets.items():
+        taken = FROM_THE_ENVIRONMENT.fullmatch(value)
+        assert taken is not None and taken["name"] == name, f"{service}: {name} is not ${{{name}:?...}}"
+    # The database URL's password is the same variable, not a copy of it.
+    url = compose["services"]["worker"]["environment"]["FOLLOWERSYNC_DATABASE_URL"]
+    password = re.fullmatch(
+        r"postgresql\+psycopg://followersync:(?P<password>.+)@postgres:5432/followersync", url
+    )
+    assert password is not None, url
+    taken = FROM_THE_ENVIRONMENT.fullmatch(password["password"])
+    assert taken is not None and taken["name"] == "POSTGRES_PASSWORD", url
+    # Nor a key anywhere else in the file (a command line, a health check).
+    assert [text for text in _strings(compose) if LOOKS_LIKE_A_KEY.search(text)] == []
 
 
 def test_the_mounted_configuration_loads(tmp_path: Path) -> None:

@@ -15,14 +15,12 @@ from typing import Any
 import pytest
 
 from followersync import reports
-from followersync.config import SourceConfig
 from followersync.domain import CREDENTIAL_TYPES
-from followersync.simulator import Fault, Simulator
+from followersync.simulator import Fault
 from followersync.store import runs
-from tests.harness import API_KEY, Harness
+from tests.harness import Harness
+from tests.sim_support import IG, LI, MakeSim, serving
 
-LI = SourceConfig(name="acme-page", provider="linkedin", account_id="acc_li_1")
-IG = SourceConfig(name="brand-ig", provider="instagram", account_id="acc_ig_1")
 DAYS_AGO = 4
 
 
@@ -35,9 +33,7 @@ def history(db_url: str) -> Iterator[Harness]:
     day 2  acme-page +1 -2; brand-ig loses 60 at once: the guard withholds them
     day 3  acme-page's credentials have expired: its run fails
     """
-    with Simulator(api_key=API_KEY, seed=3) as sim:
-        sim.add_account(LI.account_id, "linkedin", followers=250)
-        sim.add_account(IG.account_id, "instagram", followers=120)
+    with serving(seed=3, accounts={LI: 250, IG: 120}) as sim:
         # Each unfollow confirmed by the pass that first misses it (unfollow_confirmations = 1), so
         # every day's figures are final; test_unfollows.py proves the two-pass default.
         h = Harness(db_url, sim, [LI, IG], unfollow_confirmations=1)
@@ -131,32 +127,31 @@ def test_status_says_what_the_tables_say(db_url: str) -> None:
         )
 
 
-def test_status_counts_failures_in_a_row(db_url: str) -> None:
-    with Simulator(api_key=API_KEY, seed=5) as sim:
-        sim.add_account(IG.account_id, "instagram", followers=30)
-        h = Harness(db_url, sim, [IG])
-        try:
+def test_status_counts_failures_in_a_row(db_url: str, make_sim: MakeSim) -> None:
+    sim = make_sim(seed=5, accounts={IG: 30})
+    h = Harness(db_url, sim, [IG])
+    try:
 
-            def state() -> reports.SourceStatus:
-                with h.engine.connect() as conn:
-                    [s] = reports.status(conn, [h.ids[IG.name]], h.clock.now())
-                return s
+        def state() -> reports.SourceStatus:
+            with h.engine.connect() as conn:
+                [s] = reports.status(conn, [h.ids[IG.name]], h.clock.now())
+            return s
 
-            sim.inject(Fault.error("errors/feature_not_implemented"), account_id=IG.account_id, times=-1)
-            h.sync()
-            h.sync()
-            assert state().failed_streak == 2 and reports.attention(state()) is None
-            h.sync()
-            assert state().failed_streak == 3
-            assert reports.attention(state()) == (
-                "the last 3 runs failed (last error: errors/feature_not_implemented): "
-                "see `followersync runs --source brand-ig`"
-            )
-            sim.clear_faults()
-            h.sync()
-            assert state().failed_streak == 0 and reports.attention(state()) is None
-        finally:
-            h.close()
+        sim.inject(Fault.error("errors/feature_not_implemented"), account_id=IG.account_id, times=-1)
+        h.sync()
+        h.sync()
+        assert state().failed_streak == 2 and reports.attention(state()) is None
+        h.sync()
+        assert state().failed_streak == 3
+        assert reports.attention(state()) == (
+            "the last 3 runs failed (last error: errors/feature_not_implemented): "
+            "see `followersync runs --source brand-ig`"
+        )
+        sim.clear_faults()
+        h.sync()
+        assert state().failed_streak == 0 and reports.attention(state()) is None
+    finally:
+        h.close()
 
 
 def _status(**changes: Any) -> reports.SourceStatus:
@@ -213,21 +208,20 @@ def test_a_refused_api_key_asks_to_check_postpress_api_key(error_type: str) -> N
     assert "acc_1" in note
 
 
-def test_a_wrong_api_key_is_reported_as_such(db_url: str) -> None:
-    with Simulator(api_key="pp_live_the_right_key", seed=5) as sim:
-        sim.add_account(LI.account_id, "linkedin", followers=30)
-        h = Harness(db_url, sim, [LI])  # which sends API_KEY
-        try:
-            [result] = h.sync()
-            assert (result.status, result.error_type) == ("failed", "errors/missing_credentials")
-            with h.engine.connect() as conn:
-                [state] = reports.status(conn, [h.ids[LI.name]], h.clock.now())
-            assert reports.attention(state) == (
-                "check POSTPRESS_API_KEY: the API did not accept the key (errors/missing_credentials); "
-                "if the key is right, reconnect the account in postpress (account acc_li_1)"
-            )
-        finally:
-            h.close()
+def test_a_wrong_api_key_is_reported_as_such(db_url: str, make_sim: MakeSim) -> None:
+    sim = make_sim(api_key="pp_live_the_right_key", seed=5, accounts={LI: 30})
+    h = Harness(db_url, sim, [LI])  # which sends API_KEY
+    try:
+        [result] = h.sync()
+        assert (result.status, result.error_type) == ("failed", "errors/missing_credentials")
+        with h.engine.connect() as conn:
+            [state] = reports.status(conn, [h.ids[LI.name]], h.clock.now())
+        assert reports.attention(state) == (
+            "check POSTPRESS_API_KEY: the API did not accept the key (errors/missing_credentials); "
+            "if the key is right, reconnect the account in postpress (account acc_li_1)"
+        )
+    finally:
+        h.close()
 
 
 @pytest.mark.parametrize(

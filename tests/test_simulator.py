@@ -52,6 +52,8 @@ ENVELOPE_FIELDS = ["title", "detail", "instance", "type", "status"]
 
 @pytest.fixture
 def sim() -> Iterator[Simulator]:
+    # The simulator is what this file proves, so it is built here by hand rather than by make_sim
+    # (tests.sim_support), which is built on it; its listings are accounts, not configured sources.
     with Simulator(api_key=KEY, seed=7) as simulator:
         simulator.add_account("acc_li", "linkedin", followers=250)
         simulator.add_account("acc_ig", "instagram", followers=450)

@@ -7,20 +7,14 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from followersync.config import SourceConfig
 from followersync.simulator import Fault, Simulator
 from tests.harness import Harness
-
-LI = SourceConfig(name="acme-page", provider="linkedin", account_id="acc_li_1")
-IG = SourceConfig(name="brand-ig", provider="instagram", account_id="acc_ig_1")
+from tests.sim_support import IG, LI, MakeSim, linkedin_source
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(api_key="pp_test_4f9a0c2e7b1d", seed=7) as simulator:
-        simulator.add_account(LI.account_id, "linkedin", followers=250)
-        simulator.add_account(IG.account_id, "instagram", followers=450)
-        yield simulator
+def sim(make_sim: MakeSim) -> Simulator:
+    return make_sim(seed=7, accounts={LI: 250, IG: 450})
 
 
 @pytest.fixture
@@ -385,8 +379,8 @@ def test_growth_view_counts_baseline_follows_and_unfollows(h: Harness, sim: Simu
 def test_an_account_that_stops_a_run_is_not_called_for_its_other_sources(
     db_url: str, sim: Simulator, fault: Fault, status: str
 ) -> None:
-    own = SourceConfig(name="own", provider="linkedin", account_id=LI.account_id)
-    other = SourceConfig(name="other-user", provider="linkedin", account_id=LI.account_id, user_id="u2")
+    own = linkedin_source(name="own", account_id=LI.account_id)
+    other = linkedin_source(name="other-user", account_id=LI.account_id, user_id="u2")
     sim.add_account(LI.account_id, "linkedin", followers=50, user_id="u2")
     h = Harness(db_url, sim, [own, other])
     try:

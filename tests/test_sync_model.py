@@ -5,17 +5,15 @@ events), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from followersync.config import SourceConfig
 from followersync.simulator import Fault, Simulator
-from tests.harness import API_KEY, Harness
+from tests.harness import Harness
+from tests.sim_support import MakeSim, linkedin_source
 
-SOURCE = SourceConfig(name="model", provider="linkedin", account_id="acc_model")
+SOURCE = linkedin_source(name="model", account_id="acc_model")
 
 
 class Model:
@@ -51,11 +49,9 @@ class Model:
         self.completed = True
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[Simulator]:
-    with Simulator(api_key=API_KEY) as simulator:
-        simulator.add_account(SOURCE.account_id, "linkedin", followers=0)
-        yield simulator
+@pytest.fixture
+def sim(make_sim: MakeSim) -> Simulator:
+    return make_sim(accounts={SOURCE: 0})  # one per test: each example empties the listing first
 
 
 POOL = 40

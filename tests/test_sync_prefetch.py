@@ -10,22 +10,19 @@ from typing import Any
 import pytest
 
 from followersync import engine as engine_module
-from followersync.config import SourceConfig
 from followersync.engine import SourceResult
 from followersync.prefetch import Prefetch
 from followersync.simulator import Simulator, encode_cursor
 from tests.harness import Harness
+from tests.sim_support import IG, MakeSim
 
-IG = SourceConfig(name="brand-ig", provider="instagram", account_id="acc_ig_1")
 FOLLOWERS = 2000  # ten pages of 200
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
+def sim(make_sim: MakeSim) -> Simulator:
     # Latency well above prefetch.MIN_WAIT, so the pass goes ahead after its first two pages.
-    with Simulator(api_key="pp_test_4f9a0c2e7b1d", seed=5, latency=0.03) as simulator:
-        simulator.add_account(IG.account_id, "instagram", followers=FOLLOWERS)
-        yield simulator
+    return make_sim(seed=5, latency=0.03, accounts={IG: FOLLOWERS})
 
 
 @pytest.fixture

@@ -12,19 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from followersync.config import SourceConfig
 from followersync.simulator import Fault, Simulator
-from tests.harness import API_KEY, Harness, run_cli, write_config
+from tests.harness import Harness, run_cli, write_config
+from tests.sim_support import MakeSim, linkedin_source
 
-LI = SourceConfig(name="acme-page", provider="linkedin", account_id="acc_li_unf")
+LI = linkedin_source(account_id="acc_li_unf")
 FOLLOWERS = 250  # three pages of 100
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(api_key=API_KEY, seed=11) as simulator:
-        simulator.add_account(LI.account_id, "linkedin", followers=FOLLOWERS)
-        yield simulator
+def sim(make_sim: MakeSim) -> Simulator:
+    return make_sim(seed=11, accounts={LI: FOLLOWERS})
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +13,8 @@ from followersync.config import Settings, SourceConfig, SyncSettings
 from followersync.simulator import Simulator
 from followersync.store.runs import SourceState
 from followersync.worker import next_due
-from tests.harness import API_KEY, query, run_cli, start_cli, wait_until, write_config
+from tests.harness import query, run_cli, start_cli, wait_until, write_config
+from tests.sim_support import MakeSim, instagram_source, linkedin_source
 
 ACCOUNTS = 8
 SOURCES = [
@@ -29,11 +29,8 @@ SOURCES = [
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(api_key=API_KEY, seed=11, latency=0.01) as simulator:
-        for s in SOURCES:
-            simulator.add_account(s.account_id, s.provider, followers=250, user_id=s.user_id)
-        yield simulator
+def sim(make_sim: MakeSim) -> Simulator:
+    return make_sim(seed=11, latency=0.01, accounts=dict.fromkeys(SOURCES, 250))
 
 
 def test_four_workers_sync_every_source_exactly_once(tmp_path: Path, pg_url: str, sim: Simulator) -> None:
@@ -67,27 +64,28 @@ def test_workers_share_the_daily_budget(tmp_path: Path, pg_url: str, sim: Simula
     assert query(pg_url, "SELECT max(requests) FROM request_budget")[0][0] == budget
 
 
-def test_a_killed_worker_is_taken_over_from_its_checkpoint(tmp_path: Path, pg_url: str) -> None:
-    source = SourceConfig(name="big", provider="linkedin", account_id="acc_big")
-    with Simulator(api_key=API_KEY, latency=0.03) as sim:
-        sim.add_account(source.account_id, "linkedin", followers=3000)
-        config = write_config(
-            tmp_path / "f.toml", pg_url, sim.base_url, [source], extra='[sync]\nlease_ttl = "1s"\n'
-        )
-        assert run_cli(["migrate"], config=config).returncode == 0
-        first = start_cli(["worker"], config=config)
-        try:
-            wait_until(pg_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 5")
-        finally:
-            first.send_signal(signal.SIGKILL)
-            first.wait()
-        [checkpoint] = query(pg_url, "SELECT cursor FROM sync_checkpoints")
-        sim.set_latency(0)
-        sim.clear_requests()
-        time.sleep(1.2)
-        done = run_cli(["worker", "--once"], config=config)
-        assert done.returncode == 0, done.stderr
-        assert sim.requests_for(source.account_id)[0].cursor == checkpoint.cursor
+def test_a_killed_worker_is_taken_over_from_its_checkpoint(
+    tmp_path: Path, pg_url: str, make_sim: MakeSim
+) -> None:
+    source = linkedin_source(name="big", account_id="acc_big")
+    sim = make_sim(latency=0.03, accounts={source: 3000})
+    config = write_config(
+        tmp_path / "f.toml", pg_url, sim.base_url, [source], extra='[sync]\nlease_ttl = "1s"\n'
+    )
+    assert run_cli(["migrate"], config=config).returncode == 0
+    first = start_cli(["worker"], config=config)
+    try:
+        wait_until(pg_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 5")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    [checkpoint] = query(pg_url, "SELECT cursor FROM sync_checkpoints")
+    sim.set_latency(0)
+    sim.clear_requests()
+    time.sleep(1.2)
+    done = run_cli(["worker", "--once"], config=config)
+    assert done.returncode == 0, done.stderr
+    assert sim.requests_for(source.account_id)[0].cursor == checkpoint.cursor
     assert query(pg_url, "SELECT count(*) FROM v_followers WHERE is_active")[0][0] == 3000
     assert query(pg_url, "SELECT count(*) FROM follow_events")[0][0] == 3000
     assert [r.status for r in query(pg_url, "SELECT status FROM sync_runs ORDER BY id")] == [
@@ -96,37 +94,33 @@ def test_a_killed_worker_is_taken_over_from_its_checkpoint(tmp_path: Path, pg_ur
     ]
 
 
-def test_sigterm_stops_a_worker_cleanly(tmp_path: Path, db_url: str) -> None:
-    source = SourceConfig(name="big", provider="instagram", account_id="acc_big")
-    with Simulator(api_key=API_KEY, latency=0.03) as sim:
-        sim.add_account(source.account_id, "instagram", followers=6000)
-        config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [source])
-        proc = start_cli(["worker"], config=config)
-        try:
-            wait_until(db_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 2")
-        finally:
-            proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=60)
+def test_sigterm_stops_a_worker_cleanly(tmp_path: Path, db_url: str, make_sim: MakeSim) -> None:
+    source = instagram_source(name="big", account_id="acc_big")
+    sim = make_sim(latency=0.03, accounts={source: 6000})
+    config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [source])
+    proc = start_cli(["worker"], config=config)
+    try:
+        wait_until(db_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 2")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
     assert proc.returncode == 0
     assert [r.status for r in query(db_url, "SELECT status FROM sync_runs")] == ["deferred"]
     assert query(db_url, "SELECT count(*) FROM account_leases")[0][0] == 0
 
 
-def test_a_running_worker_syncs_again_when_due(tmp_path: Path, sqlite_url: str) -> None:
-    source = SourceConfig(name="small", provider="linkedin", account_id="acc_small")
-    with Simulator(api_key=API_KEY) as sim:
-        sim.add_account(source.account_id, "linkedin", followers=120)
-        config = write_config(
-            tmp_path / "f.toml", sqlite_url, sim.base_url, [source], extra='[sync]\ninterval = "1s"\n'
-        )
-        proc = start_cli(["worker"], config=config)
-        try:
-            wait_until(
-                sqlite_url, "SELECT 1 FROM sync_runs WHERE id = 2 AND status = 'succeeded'", timeout=30
-            )
-        finally:
-            proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=60)
+def test_a_running_worker_syncs_again_when_due(tmp_path: Path, sqlite_url: str, make_sim: MakeSim) -> None:
+    source = linkedin_source(name="small", account_id="acc_small")
+    sim = make_sim(accounts={source: 120})
+    config = write_config(
+        tmp_path / "f.toml", sqlite_url, sim.base_url, [source], extra='[sync]\ninterval = "1s"\n'
+    )
+    proc = start_cli(["worker"], config=config)
+    try:
+        wait_until(sqlite_url, "SELECT 1 FROM sync_runs WHERE id = 2 AND status = 'succeeded'", timeout=30)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
     assert proc.returncode == 0
     modes = [r.mode for r in query(sqlite_url, "SELECT mode FROM sync_runs ORDER BY id")]
     assert modes[:2] == ["full", "incremental"]
@@ -188,13 +182,12 @@ def test_next_due(state: SourceState, due: datetime) -> None:
     assert next_due(state, SETTINGS, NOW) == due
 
 
-def test_worker_once_with_nothing_due_says_so(tmp_path: Path, sqlite_url: str) -> None:
-    source = SourceConfig(name="small", provider="linkedin", account_id="acc_small")
-    with Simulator(api_key=API_KEY) as sim:
-        sim.add_account(source.account_id, "linkedin", followers=10)
-        config = write_config(tmp_path / "f.toml", sqlite_url, sim.base_url, [source])
-        first = run_cli(["worker", "--once"], config=config)
-        second = run_cli(["worker", "--once"], config=config)
+def test_worker_once_with_nothing_due_says_so(tmp_path: Path, sqlite_url: str, make_sim: MakeSim) -> None:
+    source = linkedin_source(name="small", account_id="acc_small")
+    sim = make_sim(accounts={source: 10})
+    config = write_config(tmp_path / "f.toml", sqlite_url, sim.base_url, [source])
+    first = run_cli(["worker", "--once"], config=config)
+    second = run_cli(["worker", "--once"], config=config)
     assert (first.returncode, second.returncode) == (0, 0), second.stderr
     assert "small" in first.stdout
     assert "no source was due" in second.stdout

@@ -6,12 +6,12 @@ import os
 import tracemalloc
 from pathlib import Path
 
-from followersync.config import SourceConfig
-from followersync.simulator import RequestRecord, Simulator
+from followersync.simulator import RequestRecord
 from followersync.worker import Fleet, Worker
-from tests.harness import API_KEY, Harness
+from tests.harness import Harness
+from tests.sim_support import MakeSim, instagram_source
 
-SOURCE = SourceConfig(name="soak", provider="instagram", account_id="acc_soak")
+SOURCE = instagram_source(name="soak", account_id="acc_soak")
 WARM_UP, MEASURED = 200, 600  # rounds: one incremental pass (one request) each
 PACKAGE = str(Path(__file__).resolve().parent.parent / "followersync")
 # The simulator package: its trailing separator keeps the prefix from matching anything but its files.
@@ -29,29 +29,28 @@ def _ours(snapshot: tracemalloc.Snapshot) -> int:
     )
 
 
-def test_thousands_of_worker_rounds_keep_memory_flat(tmp_path: Path) -> None:
-    with Simulator(api_key=API_KEY) as sim:
-        sim.add_account(SOURCE.account_id, "instagram", followers=10)
-        # sync.interval 1 s and a fake clock: every round finds the source due, without waiting.
-        h = Harness(f"sqlite:///{tmp_path / 'soak.db'}", sim, [SOURCE], interval=1.0)
-        held: dict[int, int] = {}
+def test_thousands_of_worker_rounds_keep_memory_flat(tmp_path: Path, make_sim: MakeSim) -> None:
+    sim = make_sim(accounts={SOURCE: 10})
+    # sync.interval 1 s and a fake clock: every round finds the source due, without waiting.
+    h = Harness(f"sqlite:///{tmp_path / 'soak.db'}", sim, [SOURCE], interval=1.0)
+    held: dict[int, int] = {}
 
-        def measure(record: RequestRecord) -> None:
-            h.clock.sleeps.clear()  # the fake clock's own record of every sleep is not the worker's
-            if record.seq == WARM_UP:  # caches filled, the database's pages in use
-                tracemalloc.start()
-            if record.seq in (WARM_UP + 1, MEASURED):
-                held[record.seq] = _ours(tracemalloc.take_snapshot())
-            if record.seq >= MEASURED:
-                tracemalloc.stop()
-                h.runner.stop.set()  # the worker ends after this round, as on SIGTERM
-
-        sim.on_request(measure)
-        try:
-            Worker(Fleet(h.runner, h.settings), [(SOURCE, h.ids[SOURCE.name])]).run(once=False)
-        finally:
+    def measure(record: RequestRecord) -> None:
+        h.clock.sleeps.clear()  # the fake clock's own record of every sleep is not the worker's
+        if record.seq == WARM_UP:  # caches filled, the database's pages in use
+            tracemalloc.start()
+        if record.seq in (WARM_UP + 1, MEASURED):
+            held[record.seq] = _ours(tracemalloc.take_snapshot())
+        if record.seq >= MEASURED:
             tracemalloc.stop()
-            h.close()
+            h.runner.stop.set()  # the worker ends after this round, as on SIGTERM
+
+    sim.on_request(measure)
+    try:
+        Worker(Fleet(h.runner, h.settings), [(SOURCE, h.ids[SOURCE.name])]).run(once=False)
+    finally:
+        tracemalloc.stop()
+        h.close()
     assert len(h.runs(SOURCE.name)) >= MEASURED  # it really ran that many rounds
     rounds = MEASURED - WARM_UP - 1
     growth = held[MEASURED] - held[WARM_UP + 1]

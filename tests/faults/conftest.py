@@ -7,15 +7,14 @@ from collections.abc import Iterator
 import pytest
 
 from followersync.simulator import Simulator
-from tests.faults.support import FOLLOWERS, LI, make_harness
-from tests.harness import API_KEY, Harness
+from tests.faults.support import FOLLOWERS, make_harness
+from tests.harness import Harness
+from tests.sim_support import LI, MakeSim
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(api_key=API_KEY, seed=11) as simulator:
-        simulator.add_account(LI.account_id, "linkedin", followers=FOLLOWERS)
-        yield simulator
+def sim(make_sim: MakeSim) -> Simulator:
+    return make_sim(seed=11, accounts={LI: FOLLOWERS})
 
 
 @pytest.fixture

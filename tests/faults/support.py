@@ -1,8 +1,9 @@
 """What the fault tests share: a harness whose API settings a test may tighten, and the checks a fault
 ends with, made through the public views and tables.
 
-The listing `LI` has 250 followers, served in pages of 100: page 0, page 1 and the last page, page 2.
-A fault "on page 1" therefore finds page 0 committed and leaves page 1 and 2 unwritten.
+The listing `LI` (from tests.sim_support) has 250 followers, served in pages of 100: page 0, page 1
+and the last page, page 2. A fault "on page 1" therefore finds page 0 committed and leaves page 1 and 2
+unwritten.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from followersync.engine import PassRunner
 from followersync.simulator import Simulator, encode_cursor
 from followersync.worker import BudgetGate
 from tests.harness import API_KEY, Harness
+from tests.sim_support import LI  # the fault suite's listing
 
-LI = SourceConfig(name="acme-page", provider="linkedin", account_id="acc_li_1")
 PAGE = 100  # LinkedIn's maximum, which the harness asks for
 FOLLOWERS = 250
 

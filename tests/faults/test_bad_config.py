@@ -17,9 +17,10 @@ import sqlalchemy as sa
 
 from followersync.simulator import Simulator
 from tests.conftest import PG_ADMIN_URL
-from tests.harness import API_KEY, cli_env
+from tests.harness import cli_env
+from tests.sim_support import LI, serving
 
-SOURCE = '[[sources]]\nname = "acme-page"\nprovider = "linkedin"\naccount_id = "acc_li_1"\n'
+SOURCE = f'[[sources]]\nname = "{LI.name}"\nprovider = "{LI.provider}"\naccount_id = "{LI.account_id}"\n'
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,8 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[Simulator]:
-    with Simulator(api_key=API_KEY) as simulator:
-        simulator.add_account("acc_li_1", "linkedin", followers=10)
+    # Module scope, like `outcomes`, which runs every case against it: make_sim serves one test.
+    with serving(accounts={LI: 10}) as simulator:
         yield simulator
 
 

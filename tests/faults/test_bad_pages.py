@@ -7,17 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from followersync.config import SourceConfig
 from followersync.simulator import Fault, Simulator
 from tests.faults.support import (
     FOLLOWERS,
-    LI,
     assert_stopped_after,
     error_detail,
     make_harness,
     resume_and_check,
 )
 from tests.harness import Harness
+from tests.sim_support import LI, linkedin_source
 
 TEN_MB = 10 * 1024 * 1024
 
@@ -88,10 +87,7 @@ BAD_PAGES = {
 
 def test_every_bad_page_fails_its_run_and_writes_nothing_of_it(db_url: str, sim: Simulator) -> None:
     # One source per bad page, each on its own linked account, all synced in one go.
-    sources = [
-        SourceConfig(name=f"bad-{n}", provider="linkedin", account_id=f"acc_bad_{n}")
-        for n in range(len(BAD_PAGES))
-    ]
+    sources = [linkedin_source(name=f"bad-{n}", account_id=f"acc_bad_{n}") for n in range(len(BAD_PAGES))]
     for source, (fault, _) in zip(sources, BAD_PAGES.values(), strict=True):
         sim.add_account(source.account_id, "linkedin", followers=FOLLOWERS)
         sim.inject(fault, account_id=source.account_id, on_page=1)

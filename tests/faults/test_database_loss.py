@@ -32,14 +32,14 @@ from followersync.simulator import RequestRecord, Simulator
 from followersync.worker import OUTAGE_FIRST_WAIT, OUTAGE_MAX_WAIT, Fleet, Worker
 from tests.conftest import PG_ADMIN_URL
 from tests.faults.support import (
-    LI,
     assert_in_step,
     assert_stopped_after,
     error_detail,
     make_harness,
     resume_and_check,
 )
-from tests.harness import API_KEY, Harness, query, start_cli, wait_until, write_config
+from tests.harness import Harness, query, start_cli, wait_until, write_config
+from tests.sim_support import LI, MakeSim
 
 OTHER_BACKENDS = (
     "SELECT pid, state, query, wait_event_type FROM pg_stat_activity"
@@ -290,32 +290,29 @@ def test_a_worker_waits_out_a_database_outage_and_syncs_once_it_is_back(
     assert_in_step(h, sim)
 
 
-def test_a_worker_process_outlives_a_database_outage(tmp_path: Path, pg_url: str) -> None:
+def test_a_worker_process_outlives_a_database_outage(tmp_path: Path, pg_url: str, make_sim: MakeSim) -> None:
     """The real `followersync worker`: synced, then the database goes away for a few seconds; it logs
     the outage, keeps trying, syncs again once the database is back, and stops cleanly (exit 0)."""
-    with Simulator(api_key=API_KEY) as sim:
-        sim.add_account(LI.account_id, "linkedin", followers=120)
-        config = write_config(
-            tmp_path / "f.toml", pg_url, sim.base_url, [LI], extra='[sync]\ninterval = "1s"\n'
+    sim = make_sim(accounts={LI: 120})
+    config = write_config(tmp_path / "f.toml", pg_url, sim.base_url, [LI], extra='[sync]\ninterval = "1s"\n')
+    proc = start_cli(["worker"], config=config)
+    outage = Outage(pg_url)
+    try:
+        wait_until(pg_url, "SELECT 1 FROM sync_runs WHERE status = 'succeeded'", timeout=60)
+        outage.begin()
+        time.sleep(3)
+        assert proc.poll() is None, proc.communicate()
+        outage.end()
+        runs_before = len(query(pg_url, "SELECT id FROM sync_runs"))
+        wait_until(
+            pg_url,
+            f"SELECT 1 FROM sync_runs WHERE id > {runs_before} AND status = 'succeeded'",
+            timeout=60,
         )
-        proc = start_cli(["worker"], config=config)
-        outage = Outage(pg_url)
-        try:
-            wait_until(pg_url, "SELECT 1 FROM sync_runs WHERE status = 'succeeded'", timeout=60)
-            outage.begin()
-            time.sleep(3)
-            assert proc.poll() is None, proc.communicate()
-            outage.end()
-            runs_before = len(query(pg_url, "SELECT id FROM sync_runs"))
-            wait_until(
-                pg_url,
-                f"SELECT 1 FROM sync_runs WHERE id > {runs_before} AND status = 'succeeded'",
-                timeout=60,
-            )
-        finally:
-            outage.close()
-            proc.send_signal(signal.SIGTERM)
-            _, stderr = proc.communicate(timeout=60)
+    finally:
+        outage.close()
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr[-3000:]
     logged = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     waits = [e["retry_in"] for e in logged if e["event"] == "worker.database_unavailable"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from followersync.config import SourceConfig
 from followersync.engine import SourceResult
 from followersync.simulator import DOCUMENTED_ERRORS, Fault, Simulator
 from tests.faults.support import (
@@ -23,6 +22,7 @@ from tests.faults.support import (
     make_harness,
 )
 from tests.harness import Harness
+from tests.sim_support import linkedin_source
 
 MAX_ATTEMPTS = 3  # the harness's api.max_attempts
 OTHER_USER = "ACoAAOtherUser"
@@ -63,8 +63,8 @@ def sync_cases(db_url: str, sim: Simulator, cases: Sequence[Case]) -> tuple[Harn
         sim.add_account(account, "linkedin", followers=FOLLOWERS)
         sim.add_account(account, "linkedin", followers=30, user_id=OTHER_USER)
         sources += [
-            SourceConfig(name=f"err-{n}", provider="linkedin", account_id=account),
-            SourceConfig(name=f"err-{n}-other", provider="linkedin", account_id=account, user_id=OTHER_USER),
+            linkedin_source(name=f"err-{n}", account_id=account),
+            linkedin_source(name=f"err-{n}-other", account_id=account, user_id=OTHER_USER),
         ]
         attempts = MAX_ATTEMPTS if case.retried else 1
         # Page 1 of the first source fails `attempts` times; a retry too many would succeed.
@@ -84,7 +84,7 @@ def check_case(h: Harness, sim: Simulator, results: dict[str, SourceResult], n: 
     detail = error_detail(run)
     assert case.named in " ".join(str(v) for v in detail.values()), label
     assert run.finished_at is not None, label
-    source = SourceConfig(name=own, provider="linkedin", account_id=f"acc_err_{n}")
+    source = linkedin_source(name=own, account_id=f"acc_err_{n}")
     assert_stopped_after(h, sim, good_pages=1, source=source)
 
     other_requests = [r for r in sim.requests_for(f"acc_err_{n}") if r.user_id == OTHER_USER]
@@ -94,10 +94,7 @@ def check_case(h: Harness, sim: Simulator, results: dict[str, SourceResult], n: 
     else:
         assert results[other].status == "succeeded", label
         assert [r.status for r in h.runs(other)] == ["succeeded"], label
-        other_source = SourceConfig(
-            name=other, provider="linkedin", account_id=f"acc_err_{n}", user_id=OTHER_USER
-        )
-        assert h.active(other) == set(sim.follower_ids(other_source.account_id, user_id=OTHER_USER))
+        assert h.active(other) == set(sim.follower_ids(f"acc_err_{n}", user_id=OTHER_USER))
 
 
 def test_every_documented_error_ends_its_run_as_the_reference_says(db_url: str, sim: Simulator) -> None:
@@ -124,7 +121,7 @@ def test_a_blocked_account_is_called_again_by_the_next_run(db_url: str, sim: Sim
         sim.clear_requests()
         results = {r.source: r.status for r in h.sync()}
         assert results == {"err-0": "succeeded", "err-0-other": "succeeded"}
-        assert_in_step(h, sim, SourceConfig(name="err-0", provider="linkedin", account_id="acc_err_0"))
+        assert_in_step(h, sim, linkedin_source(name="err-0", account_id="acc_err_0"))
     finally:
         h.close()
 

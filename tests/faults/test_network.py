@@ -12,11 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from followersync.config import SourceConfig
 from followersync.simulator import Fault, Simulator
 from tests.faults.support import (
     FOLLOWERS,
-    LI,
     assert_in_step,
     assert_stopped_after,
     error_detail,
@@ -24,6 +22,7 @@ from tests.faults.support import (
     resume_and_check,
 )
 from tests.harness import Harness
+from tests.sim_support import LI, linkedin_source
 
 TIMEOUT = 0.5  # api.timeout for these tests: every fault below must end in about this much per attempt
 MAX_ATTEMPTS = 3
@@ -48,8 +47,7 @@ CONNECTION_FAULTS = {
 
 def test_a_connection_that_keeps_failing_ends_in_network_error(db_url: str, sim: Simulator) -> None:
     sources = [
-        SourceConfig(name=f"net-{n}", provider="linkedin", account_id=f"acc_net_{n}")
-        for n in range(len(CONNECTION_FAULTS))
+        linkedin_source(name=f"net-{n}", account_id=f"acc_net_{n}") for n in range(len(CONNECTION_FAULTS))
     ]
     for source, (fault, _) in zip(sources, CONNECTION_FAULTS.values(), strict=True):
         sim.add_account(source.account_id, "linkedin", followers=FOLLOWERS)

@@ -8,19 +8,18 @@ import random
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from followersync.config import SourceConfig
 from followersync.simulator import Simulator
-from tests.harness import API_KEY, run_cli, start_cli, write_config
+from tests.harness import run_cli, start_cli, write_config
+from tests.sim_support import MakeSim, instagram_source, linkedin_source
 
-LI = SourceConfig(name="acme-page", provider="linkedin", account_id="acc_li_kill")
-IG = SourceConfig(name="brand-ig", provider="instagram", account_id="acc_ig_kill")
+LI = linkedin_source(account_id="acc_li_kill")
+IG = instagram_source(account_id="acc_ig_kill")
 LEASE_TTL = 1.0
 MAX_PAGES_BETWEEN_KILLS = 4
 
@@ -92,9 +91,8 @@ def kill_at_random_points(config: Path, db_url: str, kills: int, seed: int) -> N
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(api_key=API_KEY, seed=5, latency=0.02) as simulator:
-        yield simulator
+def sim(make_sim: MakeSim) -> Simulator:
+    return make_sim(seed=5, latency=0.02)  # each test adds the listings it syncs
 
 
 def check_kills(tmp_path: Path, db_url: str, sim: Simulator, kills: int, seed: int) -> None:

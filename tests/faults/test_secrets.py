@@ -18,12 +18,13 @@ import sqlalchemy as sa
 
 from followersync.api.client import Client
 from followersync.clock import FakeClock
-from followersync.config import SourceConfig, load_settings
+from followersync.config import load_settings
 from followersync.engine import PassRunner
 from followersync.simulator import Fault, Simulator
 from followersync.store import db
 from followersync.worker import Fleet
 from tests.harness import cli_env, write_config
+from tests.sim_support import MakeSim, instagram_source, linkedin_source
 
 KEY = "pp_live_Sup3rS3cretKey0042"
 PASSWORD = "S3cretPw-91b7"
@@ -41,8 +42,8 @@ ECHOES = {
     "echo-page": Fault.body(f"<html>Welcome {KEY}</html>".encode(), status=200, content_type="text/html"),
 }
 SOURCES = [
-    *(SourceConfig(name=name, provider="linkedin", account_id=f"acc_{name}") for name in ECHOES),
-    SourceConfig(name="fine", provider="instagram", account_id="acc_fine"),
+    *(linkedin_source(name=name, account_id=f"acc_{name}") for name in ECHOES),
+    instagram_source(name="fine", account_id="acc_fine"),
 ]
 
 
@@ -57,13 +58,11 @@ def secret_url(pg_url: str) -> str:
 
 
 @pytest.fixture
-def api() -> Iterator[Simulator]:
-    with Simulator(api_key=KEY, seed=2) as simulator:
-        for source in SOURCES:
-            simulator.add_account(source.account_id, source.provider, followers=120)
-        for name, fault in ECHOES.items():
-            simulator.inject(fault, account_id=f"acc_{name}", on_request=2, times=-1)
-        yield simulator
+def api(make_sim: MakeSim) -> Simulator:
+    simulator = make_sim(api_key=KEY, seed=2, accounts=dict.fromkeys(SOURCES, 120))
+    for name, fault in ECHOES.items():
+        simulator.inject(fault, account_id=f"acc_{name}", on_request=2, times=-1)
+    return simulator
 
 
 def followersync(

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from followersync.simulator import Fault, Simulator
-from tests.faults.support import LI, assert_in_step
+from tests.faults.support import assert_in_step
 from tests.harness import Harness
+from tests.sim_support import LI
 
 NAMES = [
     "Zoë Ångström-Đorđević",

@@ -14,7 +14,8 @@ import pytest
 
 from followersync.config import ConfigError, load_settings
 from followersync.simulator import Simulator
-from tests.faults.support import LI, assert_stopped_after, error_detail, make_harness
+from tests.faults.support import assert_stopped_after, error_detail, make_harness
+from tests.sim_support import LI
 
 EMPTY_PAGE = b'{"object": "UserFollowersList", "items": [], "cursor": null}'
 
