@@ -55,7 +55,9 @@ from followersync.store import db, runs
 engine = db.create_engine(sys.argv[1])
 db.migrate(engine)
 with engine.begin() as conn:
-    ids = runs.sync_sources(conn, [SourceConfig(name="ab", provider=sys.argv[2], account_id=sys.argv[3])],
+    # reconcile_sources was sync_sources before it was named for what it does.
+    reconcile = getattr(runs, "reconcile_sources", None) or runs.sync_sources
+    ids = reconcile(conn, [SourceConfig(name="ab", provider=sys.argv[2], account_id=sys.argv[3])],
                             datetime.now(UTC))
 print(ids["ab"])
 """

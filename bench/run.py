@@ -119,7 +119,7 @@ class Bench:
             db.migrate(engine)
             configs = [SourceConfig(name=n, provider=p, account_id=a) for n, p, a in sources]
             with engine.begin() as conn:
-                ids = runs.sync_sources(conn, configs, datetime.now(UTC))
+                ids = runs.reconcile_sources(conn, configs, datetime.now(UTC))
         finally:
             engine.dispose()
         return [{"name": n, "provider": p, "account_id": a, "id": ids[n]} for n, p, a in sources]

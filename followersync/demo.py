@@ -20,7 +20,7 @@ from pathlib import Path
 from followersync.api.client import Client
 from followersync.clock import FakeClock
 from followersync.config import SourceConfig, load_settings
-from followersync.engine import PassRunner
+from followersync.passes import PassRunner
 from followersync.progress import show_progress
 from followersync.simulator import Fault, Simulator
 from followersync.store import db, runs
@@ -86,7 +86,7 @@ def run(directory: Path, days: int, say: Callable[[str], None], *, progress: boo
         engine = db.create_engine(settings.database.url)
         db.ensure_schema(engine)
         with engine.begin() as conn:
-            ids = runs.sync_sources(conn, settings.sources, clock.now())
+            ids = runs.reconcile_sources(conn, settings.sources, clock.now())
         selected = [(s, ids[s.name]) for s in settings.sources]
         with Client(settings.api, settings.providers, DEMO_KEY, clock=clock) as client:
             runner = PassRunner(engine, client, settings, clock, "demo")

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from followersync.api.client import RequestStats
-from followersync.engine import PassRunner, SourceResult
+from followersync.passes import PassRunner, SourceResult
 
 _STATUS_STYLE = {"succeeded": "green", "deferred": "yellow", "failed": "red", "running": "cyan"}
 

@@ -23,7 +23,7 @@ import structlog
 from followersync.api.client import Client
 from followersync.clock import Clock, StopRequested
 from followersync.config import Settings, SourceConfig
-from followersync.engine import BudgetExhausted, PassRunner, SourceResult
+from followersync.passes import BudgetExhausted, PassRunner, SourceResult
 from followersync.store import runs
 from followersync.store.runs import SourceState
 

@@ -29,7 +29,7 @@ from followersync.config import (
     SourceConfig,
     SyncSettings,
 )
-from followersync.engine import PassRunner, SourceResult
+from followersync.passes import PassRunner, SourceResult
 from followersync.simulator import Simulator
 from followersync.store import db, runs
 from followersync.worker import BudgetGate, Fleet
@@ -70,7 +70,7 @@ class Harness:
         self.engine = db.create_engine(db_url)
         db.migrate(self.engine)
         with self.engine.begin() as conn:
-            self.ids = runs.sync_sources(conn, self.settings.sources, self.clock.now())
+            self.ids = runs.reconcile_sources(conn, self.settings.sources, self.clock.now())
         self.client = Client(
             self.settings.api,
             self.settings.providers,

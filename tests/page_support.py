@@ -48,7 +48,7 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 @pytest.fixture
 def ctx(engine: sa.Engine) -> pages.PassContext:
     with engine.begin() as conn:
-        source_id = runs.sync_sources(conn, [SOURCE], NOW)["brand-ig"]
+        source_id = runs.reconcile_sources(conn, [SOURCE], NOW)["brand-ig"]
         pass_id = runs.start_pass(conn, source_id, "full", NOW)
         run_id = runs.start_run(conn, source_id, pass_id, "full", "test", NOW)
     return pages.PassContext(source_id, "instagram", pass_id, run_id, full=True, baseline=True)

@@ -201,7 +201,7 @@ def test_on_postgresql_a_page_commits_asynchronously_and_nothing_else_does(
     try:
         db.migrate(engine)
         with engine.begin() as conn:
-            source_id = runs.sync_sources(conn, [SOURCE], NOW)["brand-ig"]
+            source_id = runs.reconcile_sources(conn, [SOURCE], NOW)["brand-ig"]
             pass_id = runs.start_pass(conn, source_id, "full", NOW)
             run_id = runs.start_run(conn, source_id, pass_id, "full", "test", NOW)
             assert conn.execute(sa.text("SHOW synchronous_commit")).scalar_one() == "on"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from followersync import engine as engine_module
-from followersync.engine import SourceResult
+from followersync import passes as passes_module
+from followersync.passes import SourceResult
 from followersync.prefetch import Prefetch
 from followersync.simulator import Simulator, encode_cursor
 from tests.harness import Harness
@@ -36,13 +36,13 @@ def h(db_url: str, sim: Simulator) -> Iterator[Harness]:
 def prefetchers(monkeypatch: pytest.MonkeyPatch) -> list[Prefetch[Any]]:
     """Every Prefetch the engine makes, to see whether it went ahead (it behaves unchanged)."""
     made: list[Prefetch[Any]] = []
-    real = engine_module.prefetch
+    real = passes_module.prefetch
 
     def watched(*args: Any, **kwargs: Any) -> Prefetch[Any]:
         made.append(real(*args, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr(engine_module, "prefetch", watched)
+    monkeypatch.setattr(passes_module, "prefetch", watched)
     return made
 
 

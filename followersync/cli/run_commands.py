@@ -16,7 +16,7 @@ from followersync.cli.common import EXIT_SOURCE_FAILED, Globals, UsageProblem, a
 from followersync.clock import SystemClock
 from followersync.config import ConfigError, Settings
 from followersync.domain import SYNC_MODES
-from followersync.engine import PassRunner, SourceResult
+from followersync.passes import PassRunner, SourceResult
 from followersync.progress import show_progress
 from followersync.store import db, runs
 from followersync.worker import Fleet, Worker, build_client, new_holder_id
@@ -143,7 +143,7 @@ def _fleet(settings: Settings) -> Iterator[tuple[Fleet, dict[str, int]]]:
     clock = SystemClock(stop)
     with open_database(settings, schema="create_if_empty") as engine:
         with at_start(settings), engine.begin() as conn:
-            ids = runs.sync_sources(conn, settings.sources, clock.now())
+            ids = runs.reconcile_sources(conn, settings.sources, clock.now())
         with build_client(settings, engine, clock) as client:
             runner = PassRunner(engine, client, settings, clock, new_holder_id(), stop=stop)
             with _stop_on_signals(runner), show_progress(runner):

@@ -25,7 +25,9 @@ from followersync.store.schema import (
 )
 
 
-def sync_sources(conn: sa.Connection, configured: Sequence[SourceConfig], now: datetime) -> dict[str, int]:
+def reconcile_sources(
+    conn: sa.Connection, configured: Sequence[SourceConfig], now: datetime
+) -> dict[str, int]:
     """Keep the `sources` table in step with the configuration; return name -> id of configured sources.
 
     A source is matched by name. One that left the configuration is disabled, never deleted, so its

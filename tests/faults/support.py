@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from followersync.api.client import Client
 from followersync.config import SourceConfig
-from followersync.engine import PassRunner
+from followersync.passes import PassRunner
 from followersync.simulator import Simulator, encode_cursor
 from followersync.worker import BudgetGate
 from tests.harness import API_KEY, Harness

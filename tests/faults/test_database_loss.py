@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from followersync.engine import PassRunner
+from followersync.passes import PassRunner
 from followersync.simulator import RequestRecord, Simulator
 from followersync.worker import OUTAGE_FIRST_WAIT, OUTAGE_MAX_WAIT, Fleet, Worker
 from tests.conftest import PG_ADMIN_URL

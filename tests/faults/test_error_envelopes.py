@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from followersync.engine import SourceResult
+from followersync.passes import SourceResult
 from followersync.simulator import DOCUMENTED_ERRORS, Fault, Simulator
 from tests.faults.support import (
     FOLLOWERS,

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from followersync.api.client import Client
 from followersync.clock import FakeClock
 from followersync.config import load_settings
-from followersync.engine import PassRunner
+from followersync.passes import PassRunner
 from followersync.simulator import Fault, Simulator
 from followersync.store import db
 from followersync.worker import Fleet

@@ -39,7 +39,7 @@ from followersync.store import pages, runs, unfollows
 from followersync.store.runs import Checkpoint
 from followersync.store.schema import sync_runs
 
-log = structlog.get_logger("followersync.engine")
+log = structlog.get_logger("followersync.passes")
 
 # A failed run's message, kept whole enough to hold the API's title, detail and instance.
 _MAX_MESSAGE = 500
