@@ -396,6 +396,6 @@ class _Distinct:
 
     def count(self, page: Page) -> int:
         ids = {item.id for item in page.items}
-        fresh = len(ids) - sum(1 for i in ids if any(i in seen for seen in self._recent))
+        fresh = len(ids.difference(*self._recent))  # set operations: no Python work per follower
         self._recent = [*self._recent[-(self.KEPT_PAGES - 1) :], ids]
         return fresh
