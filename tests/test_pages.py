@@ -213,3 +213,17 @@ def test_on_postgresql_a_page_commits_asynchronously_and_nothing_else_does(
             assert conn.execute(sa.text("SHOW synchronous_commit")).scalar_one() == "on"
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("provider", ["linkedin", "instagram"])
+@pytest.mark.parametrize("full", [True, False])
+def test_the_page_statement_is_short_enough_for_the_driver_to_convert_it_once(
+    provider: str, full: bool
+) -> None:
+    """psycopg converts and caches a statement's text only up to MAX_CACHED_STATEMENT_LENGTH bytes: a
+    longer page statement is parsed again for every page (~5% of a pass over an unchanged listing)."""
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH  # the driver's limit, read where it lives
+
+    from followersync.store.pages.postgresql import _page_sql
+
+    assert len(_page_sql(provider, full).encode()) <= MAX_CACHED_STATEMENT_LENGTH
