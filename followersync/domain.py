@@ -45,7 +45,7 @@ def sql_in(column: str, values: tuple[str, ...]) -> str:
 
 
 class ErrorKind(enum.Enum):
-    """The meaning of an error the API answered: what the engine does about it, what the user should."""
+    """The meaning of an error the API answered: what a pass does about it, what the user should."""
 
     API_KEY = "the API key was refused"
     ACCOUNT_CREDENTIALS = "the linked account must be reconnected"

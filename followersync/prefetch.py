@@ -28,7 +28,7 @@ What stays exactly as without it:
   and closes the iterator, so no request of the pass is in flight once the pass has returned (the
   account's lease may be released right after);
 - context: each item is produced in a copy of the caller's `contextvars` context, so the log lines
-  of a request (a retry, say) carry the source and run id the engine bound.
+  of a request (a retry, say) carry the source and run id the pass runner bound.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ _STATUS_STYLE = {"succeeded": "green", "deferred": "yellow", "failed": "red", "r
 
 
 class SourceProgress:
-    """Receives the engine's progress callbacks and draws them."""
+    """Receives the pass runner's progress callbacks and draws them."""
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress

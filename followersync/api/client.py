@@ -241,7 +241,7 @@ class Client:
     def _retry_wait(self, error: PostpressError, attempt: int, backoff_total: float) -> float | None:
         """Seconds to wait before the next attempt, or None to give up on `error`."""
         if isinstance(error, RateLimitedError):
-            # Without Retry-After the provider's own limit is hit; the engine defers the account.
+            # Without Retry-After the provider's own limit is hit; the pass runner defers the account.
             if error.retry_after is None:
                 return None
             wait = error.retry_after

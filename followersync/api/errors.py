@@ -225,7 +225,7 @@ class CursorLoopError(PostpressError):
         self.pages = pages
 
 
-# The class of each meaning (`domain.kind_of` judges the meaning, by type first): the engine decides
+# The class of each meaning (`domain.kind_of` judges the meaning, by type first): the pass runner decides
 # from the class alone what a failure does to a run, the client whether to retry.
 _CLASS_OF: dict[ErrorKind, type[ApiError]] = {
     ErrorKind.API_KEY: CredentialError,

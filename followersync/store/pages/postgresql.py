@@ -143,7 +143,7 @@ SELECT new, baseline, {_ASYNC_COMMIT} AS commit_mode FROM tally
 @contextmanager
 def _as_sqlalchemy_errors(conn: sa.Connection, what: str) -> Iterator[None]:
     """Driver errors as SQLAlchemy raises them for its own statements: wrapped in `DBAPIError` (which
-    the engine records as `database_error`), and a lost connection invalidated, so the pool replaces
+    a pass records as `database_error`), and a lost connection invalidated, so the pool replaces
     it and the rollback does not try to use it."""
     dialect = conn.dialect
     try:
