@@ -340,8 +340,9 @@ class PassRunner:
         detail: dict[str, Any] | None = None
         if exc is not None:
             error_type = error_type or getattr(exc, "error_type", None) or type(exc).__name__
-            detail = dict(getattr(exc, "error_detail", None) or {"detail": one_line(str(exc), _MAX_MESSAGE)})
-            message = message or one_line(str(exc), _MAX_MESSAGE)
+            text = one_line(str(exc), _MAX_MESSAGE)
+            detail = dict(getattr(exc, "error_detail", None) or {"detail": text})
+            message = message or text
         result.error_type, result.message = error_type, message
         try:
             with self.database.begin() as conn:

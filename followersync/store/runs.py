@@ -55,8 +55,7 @@ def reconcile_sources(
     gone = [row.id for name, row in existing.items() if name not in configured_names and row.enabled]
     if gone:
         conn.execute(sources.update().where(sources.c.id.in_(gone)).values(enabled=False))
-    ids = conn.execute(sa.select(sources.c.name, sources.c.id).where(sources.c.name.in_(configured_names)))
-    return {name: source_id for name, source_id in ids}
+    return source_ids(conn, list(configured_names))
 
 
 def source_ids(conn: sa.Connection, names: Sequence[str]) -> dict[str, int]:

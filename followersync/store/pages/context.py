@@ -15,7 +15,13 @@ from followersync.store.schema import PROFILE_TABLES
 # A NUL escape in the JSON text: `\u0000` whose backslash is not itself escaped (`\\u0000` is a
 # backslash followed by the letters u0000, which is no NUL and stays as it is). PostgreSQL text and
 # jsonb cannot hold NUL, so both writers store U+FFFD in its place.
-NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def without_nul_escapes(json_text: bytes) -> bytes:
+    """`json_text` with every NUL escape replaced by the escape of U+FFFD (callers first test for
+    `\\u0000` in the text: NULs are rare, and JSON always escapes them)."""
+    return _NUL_ESCAPE.sub(rb"\1\\ufffd", json_text)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from followersync.api.models import Page
-from followersync.store.pages.context import NUL_ESCAPE, PassContext, RequestCounts, item_columns
+from followersync.store.pages.context import PassContext, RequestCounts, item_columns, without_nul_escapes
 from followersync.store.schema import PROFILE_TABLES
 
 
@@ -33,7 +33,7 @@ def page_json(page: Page) -> bytes:
     """
     body = b"[" + b",".join(page.raw_items) + b"]"
     if b"\\u0000" in body:  # NULs are rare, and JSON always escapes them: one search for the page
-        body = NUL_ESCAPE.sub(rb"\1\\ufffd", body)
+        body = without_nul_escapes(body)
     return body
 
 

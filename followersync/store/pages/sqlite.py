@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from followersync.api.models import Follower, Page
 from followersync.store.dialects import insert
-from followersync.store.pages.context import NUL_ESCAPE, PassContext, RequestCounts, item_columns
+from followersync.store.pages.context import PassContext, RequestCounts, item_columns, without_nul_escapes
 from followersync.store.schema import PROFILE_TABLES, followers, sync_checkpoints, sync_runs
 
 PageRows = Mapping[str, tuple[Follower, str]]
@@ -36,7 +36,7 @@ def _without_nul(item: Follower, raw: bytes) -> tuple[Follower, bytes]:
         for name in item.__struct_fields__
         if isinstance(value := getattr(item, name), str) and "\x00" in value
     }
-    return msgspec.structs.replace(item, **fields), NUL_ESCAPE.sub(rb"\1\\ufffd", raw)
+    return msgspec.structs.replace(item, **fields), without_nul_escapes(raw)
 
 
 def _page_rows(page: Page) -> dict[str, tuple[Follower, str]]:
