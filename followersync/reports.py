@@ -185,6 +185,15 @@ def status(conn: sa.Connection, source_ids: Sequence[int], now: datetime) -> lis
         .where(followers.c.source_id == s.c.id, followers.c.unfollowed_at.is_(None))
         .scalar_subquery()
     )
+
+    def of_missing(aggregate: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
+        """`aggregate` over the source's followers awaiting confirmation (the partial index's rows)."""
+        return (
+            sa.select(aggregate)
+            .where(followers.c.source_id == s.c.id, followers.c.missing_since.is_not(None))
+            .scalar_subquery()
+        )
+
     last_full_pass = (
         sa.select(sa.func.max(sync_passes.c.completed_at))
         .where(sync_passes.c.source_id == s.c.id, sync_passes.c.mode == "full")
@@ -198,14 +207,8 @@ def status(conn: sa.Connection, source_ids: Sequence[int], now: datetime) -> lis
             s.c.account_id,
             s.c.user_id,
             active.label("followers"),
-            sa.select(sa.func.count())
-            .where(followers.c.source_id == s.c.id, followers.c.missing_since.is_not(None))
-            .scalar_subquery()
-            .label("missing"),
-            sa.select(sa.func.min(followers.c.missing_since))
-            .where(followers.c.source_id == s.c.id, followers.c.missing_since.is_not(None))
-            .scalar_subquery()
-            .label("missing_since"),
+            of_missing(sa.func.count()).label("missing"),
+            of_missing(sa.func.min(followers.c.missing_since)).label("missing_since"),
             events_since("follow").label("gained_7d"),
             events_since("unfollow").label("lost_7d"),
             last_full_pass.label("last_full_pass_at"),
