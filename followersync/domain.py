@@ -35,6 +35,16 @@ SYNC_MODES = ("auto", *PASS_MODES)
 RUN_STATUSES = ("running", "succeeded", "deferred", "failed", "abandoned")
 EVENTS = ("baseline", "follow", "unfollow")
 
+# The profile fields whose changes make a follower's profile history (README, "Profile history").
+# Picture URLs are left out: they are signed, short-lived CDN links that differ on every listing.
+TRACKED_FIELDS: dict[str, tuple[str, ...]] = {
+    "linkedin": ("name", "headline", "profile_url"),
+    "instagram": ("username", "name", "is_private", "is_verified"),
+}
+
+NOTIFY_EVENTS = ("unfollow", "follow", "profile_change", "withheld", "attention")
+"""What a `[[notify]]` hook can ask for (README, "Notifications")."""
+
 
 def sql_in(column: str, values: tuple[str, ...]) -> str:
     """A CHECK constraint's condition: `column` holds one of `values` (fixed words, never user input)."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from followersync.migrations.frozen import views_0001, views_0003
+from followersync.migrations.frozen import views_0001, views_0003, views_0004
 from followersync.store import db
 from followersync.store.schema import (
     follow_events,
@@ -38,6 +39,9 @@ PUBLIC_COLUMNS = {
     },
     "v_follow_events": {"source", "follower_id", "event", "occurred_at", "run_id"},
     "v_follower_growth_daily": {"source", "day", "followers", "gained", "lost"},
+    "v_profile_changes": {
+        "provider", "follower_id", "field", "old_value", "new_value", "changed_at", "run_id",
+    },
 }  # fmt: skip
 
 
@@ -142,7 +146,8 @@ def _contents(engine: sa.Engine) -> list[object]:
     with engine.connect() as conn:
         return [
             conn.execute(sa.text(f"SELECT count(*) FROM {relation}")).scalar()
-            for relation in ("followers", "follow_events", "instagram_profiles", *VIEW_NAMES)
+            # The views every revision has.
+            for relation in ("followers", "follow_events", "instagram_profiles", *VIEW_NAMES[:3])
         ] + [conn.execute(sa.text("SELECT count(*) FROM v_followers WHERE is_active")).scalar()]
 
 
@@ -202,11 +207,39 @@ def test_0003_keeps_every_row_and_marks_nobody_missing(db_url: str) -> None:
     engine.dispose()
 
 
+def test_0004_keeps_every_row_and_counts_earlier_runs_as_notified(db_url: str) -> None:
+    engine = db.create_engine(db_url)
+    db.migrate(engine, "0003")
+    _rows_of_an_older_schema(engine)
+    before = _contents(engine)
+    db.migrate(engine, "0004")
+    assert _contents(engine) == before
+    with engine.connect() as conn:
+        # A hook added after the upgrade must not replay the runs before it.
+        notified = conn.execute(sa.text("SELECT notified_at, finished_at FROM sync_runs")).one()
+        assert notified[0] is not None and notified[0] == notified[1]
+        for relation in ("profile_changes", "v_profile_changes", "notification_outbox"):
+            assert conn.execute(sa.text(f"SELECT count(*) FROM {relation}")).scalar() == 0
+
+    db.downgrade(engine, "0003")
+    assert _contents(engine) == before
+    inspector = sa.inspect(engine)
+    assert "notified_at" not in {c["name"] for c in inspector.get_columns("sync_runs")}
+    assert {"profile_changes", "notification_outbox"}.isdisjoint(inspector.get_table_names())
+    engine.dispose()
+
+
 # --- each revision creates the views of its own day -------------------------------------------------
 
 # The frozen view module of each revision (a revision that left the views alone has its
 # predecessor's): what the database must hold at that revision, whatever the current code says.
-FROZEN_VIEWS = {"0001": views_0001, "0002": views_0001, "0003": views_0003}
+FROZEN_VIEWS = {"0001": views_0001, "0002": views_0001, "0003": views_0003, "0004": views_0004}
+
+
+def _view_name(statement: str) -> str:
+    found = re.search(r"CREATE VIEW (\w+) ", statement)
+    assert found is not None, statement
+    return found[1]
 
 
 def _view_definitions(engine: sa.Engine, statements: list[str] | None = None) -> dict[str, str]:
@@ -214,13 +247,17 @@ def _view_definitions(engine: sa.Engine, statements: list[str] | None = None) ->
     SQLite's stored statement. With `statements`, those CREATE VIEWs are made under other names, their
     text read, and dropped again, so that both sides are spelled alike."""
     with engine.begin() as conn:
-        names = list(VIEW_NAMES)
-        if statements is not None:
-            for name, statement in zip(VIEW_NAMES, statements, strict=True):
+        if statements is None:
+            views = sorted(sa.inspect(conn).get_view_names())
+            names = views
+        else:
+            views = sorted(_view_name(s) for s in statements)
+            for statement in statements:
+                name = _view_name(statement)
                 conn.exec_driver_sql(
                     statement.replace(f"CREATE VIEW {name} ", f"CREATE VIEW check_{name} ", 1)
                 )
-            names = [f"check_{name}" for name in VIEW_NAMES]
+            names = [f"check_{name}" for name in views]
         if engine.dialect.name == "postgresql":
             texts = [conn.execute(sa.text("SELECT pg_get_viewdef(:v)"), {"v": n}).scalar() for n in names]
         else:
@@ -233,7 +270,7 @@ def _view_definitions(engine: sa.Engine, statements: list[str] | None = None) ->
         if statements is not None:
             for name in reversed(names):
                 conn.exec_driver_sql(f"DROP VIEW {name}")
-    return dict(zip(VIEW_NAMES, texts, strict=True))
+    return dict(zip(views, texts, strict=True))
 
 
 def test_the_newest_revision_creates_the_views_of_the_current_code(db_url: str) -> None:

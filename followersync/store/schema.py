@@ -8,6 +8,8 @@ Layout (the README's "The database" names the public relations; the views live i
              ├─ sync_runs (one invocation's work on a source)
              └─ sync_checkpoints (the cursor of a full pass in progress)
     linkedin_profiles, instagram_profiles (one row per provider profile, with the last raw item)
+      └─ profile_changes (a tracked field's old and new value, when, in which run)
+    notification_outbox (payloads for the `[[notify]]` hooks, kept until delivered or given up)
     account_leases (one syncer per linked account), request_budget (daily requests per account)
 """
 
@@ -113,6 +115,10 @@ sync_runs = sa.Table(
     sa.Column("error_detail", json_column_type()),
     # Which process ran it: a `running` run whose holder no longer holds the account's lease is dead.
     sa.Column("holder", sa.String(200), nullable=False),
+    # When the run's notifications were written to the outbox (in the transaction that ended the
+    # run); NULL for a run still going, or one that died before: the next run of its source writes
+    # them (notify/outbox.py).
+    sa.Column("notified_at", UTCDateTime),
     sa.CheckConstraint(sql_in("status", RUN_STATUSES), name="status"),
     sa.CheckConstraint(sql_in("mode", PASS_MODES), name="mode"),
     sa.Index(None, "source_id", "started_at"),
@@ -190,6 +196,53 @@ request_budget = sa.Table(
     sa.Column("account_id", sa.String(255), primary_key=True),
     sa.Column("day", sa.Date, primary_key=True),  # UTC day
     sa.Column("requests", sa.Integer, nullable=False),
+)
+
+# A tracked field's change (domain.TRACKED_FIELDS), written by the page that brought the new value.
+# A profile is shared by every source it follows: its history is the provider's, not a source's.
+profile_changes = sa.Table(
+    "profile_changes",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("provider", sa.String(20), nullable=False),
+    sa.Column("follower_id", sa.String(512), nullable=False),
+    sa.Column("field", sa.String(40), nullable=False),
+    # Text as the API sent it; booleans as `true` / `false`.
+    sa.Column("old_value", sa.Text),
+    sa.Column("new_value", sa.Text),
+    sa.Column("changed_at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.CheckConstraint(sql_in("provider", tuple(PROVIDERS)), name="provider"),
+    sa.Index(None, "provider", "follower_id"),
+    sa.Index(None, "changed_at"),
+    sa.Index(None, "run_id"),
+)
+
+# One row per payload and hook. The body is kept exactly as first written: a retry sends the same
+# bytes with the same id. The hook is stored by name only, never its URL (it may carry credentials).
+notification_outbox = sa.Table(
+    "notification_outbox",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),  # the payload's `id`
+    sa.Column("hook", sa.String(200), nullable=False),
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("sources.id")),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("sync_runs.id")),
+    sa.Column("events", sa.Integer, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Column("given_up_at", UTCDateTime),
+    # Only the payloads still to deliver: the table grows with history, the index does not.
+    sa.Index(
+        "ix_notification_outbox_pending",
+        "next_attempt_at",
+        postgresql_where=sa.text("delivered_at IS NULL AND given_up_at IS NULL"),
+        sqlite_where=sa.text("delivered_at IS NULL AND given_up_at IS NULL"),
+    ),
+    sa.Index(None, "source_id", "created_at"),
 )
 
 PROFILE_TABLES = {"linkedin": linkedin_profiles, "instagram": instagram_profiles}

@@ -100,10 +100,24 @@ LEFT JOIN daily dl ON dl.source_id = d.source_id AND dl.day = d.day
 """,
 }
 
-VIEW_NAMES = ("v_followers", "v_follow_events", "v_follower_growth_daily")
+# A profile's history belongs to the provider's profile, which every source it follows shares: join
+# `v_followers` on (provider, follower_id) for a source's followers' changes.
+V_PROFILE_CHANGES = """
+CREATE VIEW v_profile_changes AS
+SELECT c.provider AS provider,
+       c.follower_id AS follower_id,
+       c.field AS field,
+       c.old_value AS old_value,
+       c.new_value AS new_value,
+       c.changed_at AS changed_at,
+       c.run_id AS run_id
+FROM profile_changes c
+"""
+
+VIEW_NAMES = ("v_followers", "v_follow_events", "v_follower_growth_daily", "v_profile_changes")
 
 
 def create_view_statements(dialect: str) -> list[str]:
     """The CREATE VIEW statements of the current schema for `dialect`."""
     growth = V_FOLLOWER_GROWTH_DAILY["postgresql" if dialect == "postgresql" else "sqlite"]
-    return [V_FOLLOWERS, V_FOLLOW_EVENTS, growth]
+    return [V_FOLLOWERS, V_FOLLOW_EVENTS, growth, V_PROFILE_CHANGES]
