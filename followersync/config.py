@@ -122,6 +122,50 @@ class SourceConfig:
     user_id: str | None = None
 
 
+@dataclass(frozen=True)
+class HookConfig:
+    """One `[[notify]]` table: where to tell the user's own systems what a run found (README,
+    "Notifications"). Exactly one of `url` and `command`. The URL may carry credentials, so it is
+    never part of a repr or a message: `target` is the form fit for both."""
+
+    name: str
+    number: int = field(compare=False)  # the table's place in the file, for messages (`notify[2]`)
+    url: str | None = field(default=None, repr=False)
+    command: tuple[str, ...] | None = None
+    events: tuple[str, ...] = domain.NOTIFY_EVENTS
+    sources: tuple[str, ...] | None = None  # None: every source
+    secret_env: str | None = None  # names the environment variable holding the signing secret
+    timeout: float = 10.0
+    backoff: float = 30.0
+
+    @property
+    def target(self) -> str:
+        """Where payloads go, safe to show: the URL's scheme, host and port only (its path, query
+        and userinfo may all be secrets, as in chat webhooks), or the command's program."""
+        if self.url is not None:
+            parts = urlsplit(self.url)
+            port = f":{parts.port}" if parts.port else ""
+            return f"{parts.scheme}://{parts.hostname}{port}/..."
+        assert self.command is not None
+        return self.command[0]
+
+    def wants(self, event: str, source: str | None) -> bool:
+        """Whether this hook asked for `event` of `source` (None: not about one source)."""
+        return event in self.events and (self.sources is None or source is None or source in self.sources)
+
+    def secret(self) -> bytes | None:
+        """The signing secret, read from the environment now (never kept in settings), or None."""
+        if self.secret_env is None:
+            return None
+        value = os.environ.get(self.secret_env, "")
+        if not value:
+            raise ConfigError(
+                f"notify[{self.number}].secret_env: the environment variable {self.secret_env} is not set "
+                f'(hook "{self.name}" signs its payloads with it)'
+            )
+        return value.encode("utf-8")
+
+
 def _default_providers() -> dict[str, ProviderSettings]:
     return {p: ProviderSettings(page_size=PROVIDER_MAX_PAGE_SIZE[p]) for p in PROVIDERS}
 
@@ -135,6 +179,7 @@ class Settings:
     sync: SyncSettings = field(default_factory=SyncSettings)
     providers: Mapping[str, ProviderSettings] = field(default_factory=_default_providers)
     sources: tuple[SourceConfig, ...] = ()
+    notify: tuple[HookConfig, ...] = ()
     config_path: Path | None = None
     warnings: tuple[str, ...] = ()
 
@@ -153,6 +198,24 @@ class Settings:
                 "in the environment"
             )
         return self.api.api_key
+
+    def require_hook_secrets(self) -> None:
+        """A ConfigError when a hook's `secret_env` names an unset variable: the commands that deliver
+        (`sync`, `worker`, `notify test`) check it at start, before any request is made."""
+        for hook in self.notify:
+            hook.secret()
+
+    def select_hooks(self, name: str | None) -> tuple[HookConfig, ...]:
+        """Every hook, or the one named `name`."""
+        if not self.notify:
+            raise ConfigError("notify: no hooks configured; add a [[notify]] table with a url or a command")
+        if name is None:
+            return self.notify
+        chosen = tuple(hook for hook in self.notify if hook.name == name)
+        if not chosen:
+            listing = ", ".join(hook.name for hook in self.notify)
+            raise ConfigError(f'no hook named "{name}" (configured hooks: {listing})')
+        return chosen
 
     def select_sources(self, names: Sequence[str]) -> tuple[SourceConfig, ...]:
         """The named sources in configuration order (all of them when `names` is empty)."""
@@ -325,6 +388,74 @@ def _source_name(value: object, key: str) -> str:
     return value
 
 
+def _shown_url(value: str) -> str:
+    """A URL for a message: its userinfo (credentials) dropped."""
+    try:
+        parts = urlsplit(value)
+        if parts.username is not None or parts.password is not None:
+            return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    except ValueError:
+        pass
+    return value
+
+
+def _hook_url(value: object, key: str) -> str:
+    """An http(s) URL to POST payloads to; a query is allowed (chat webhooks use them)."""
+    url = value.strip() if isinstance(value, str) else ""
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        shown = _show(_shown_url(value) if isinstance(value, str) else value)
+        raise ConfigError(f"{key}: must be an http:// or https:// URL, got {shown}")
+    return url
+
+
+def _argv(value: object, key: str) -> tuple[str, ...]:
+    """A command as an array of arguments (no shell): the program first."""
+    if not isinstance(value, list) or not value or not all(isinstance(arg, str) for arg in value):
+        raise ConfigError(
+            f"{key}: must be an array of strings, the program first, such as "
+            f'["/usr/local/bin/on-followers"], got {_show(value)}'
+        )
+    if not value[0].strip():
+        raise ConfigError(f"{key}: the program (the first element) must not be empty")
+    return tuple(value)
+
+
+def _notify_events(value: object, key: str) -> tuple[str, ...]:
+    """A non-empty array of the events a hook can ask for."""
+    expected = ", ".join(domain.NOTIFY_EVENTS)
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{key}: must be a non-empty array of events ({expected}), got {_show(value)}")
+    for event in value:
+        if event not in domain.NOTIFY_EVENTS:
+            raise ConfigError(f"{key}: unknown event {_show(event)} (expected {expected})")
+    return tuple(dict.fromkeys(value))
+
+
+def _source_names(value: object, key: str) -> tuple[str, ...]:
+    """A non-empty array of source names (each is checked against [[sources]] once all are read)."""
+    if not isinstance(value, list) or not value or not all(isinstance(name, str) for name in value):
+        raise ConfigError(f"{key}: must be a non-empty array of source names, got {_show(value)}")
+    return tuple(dict.fromkeys(value))
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _env_name(value: object, key: str) -> str:
+    """The name of an environment variable (the value itself never goes in the file)."""
+    if not isinstance(value, str) or not _ENV_NAME.fullmatch(value):
+        raise ConfigError(
+            f"{key}: must name an environment variable (letters, digits and '_'), got {_show(value)}; "
+            "put the secret itself in that variable, not in the file"
+        )
+    return value
+
+
 # --- the reference: every key, once --------------------------------------------------------------
 
 
@@ -470,6 +601,42 @@ REFERENCE: tuple[ConfigKey, ...] = (
         "whose followers to list; omitted = the linked account's own",
         _text(why_not_empty="omit user_id to list the linked account's own followers"),
     ),
+    ConfigKey(
+        "notify[].name",
+        None,
+        'unique name, used by `notify test --name` and in `status`; default "notify-N" (N: its place '
+        "in the file)",
+        _source_name,
+    ),
+    ConfigKey("notify[].url", None, "POST each payload (JSON) to this http(s) URL", _hook_url),
+    ConfigKey(
+        "notify[].command",
+        None,
+        "or run this program (an array: program and arguments, no shell) with the payload on stdin",
+        _argv,
+    ),
+    ConfigKey(
+        "notify[].events",
+        '["unfollow", "follow", "profile_change", "withheld", "attention"]',
+        "the events this hook gets",
+        _notify_events,
+    ),
+    ConfigKey(
+        "notify[].sources", None, "the sources this hook hears about; default every source", _source_names
+    ),
+    ConfigKey(
+        "notify[].secret_env",
+        None,
+        "the environment variable holding the secret that signs each payload (HMAC-SHA256)",
+        _env_name,
+    ),
+    ConfigKey("notify[].timeout", '"10s"', "how long one delivery may take", _duration(zero_allowed=False)),
+    ConfigKey(
+        "notify[].backoff",
+        '"30s"',
+        "wait before retrying a failed delivery; doubles with each failure, up to 1 h; retried for 24 h",
+        _duration(zero_allowed=False),
+    ),
 )
 
 
@@ -500,6 +667,8 @@ for _entry in REFERENCE:
 del _entry
 _SOURCES = "sources"
 _SOURCE_TABLE = "sources[]"
+_NOTIFY = "notify"
+_ARRAYS = (_SOURCES, _NOTIFY)  # the top-level arrays of tables: [[sources]], [[notify]]
 _API_KEY_NAMES = {"api_key", "apikey", "x_api_key", "postpress_api_key"}
 
 
@@ -522,12 +691,14 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
     env = os.environ if env is None else env
     path = _find_config_file(config_path, env)
     values: dict[str, Any] = {}
-    sources: list[dict[str, Any]] = []
+    arrays: dict[str, list[dict[str, Any]]] = {name: [] for name in _ARRAYS}
+    hooks: tuple[HookConfig, ...] = ()
     if path is not None:
         data = _read_toml(path)
         try:
-            _read_table(data, "", values, sources)
-            checked = _check_sources(sources)
+            _read_table(data, "", values, arrays)
+            checked = _check_sources(arrays[_SOURCES])
+            hooks = _check_hooks(arrays[_NOTIFY], checked)
         except ConfigError as error:
             raise ConfigError(f"{error} (in {path})") from None
     else:
@@ -560,6 +731,7 @@ def load_settings(config_path: str | Path | None = None, env: Mapping[str, str] 
         sync=dataclasses.replace(SyncSettings(), **_section(values, "sync")),
         providers=providers,
         sources=checked,
+        notify=hooks,
         config_path=path,
         warnings=tuple(warnings),
     )
@@ -596,7 +768,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _read_table(
-    data: Mapping[str, Any], table: str, values: dict[str, Any], sources: list[dict[str, Any]]
+    data: Mapping[str, Any], table: str, values: dict[str, Any], arrays: dict[str, list[dict[str, Any]]]
 ) -> None:
     """Check one TOML table against REFERENCE, adding its read values (by dotted key) to `values`."""
     keys = _TABLE_KEYS.get(table, {})
@@ -605,31 +777,32 @@ def _read_table(
         dotted = f"{table}.{name}" if table else name
         if name in keys:
             values[dotted] = keys[name].read(value, dotted)
-        elif table == "" and name == _SOURCES:
-            sources.extend(_source_tables(value))
+        elif table == "" and name in arrays:
+            arrays[name].extend(_array_tables(name, value))
         elif name in children:
             if not isinstance(value, dict):
                 raise ConfigError(f"{dotted}: must be a table ([{dotted}]), got {_show(value)}")
-            _read_table(value, dotted, values, sources)
+            _read_table(value, dotted, values, arrays)
         else:
             raise ConfigError(_unknown_key(dotted, table, name, [*keys, *children]))
 
 
-def _source_tables(value: object) -> list[dict[str, Any]]:
-    """The [[sources]] tables, each read against REFERENCE (missing keys are checked afterwards)."""
+def _array_tables(array: str, value: object) -> list[dict[str, Any]]:
+    """The [[sources]] or [[notify]] tables, each read against REFERENCE (missing keys are checked
+    afterwards)."""
     if not isinstance(value, list):
-        shown = "a table ([sources])" if isinstance(value, dict) else _show(value)
-        raise ConfigError(f"{_SOURCES}: must be an array of tables ([[sources]]), got {shown}")
+        shown = f"a table ([{array}])" if isinstance(value, dict) else _show(value)
+        raise ConfigError(f"{array}: must be an array of tables ([[{array}]]), got {shown}")
     tables: list[dict[str, Any]] = []
-    keys = _TABLE_KEYS[_SOURCE_TABLE]
+    keys = _TABLE_KEYS[f"{array}[]"]
     for number, item in enumerate(value, start=1):
-        label = f"{_SOURCES}[{number}]"
+        label = f"{array}[{number}]"
         if not isinstance(item, dict):
-            raise ConfigError(f"{label}: must be a table ([[sources]]), got {_show(item)}")
+            raise ConfigError(f"{label}: must be a table ([[{array}]]), got {_show(item)}")
         read: dict[str, Any] = {}
         for name, raw in item.items():
             if name not in keys:
-                raise ConfigError(_unknown_key(f"{label}.{name}", _SOURCE_TABLE, name, list(keys)))
+                raise ConfigError(_unknown_key(f"{label}.{name}", f"{array}[]", name, list(keys)))
             read[name] = keys[name].read(raw, f"{label}.{name}")
         tables.append(read)
     return tables
@@ -651,6 +824,30 @@ def _check_sources(tables: list[dict[str, Any]]) -> tuple[SourceConfig, ...]:
         seen[name] = number
         sources.append(SourceConfig(**table))
     return tuple(sources)
+
+
+def _check_hooks(tables: list[dict[str, Any]], sources: Sequence[SourceConfig]) -> tuple[HookConfig, ...]:
+    """Each hook has exactly one of url and command, a unique name, and names only configured sources."""
+    known = [source.name for source in sources]
+    seen: dict[str, int] = {}
+    hooks: list[HookConfig] = []
+    for number, table in enumerate(tables, start=1):
+        label = f"{_NOTIFY}[{number}]"
+        if ("url" in table) == ("command" in table):
+            which = "both" if "url" in table else "neither"
+            raise ConfigError(f"{label}: give either url or command, not {which}")
+        for name in table.get("sources", ()):
+            if name not in known:
+                listing = ", ".join(known) if known else "none: the configuration has no [[sources]]"
+                raise ConfigError(
+                    f'{label}.sources: no source named "{name}" (configured sources: {listing})'
+                )
+        name = table.setdefault("name", f"notify-{number}")
+        if name in seen:
+            raise ConfigError(f'{_NOTIFY}: duplicate hook name "{name}" (notify[{seen[name]}] and {label})')
+        seen[name] = number
+        hooks.append(HookConfig(number=number, **table))
+    return tuple(hooks)
 
 
 def _same_followers_warnings(sources: Sequence[SourceConfig]) -> list[str]:
@@ -675,7 +872,9 @@ def _unknown_key(dotted: str, table: str, name: str, known: list[str]) -> str:
         return (
             f"{dotted}: the API key does not belong in the file; set {ENV_API_KEY} in the environment instead"
         )
-    elsewhere = [e.table for e in REFERENCE if e.name == name and e.table not in (table, _SOURCE_TABLE)]
+    elsewhere = [
+        e.table for e in REFERENCE if e.name == name and e.table != table and not e.table.endswith("[]")
+    ]
     if table == "providers":
         if elsewhere:
             return f"{dotted}: set it per provider, in [providers.linkedin] or [providers.instagram]"
