@@ -17,6 +17,7 @@ reads the base tables, for what no view holds (runs, checkpoints, leases, the mi
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from followersync.domain import ErrorKind, kind_of
+from followersync.store import outbox
 from followersync.store.schema import (
     account_leases,
     follow_events,
@@ -134,6 +136,10 @@ class SourceStatus:
     last_error_status: int | None  # the HTTP status recorded with the last run's error, if any
     failed_streak: int  # how many of the newest runs failed in a row
     unfollows_withheld: int  # held back by the guard on the last successful full pass
+    notifications_pending: int = 0  # payloads not delivered yet, still being retried
+    notifications_given_up: int = 0  # payloads given up in the last outbox.GIVEN_UP_SHOWN_DAYS days
+    given_up_hooks: tuple[str, ...] = ()
+    given_up_error: str | None = None  # the newest given-up payload's last error
 
 
 def status(conn: sa.Connection, source_ids: Sequence[int], now: datetime) -> list[SourceStatus]:
@@ -236,7 +242,22 @@ def status(conn: sa.Connection, source_ids: Sequence[int], now: datetime) -> lis
         .where(s.c.id.in_(list(source_ids)))
     )
     by_id = {row.id: row for row in conn.execute(query)}
-    return [_source_status(by_id[source_id]) for source_id in source_ids if source_id in by_id]
+    notifications = outbox.pending_by_source(conn, list(by_id), now)
+    return [
+        _with_notifications(_source_status(by_id[source_id]), notifications[source_id])
+        for source_id in source_ids
+        if source_id in by_id
+    ]
+
+
+def _with_notifications(state: SourceStatus, outbox_state: outbox.OutboxState) -> SourceStatus:
+    return dataclasses.replace(
+        state,
+        notifications_pending=outbox_state.pending,
+        notifications_given_up=outbox_state.given_up,
+        given_up_hooks=outbox_state.given_up_hooks,
+        given_up_error=outbox_state.last_error,
+    )
 
 
 def _source_status(row: sa.Row[Any]) -> SourceStatus:
@@ -314,6 +335,13 @@ def attention(s: SourceStatus) -> str | None:
         return (
             f"the last {s.failed_streak} runs failed (last error: {error}): "
             f"see `followersync runs --source {s.source}`"
+        )
+    if s.notifications_given_up:
+        hooks = ", ".join(s.given_up_hooks)
+        return (
+            f"{s.notifications_given_up} notification{'s' if s.notifications_given_up != 1 else ''} given up "
+            f"after a day of failed deliveries to {hooks} (last error: {s.given_up_error}); check the "
+            f"receiver with `followersync notify test --name {s.given_up_hooks[0]}`"
         )
     if s.unfollows_withheld:
         return (

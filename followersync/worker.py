@@ -23,6 +23,8 @@ import structlog
 from followersync.api.client import Client
 from followersync.clock import Clock, StopRequested
 from followersync.config import Settings, SourceConfig
+from followersync.notify.deliver import deliver_due
+from followersync.notify.record import record_runs
 from followersync.passes import BudgetExhausted, PassRunner, SourceResult
 from followersync.store import runs
 from followersync.store.runs import SourceState
@@ -196,6 +198,7 @@ class Fleet:
                         # records every failure after that in the run itself.
                         result = database_failure(source.name, exc)
                     results.append(result)
+                    self._record_notifications(source, source_id)
         finally:
             try:
                 with self.database.begin() as conn:
@@ -203,6 +206,26 @@ class Fleet:
             except sa.exc.DBAPIError:
                 log.warning("lease.release_failed", account_id=account_id)
         return results
+
+    def deliver_notifications(self) -> None:
+        """Deliver the outbox's due payloads: after a command's runs, between a worker's rounds, never
+        during a pass. The database going away meanwhile is logged; the payloads wait in the outbox."""
+        try:
+            deliver_due(self.database, self.settings.notify, self.runner.clock, self.runner.stop)
+        except sa.exc.DBAPIError as exc:
+            log.warning("notify.not_delivered", error=" ".join(str(exc.orig).split())[:500])
+
+    def _record_notifications(self, source: SourceConfig, source_id: int) -> None:
+        """The source's finished runs into the notification outbox, under its account's lease (so
+        no other process writes the same runs'). A database failure here loses nothing: the runs stay
+        unmarked and the next run of the source writes them."""
+        try:
+            with self.database.begin() as conn:
+                record_runs(conn, self.settings.notify, source, source_id, self.runner.clock.now())
+        except sa.exc.DBAPIError as exc:
+            log.warning(
+                "notify.not_recorded", source=source.name, error=" ".join(str(exc.orig).split())[:500]
+            )
 
 
 def database_failure(source: str, exc: sa.exc.DBAPIError) -> SourceResult:
@@ -304,6 +327,7 @@ class Worker:
                 try:
                     results = self.round()
                     synced += len(results)
+                    self.fleet.deliver_notifications()
                     if once:
                         break
                     failed = [r.source for r in results if r.error_type == "database_error"]

@@ -34,6 +34,7 @@ STATUS_FIELDS = {
     "followers",
     "last_run",
     "missing",
+    "notifications_pending",
     "last_full_pass_at",
     "checkpoint",
     "attention",

@@ -4,6 +4,7 @@ __init__         the `followersync` group, its global options, and the commands 
 common           the global options' state, usage and database errors (exit codes), the database
 run_commands     migrate, sync, worker
 report_commands  status, runs, report unfollows, report growth
+notify_command   notify test
 render           tables, JSON and CSV
 chart            the growth chart (matplotlib, the `charts` extra)
 demo_command     demo
@@ -15,7 +16,7 @@ import click
 
 from followersync import __version__, allocator
 from followersync import logging as fslogging
-from followersync.cli import demo_command, report_commands, run_commands
+from followersync.cli import demo_command, notify_command, report_commands, run_commands
 from followersync.cli.common import EXIT_OK, EXIT_SOURCE_FAILED, EXIT_USAGE, Globals
 
 __all__ = ["EXIT_OK", "EXIT_SOURCE_FAILED", "EXIT_USAGE", "cli", "main"]
@@ -94,6 +95,7 @@ for command in (
     report_commands.status_command,
     report_commands.runs_command,
     report_commands.report_group,
+    notify_command.notify_group,
     demo_command.demo,
     _LazySimulate(),
 ):

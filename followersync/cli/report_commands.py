@@ -80,10 +80,10 @@ def status_command(g: Globals, fmt: str) -> None:
     """Each configured source: followers now, last run, last complete pass, checkpoint.
 
     A source that needs you (credentials to reconnect, a restricted account, unfollows withheld by the
-    guard, repeated failures, limits that deferred the last run) gets a line starting with `!` and a
-    non-null `attention` in JSON. Runs left `running` by a process that died are recorded as
-    `abandoned` first; nothing else is written (a configured source not synced yet is shown with 0
-    followers and no last run). Exit code 0 whatever the state of the sources.
+    guard, repeated failures, notifications given up, limits that deferred the last run) gets a line
+    starting with `!` and a non-null `attention` in JSON. Runs left `running` by a process that died
+    are recorded as `abandoned` first; nothing else is written (a configured source not synced yet
+    is shown with 0 followers and no last run). Exit code 0 whatever the state of the sources.
 
     \b
     Examples:
@@ -93,7 +93,8 @@ def status_command(g: Globals, fmt: str) -> None:
     \b
     JSON fields: source, provider, account_id, user_id, followers (active, the missing included),
     last_run {id, mode, status, started_at, finished_at, error_type} or null, missing (followers not
-    listed by the last full pass, awaiting confirmation), last_full_pass_at, checkpoint {pages,
+    listed by the last full pass, awaiting confirmation), notifications_pending (payloads not
+    delivered yet), last_full_pass_at, checkpoint {pages,
     updated_at} or null, attention; and gained_7d, lost_7d, lease {holder, expires_at} or null,
     missing_since, confirmation_due.
     """
@@ -159,6 +160,7 @@ def status_record(s: reports.SourceStatus, sync: SyncSettings) -> dict[str, Any]
         "followers": s.followers,
         "last_run": dataclasses.asdict(s.last_run) if s.last_run else None,
         "missing": s.missing,
+        "notifications_pending": s.notifications_pending,
         "last_full_pass_at": s.last_full_pass_at,
         "checkpoint": dataclasses.asdict(s.checkpoint) if s.checkpoint else None,
         "attention": reports.attention(s),
@@ -206,6 +208,9 @@ def status_block(s: reports.SourceStatus, sync: SyncSettings) -> str:
         row("checkpoint", "none (no pass in progress)")
     else:
         row("checkpoint", f"page {s.checkpoint.pages}, saved {human(s.checkpoint.updated_at)} UTC")
+    if s.notifications_pending or s.notifications_given_up:
+        given_up = f", {s.notifications_given_up} given up" if s.notifications_given_up else ""
+        row("notifications", f"{s.notifications_pending} waiting for delivery{given_up}")
     if s.lease is not None:
         row("syncing now", f"held by {s.lease.holder} until {human(s.lease.expires_at)} UTC")
     note = reports.attention(s)

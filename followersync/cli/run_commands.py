@@ -90,6 +90,7 @@ def sync(g: Globals, source_names: Sequence[str], mode: str, accept_unfollows: b
     try:
         selected = settings.select_sources(source_names)
         settings.require_api_key()
+        settings.require_hook_secrets()
     except ConfigError as exc:
         raise UsageProblem(str(exc)) from None
     if not selected:
@@ -98,6 +99,7 @@ def sync(g: Globals, source_names: Sequence[str], mode: str, accept_unfollows: b
         results = fleet.sync(
             [(s, ids[s.name]) for s in selected], mode=mode, accept_unfollows=accept_unfollows
         )
+        fleet.deliver_notifications()
     _print_results(results)
     if any(r.status == "failed" for r in results):
         sys.exit(EXIT_SOURCE_FAILED)
@@ -124,6 +126,7 @@ def worker(g: Globals, once: bool) -> None:
     settings = g.settings()
     try:
         settings.require_api_key()
+        settings.require_hook_secrets()
     except ConfigError as exc:
         raise UsageProblem(str(exc)) from None
     if not settings.sources:

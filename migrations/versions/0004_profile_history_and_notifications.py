@@ -9,6 +9,8 @@ systems who came and who left (README, "Profile history" and "Notifications").
 - `profile_changes`: one row per changed tracked field, written with the page that brought the new
   value; empty after the upgrade (the history starts with the next sync).
 - `notification_outbox`: the payloads for the `[[notify]]` hooks, kept until delivered or given up.
+- `ix_follow_events_unfollows_by_run`: a run's confirmed unfollows, for its notifications (only the
+  unfollow events are in it: the pages' baseline and follow events maintain nothing more).
 - `sync_runs.notified_at`: when a run's notifications went into the outbox. Every run before the
   upgrade counts as notified (set to when it ended), so adding a hook never replays old history.
 - `v_profile_changes` (views: migrations/frozen/views_0004.py).
@@ -26,6 +28,7 @@ branch_labels = None
 depends_on = None
 
 PENDING = sa.text("delivered_at IS NULL AND given_up_at IS NULL")
+UNFOLLOWS = sa.text("event = 'unfollow'")
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
@@ -82,6 +85,13 @@ def upgrade() -> None:
         "notification_outbox",
         ["source_id", "created_at"],
     )
+    op.create_index(
+        "ix_follow_events_unfollows_by_run",
+        "follow_events",
+        ["run_id"],
+        postgresql_where=UNFOLLOWS,
+        sqlite_where=UNFOLLOWS,
+    )
     # A new nullable column: no table rebuild on SQLite, so the views that use sync_runs stay.
     op.add_column("sync_runs", sa.Column("notified_at", UTCDateTime(), nullable=True))
     op.execute("UPDATE sync_runs SET notified_at = COALESCE(finished_at, started_at)")
@@ -90,6 +100,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP VIEW IF EXISTS v_profile_changes")
+    op.drop_index("ix_follow_events_unfollows_by_run", table_name="follow_events")
     op.drop_index(op.f("ix_notification_outbox_source_id_created_at"), table_name="notification_outbox")
     op.drop_index("ix_notification_outbox_pending", table_name="notification_outbox")
     op.drop_table("notification_outbox")
