@@ -2,8 +2,9 @@
 
     deliver_due(): each due payload of a configured hook is claimed, sent, and marked delivered or
                    failed (next attempt `backoff` later, doubling, at most MAX_BACKOFF; given up
-                   GIVE_UP_AFTER after it was written). A hook that fails is not tried again in
-                   the same round: a dead receiver costs one timeout per round, not one per payload.
+                   GIVE_UP_AFTER after it was written). A hook's payloads go in the order they were
+                   written: one that failed holds back the later ones until its retry, so a dead
+                   receiver costs one timeout per retry, not one per payload.
     send():        one attempt, whatever the hook is; also what `notify test` uses.
 
 At least once: a payload is marked delivered after the receiver answered, so a crash in between
@@ -142,11 +143,14 @@ def deliver_due(
     now = clock.now()
     with database.begin() as conn:
         tally.given_up += outbox.give_up_unconfigured(conn, list(by_name), now - GIVE_UP_AFTER, now)
-        pending = outbox.due(conn, now, list(by_name)) if hooks else []
-    failing: set[str] = set()
+        waiting = outbox.pending(conn, list(by_name)) if hooks else []
+    held_back: set[str] = set()  # hooks with an earlier payload waiting for its retry
     with http_client() as client:
-        for payload in pending:
-            if (stop is not None and stop.is_set()) or payload.hook in failing:
+        for payload in waiting:
+            if stop is not None and stop.is_set():
+                break
+            if payload.hook in held_back or payload.next_attempt_at > now:
+                held_back.add(payload.hook)
                 continue
             hook = by_name[payload.hook]
             with database.begin() as conn:
@@ -160,7 +164,7 @@ def deliver_due(
                     outbox.delivered(conn, payload.id, now)
                     tally.delivered += 1
                     continue
-                failing.add(hook.name)
+                held_back.add(hook.name)
                 wait = min(timedelta(seconds=hook.backoff) * 2**payload.attempts, MAX_BACKOFF)
                 give_up = now - payload.created_at >= GIVE_UP_AFTER
                 outbox.failed(

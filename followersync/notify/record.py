@@ -9,6 +9,7 @@ and nothing is written twice.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -84,6 +85,12 @@ def _attention(conn: sa.Connection, source_id: int, run: FinishedRun, now: datet
         return []
     (state,) = reports.status(conn, [source_id], now)
     sentence = reports.attention(state)
-    if sentence is None or state.failed_streak not in (1, reports.FAILED_RUNS_FOR_ATTENTION):
+    if state.failed_streak != 1:
+        # Only the streak reaching the count `status` flags, and only with news: a sentence the
+        # first failure already gave (a credential error) is not sent again.
+        told = reports.attention(dataclasses.replace(state, failed_streak=1))
+        if state.failed_streak != reports.FAILED_RUNS_FOR_ATTENTION or sentence == told:
+            return []
+    if sentence is None:
         return []
     return [event_record("attention", run.finished_at or now, message=sentence)]

@@ -2,7 +2,7 @@
 
     unnotified_runs() -> run_follows() / run_unfollows() / run_changes()   what a run found
     add_payloads() + mark_notified()                                         one transaction
-    due() -> claim() -> delivered() | failed()                               each delivery attempt
+    pending() -> claim() -> delivered() | failed()                           each delivery attempt
     pending_by_source()                                                      for `status`
 
 A run's notifications go into the outbox in one transaction with the mark that they did
@@ -204,13 +204,13 @@ class Pending:
 _PENDING = sa.and_(notification_outbox.c.delivered_at.is_(None), notification_outbox.c.given_up_at.is_(None))
 
 
-def due(conn: sa.Connection, now: datetime, hooks: Sequence[str], limit: int = 1000) -> list[Pending]:
-    """The payloads of `hooks` whose (next) attempt is due, oldest first."""
+def pending(conn: sa.Connection, hooks: Sequence[str], limit: int = 1000) -> list[Pending]:
+    """The payloads of `hooks` not delivered nor given up, oldest first, due now or not."""
     o = notification_outbox.c
     rows = conn.execute(
         sa.select(o.id, o.hook, o.body, o.created_at, o.attempts, o.next_attempt_at)
-        .where(_PENDING, o.next_attempt_at <= now, o.hook.in_(list(hooks)))
-        .order_by(o.created_at, o.id)
+        .where(_PENDING, o.hook.in_(list(hooks)))
+        .order_by(o.seq)
         .limit(limit)
     )
     return [Pending(row.id, row.hook, row.body.encode("utf-8"), *row[3:]) for row in rows]
@@ -287,7 +287,7 @@ def pending_by_source(
             o.delivered_at.is_(None),
             sa.or_(o.given_up_at.is_(None), o.given_up_at >= recent),
         )
-        .order_by(o.created_at)
+        .order_by(o.seq)
     )
     pending: dict[int, int] = {}
     given_up: dict[int, list[tuple[str, str | None]]] = {}

@@ -232,7 +232,9 @@ profile_changes = sa.Table(
 notification_outbox = sa.Table(
     "notification_outbox",
     metadata,
-    sa.Column("id", sa.String(36), primary_key=True),  # the payload's `id`
+    # Delivery order: a hook gets its payloads in the order they were written (a run's parts too).
+    sa.Column("seq", BigId, primary_key=True),
+    sa.Column("id", sa.String(36), nullable=False, unique=True),  # the payload's `id`
     sa.Column("hook", sa.String(200), nullable=False),
     sa.Column("source_id", sa.Integer, sa.ForeignKey("sources.id")),
     sa.Column("run_id", sa.Integer, sa.ForeignKey("sync_runs.id")),

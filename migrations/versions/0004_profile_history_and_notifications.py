@@ -53,6 +53,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_profile_changes_run_id"), "profile_changes", ["run_id"])
     op.create_table(
         "notification_outbox",
+        sa.Column("seq", BigId, nullable=False),
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("hook", sa.String(length=200), nullable=False),
         sa.Column("source_id", sa.Integer(), nullable=True),
@@ -71,7 +72,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["run_id"], ["sync_runs.id"], name=op.f("fk_notification_outbox_run_id_sync_runs")
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_outbox")),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_notification_outbox")),
+        sa.UniqueConstraint("id", name=op.f("uq_notification_outbox_id")),
     )
     op.create_index(
         "ix_notification_outbox_pending",
