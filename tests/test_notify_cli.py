@@ -212,3 +212,49 @@ def test_worker_once_delivers_after_its_runs(
     done = run_cli(["worker", "--once"], config=config)
     assert done.returncode == 0, done.stderr
     assert sorted(e["follower_id"] for d in receiver.ok for e in d.payload["events"]) == sorted(new)
+
+
+def readme_receiver() -> str:
+    """The receiver the README's "Notifications" shows, as printed there."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Notifications", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in section.split("```python\n")[1:]]
+    (code,) = blocks
+    return code
+
+
+def test_the_readme_receiver_verifies_what_followersync_sends(
+    tmp_path: Path, sqlite_url: str, sim: Simulator
+) -> None:
+    import socket
+    import subprocess
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = readme_receiver()
+    assert '("127.0.0.1", 8765)' in code
+    script = tmp_path / "receiver.py"
+    script.write_text(code.replace("8765", str(port)))
+    env = {"FOLLOWERSYNC_HOOK_SECRET": "the shared secret", "PATH": "/usr/bin:/bin"}
+    server = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        hooks = hook_table(name="crm", url=f"http://127.0.0.1:{port}/", secret_env="FOLLOWERSYNC_HOOK_SECRET")
+        config = write_config(tmp_path / "f.toml", sqlite_url, sim.base_url, [LI], hooks)
+        for _ in range(100):  # until it listens
+            if (
+                run_cli(
+                    ["notify", "test"], config=config, FOLLOWERSYNC_HOOK_SECRET="the shared secret"
+                ).returncode
+                == 0
+            ):
+                break
+            time.sleep(0.1)
+        good = run_cli(["notify", "test"], config=config, FOLLOWERSYNC_HOOK_SECRET="the shared secret")
+        assert good.returncode == 0 and good.stdout.endswith("ok: HTTP 204\n"), good.stdout
+        forged = run_cli(["notify", "test"], config=config, FOLLOWERSYNC_HOOK_SECRET="a guess")
+        assert forged.returncode == 1 and "FAILED: HTTP 401" in forged.stdout, forged.stdout
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=10)
+    assert "test notification from followersync" in out

@@ -80,6 +80,9 @@ def sync(g: Globals, source_names: Sequence[str], mode: str, accept_unfollows: b
     sync.confirm_after (default 1h) after the one that missed them. A pass that would newly mark
     more than the guard allows (sync.unfollow_guard_fraction, default 25%) marks nothing and says so.
 
+    After the passes, the [[notify]] hooks get what the runs found (and any payload still waiting
+    for a retry): see `followersync notify test --help` and the README's "Notifications".
+
     \b
     Examples:
       followersync sync
@@ -116,7 +119,7 @@ def worker(g: Globals, once: bool) -> None:
     (the Retry-After wait, or the next UTC day for the daily budget). Any number of workers may share
     one PostgreSQL database: each linked account is held by one of them at a time (SQLite: one
     process). SIGTERM or SIGINT: the page in flight commits, runs end `deferred`, leases are released,
-    exit 0.
+    exit 0. Between rounds, the [[notify]] hooks get what the runs found, never during a pass.
 
     \b
     Examples:
