@@ -4,22 +4,30 @@ The simulator runs in-process as the postpress API; a throwaway configuration po
 it. The demo syncs once a day of simulated time (the clock is moved, nothing waits), with followers
 coming and going between the syncs, so the growth report and the unfollow report have a story to tell.
 On day 2 a follower leaves while the LinkedIn pass is running, which makes the offset-paged listing
-skip someone who never left: the demo shows them missing for a pass, never unfollowed. An hour after
-the last day, the confirmation pass confirms that day's unfollows. No network, no API key, no other
-set-up.
+skip someone who never left: the demo shows them missing for a pass, never unfollowed. On day 3 a
+LinkedIn follower gets a new headline and an Instagram follower a new username: profile history,
+and what a chat webhook (a `[[notify]]` hook, served in-process like the API) shows of that day. An
+hour after the last day, the confirmation pass confirms that day's unfollows. No network, no API
+key, no other set-up.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import random
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from followersync.api.client import Client
 from followersync.clock import FakeClock
-from followersync.config import SourceConfig, load_settings
+from followersync.config import HookConfig, SourceConfig, load_settings
 from followersync.passes import PassRunner
 from followersync.progress import show_progress
 from followersync.simulator import Fault, Simulator
@@ -72,14 +80,59 @@ def write_config(directory: Path, base_url: str) -> Demo:
     return Demo(directory, config, database)
 
 
+@contextmanager
+def chat_webhook() -> Iterator[tuple[str, list[str]]]:
+    """A chat incoming webhook on loopback, as Slack's shows a payload: its `text`. Yields its URL and
+    the texts it received so far."""
+    texts: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            texts.append(json.loads(body)["text"])
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/chat", texts
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _change_profiles(sim: Simulator, say: Callable[[str], None]) -> None:
+    """Day 3's profile changes: a LinkedIn follower's new job, an Instagram follower's new handle."""
+    linkedin, instagram = SOURCES
+    someone = sim.followers(linkedin.account_id)[-8]  # followed from the start
+    sim.change_profile(linkedin.account_id, someone["id"], headline="Head of Growth at Bolt")
+    other = sim.followers(instagram.account_id)[-12]
+    sim.change_profile(instagram.account_id, other["id"], username=other["username"] + ".studio")
+    say(
+        f'  profiles: {someone["name"]} changed their headline from "{someone["headline"]}" to '
+        '"Head of Growth at Bolt"; '
+        f"@{other['username']} is now @{other['username']}.studio (one profile, its history kept)"
+    )
+
+
 def run(directory: Path, days: int, say: Callable[[str], None], *, progress: bool | None = None) -> Demo:
     """Replay `days` days of syncs into the demo database; return where everything is."""
     rng = random.Random(2026)
-    with Simulator(api_key=DEMO_KEY, seed=2026, latency=0.002) as sim:
+    with (
+        Simulator(api_key=DEMO_KEY, seed=2026, latency=0.002) as sim,
+        chat_webhook() as (chat_url, chat_texts),
+    ):
         for source in SOURCES:
             sim.add_account(source.account_id, source.provider, followers=FOLLOWERS[source.name])
         demo = write_config(directory, sim.base_url)
         settings = load_settings(demo.config, env={"POSTPRESS_API_KEY": DEMO_KEY})
+        # The chat hook lives in this process only, so it is not in the file the demo leaves behind.
+        chat = HookConfig(name="demo-chat", number=1, url=chat_url)
+        settings = dataclasses.replace(settings, notify=(chat,))
         # Ends now: the last day's sync, then the confirmation pass `confirm_after` later.
         confirm_after = timedelta(seconds=settings.sync.confirm_after)
         clock = FakeClock(start=datetime.now(UTC) - timedelta(days=days - 1) - confirm_after)
@@ -103,7 +156,11 @@ def run(directory: Path, days: int, say: Callable[[str], None], *, progress: boo
                     changes.append(f"{source.name} +{gained} -{lost}")
                 if day == 2:  # someone already listed leaves while the pass runs
                     sim.inject(Fault.departure(), account_id=SOURCES[0].account_id, on_page=1)
+                if day == 3:
+                    _change_profiles(sim, say)
+                told = len(chat_texts)
                 results = fleet.sync(selected)
+                fleet.deliver_notifications()
                 summary = ", ".join(
                     f"{r.source} {r.status} ({r.mode}, {r.missing} missing, {r.lost} unfollows confirmed)"
                     for r in results
@@ -116,8 +173,12 @@ def run(directory: Path, days: int, say: Callable[[str], None], *, progress: boo
                         "until the next pass lists them again, never reported as an unfollower"
                     )
                 sim.departures.clear()
+                if day == 3:
+                    for text in chat_texts[told:]:
+                        say(f"  chat webhook: {text}")
             clock.advance(confirm_after.total_seconds())
             results = fleet.sync(selected)
+            fleet.deliver_notifications()
             summary = ", ".join(f"{r.source} {r.lost} unfollows confirmed ({r.mode})" for r in results)
             say(f"{clock.now():%Y-%m-%d %H:%M} UTC: confirmation pass, {confirm_after} later -> {summary}")
         engine.dispose()

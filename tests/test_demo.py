@@ -23,7 +23,7 @@ def test_demo_runs_end_to_end_without_network_or_key(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    for heading in ("followersync status", "report unfollows", "report growth"):
+    for heading in ("followersync status", "report unfollows", "report changes", "report growth"):
         assert heading in out
     chart = tmp_path / "demo" / "growth.png"
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -40,8 +40,18 @@ def test_demo_runs_end_to_end_without_network_or_key(tmp_path: Path) -> None:
             " WHERE u.event = 'unfollow'"
         ).fetchone()[0]
         missing = db.execute("SELECT count(*) FROM v_followers WHERE missing_since IS NOT NULL").fetchone()[0]
+        changes = db.execute("SELECT provider, field FROM v_profile_changes ORDER BY provider").fetchall()
+        undelivered = db.execute(
+            "SELECT count(*) FROM notification_outbox WHERE delivered_at IS NULL"
+        ).fetchone()
     assert runs == (10, "succeeded", "succeeded")  # two sources, four days, then the confirmation pass
     assert days == 4
     assert lost > 0
     assert (false_unfollows, missing) == (0, 0)
     assert "shifted and skipped" in out and "confirmation pass" in out
+    # Day 3: a new headline and a new username, in the history, the report and the chat webhook's lines.
+    assert changes == [("instagram", "username"), ("linkedin", "headline")]
+    webhook = [line for line in out.splitlines() if line.startswith("  chat webhook: ")]
+    assert len(webhook) == 2 and all("1 profile change: " in line for line in webhook), webhook
+    assert "acme-linkedin: " in webhook[1] and "(headline)" in webhook[1]
+    assert undelivered == (0,)

@@ -9,7 +9,12 @@ import click
 
 from followersync import logging as fslogging
 from followersync.cli.common import Globals
-from followersync.cli.report_commands import growth_command, status_command, unfollows_command
+from followersync.cli.report_commands import (
+    changes_command,
+    growth_command,
+    status_command,
+    unfollows_command,
+)
 
 
 @click.command()
@@ -30,8 +35,9 @@ def demo(ctx: click.Context, directory: Path, days: int) -> None:
 
     Starts the built-in postpress simulator, writes a throwaway configuration with one LinkedIn and
     one Instagram source and a SQLite database, syncs them once a day for DAYS days of simulated time
-    while followers come and go, then prints the status, the unfollow report and the growth chart's
-    path. No network, no API key.
+    while followers come and go and two of them edit their profiles, then prints the status, the
+    unfollow and profile-change reports and the growth chart's path. On day 3 it also shows what a
+    chat webhook (a [[notify]] hook) receives. No network, no API key.
 
     \b
     Example:
@@ -49,6 +55,8 @@ def demo(ctx: click.Context, directory: Path, days: int) -> None:
     since = datetime.now(UTC) - timedelta(days=1)
     click.echo(f"\n$ followersync report unfollows --since {since:%Y-%m-%dT%H:%M}")
     ctx.invoke(unfollows_command, source=None, since=since, fmt="table")
+    click.echo("\n$ followersync report changes")
+    ctx.invoke(changes_command, source=None, since=None, fmt="table")
     click.echo("\n$ followersync report growth --days 7")
     ctx.invoke(growth_command, source=None, days=7, fmt="table", output=None)
     click.echo(f"\n$ followersync report growth --format png --output {chart}")
