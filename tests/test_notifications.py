@@ -316,3 +316,27 @@ def test_a_command_hook_gets_the_payload_on_stdin(h: Harness, tmp_path: Path) ->
     assert body.decode() == row.body
     assert [e["follower_id"] for e in json.loads(body)["events"]] == new
     assert (tmp_path / "env").read_text() == "no key"  # the API key is not the command's business
+
+
+def test_profile_changes_arrive_with_their_old_and_new_values(
+    db_url: str, make_sim: MakeSim, receiver: Receiver
+) -> None:
+    sim = make_sim(seed=6, accounts={IG: 30})
+    h = with_hooks(Harness(db_url, sim, [IG]), hook(receiver.url, events=("profile_change",)))
+    h.sync()
+    person = sim.followers(IG.account_id)[-1]
+    sim.change_profile(IG.account_id, person["id"], username="renamed", is_private=not person["is_private"])
+    sim.follow(IG.account_id, 1)  # not asked for: not sent
+    h.sync("full")
+    deliver(h)
+    (delivery,) = receiver.got
+    changes = sorted(delivery.payload["events"], key=lambda e: e["field"])
+    assert [(e["event"], e["follower_id"], e["handle"]) for e in changes] == [
+        ("profile_change", person["id"], "renamed")
+    ] * 2
+    assert [(e["field"], e["old_value"], e["new_value"]) for e in changes] == [
+        ("is_private", str(person["is_private"]).lower(), str(not person["is_private"]).lower()),
+        ("username", person["username"], "renamed"),
+    ]
+    assert delivery.payload["text"].startswith(f"{IG.name}: 2 profile changes: ")
+    h.close()
