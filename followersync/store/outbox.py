@@ -83,11 +83,17 @@ def _who(provider: str) -> tuple[sa.Table, sa.ColumnElement[Any]]:
     return table, table.c.username if provider == "instagram" else table.c.profile_url
 
 
-def _events(conn: sa.Connection, provider: str, query: sa.Select[Any]) -> list[FollowerEvent]:
-    return [
-        FollowerEvent(row.event, row.follower_id, row.name, row.handle, row.occurred_at)
-        for row in conn.execute(query)
-    ]
+def _events(conn: sa.Connection, provider: str, *where: sa.ColumnElement[bool]) -> list[FollowerEvent]:
+    """The follow events `where` selects, with who they are about."""
+    e = follow_events.c
+    profiles, handle = _who(provider)
+    rows = conn.execute(
+        sa.select(e.event, e.follower_id, profiles.c.name, handle.label("handle"), e.occurred_at)
+        .select_from(follow_events.outerjoin(profiles, profiles.c.id == e.follower_id))
+        .where(*where)
+        .order_by(e.id)
+    )
+    return [FollowerEvent(row.event, row.follower_id, row.name, row.handle, row.occurred_at) for row in rows]
 
 
 def run_follows(conn: sa.Connection, source_id: int, provider: str, run: FinishedRun) -> list[FollowerEvent]:
@@ -95,36 +101,24 @@ def run_follows(conn: sa.Connection, source_id: int, provider: str, run: Finishe
     if run.followers_new == 0:  # the run's counter says: no need to look (a baseline pass has 0)
         return []
     e = follow_events.c
-    profiles, handle = _who(provider)
+    # Through the (source_id, occurred_at) index: a page's events are dated after its run began.
     return _events(
-        conn,
-        provider,
-        sa.select(e.event, e.follower_id, profiles.c.name, handle.label("handle"), e.occurred_at)
-        .select_from(follow_events.outerjoin(profiles, profiles.c.id == e.follower_id))
-        # Through the (source_id, occurred_at) index: a page's events are dated after its run began.
-        .where(
-            e.source_id == source_id, e.occurred_at >= run.started_at, e.run_id == run.id, e.event == "follow"
-        )
-        .order_by(e.id),
-    )
+        conn, provider, e.source_id == source_id, e.occurred_at >= run.started_at, e.run_id == run.id,
+        e.event == "follow",
+    )  # fmt: skip
 
 
 def run_unfollows(
     conn: sa.Connection, source_id: int, provider: str, run: FinishedRun
 ) -> list[FollowerEvent]:
-    """The unfollows the run confirmed (dated when the follower was first missed)."""
+    """The unfollows the run confirmed, dated when the follower was first missed, so not findable by
+    time: through the partial index of unfollow events by run."""
     if run.followers_lost == 0:
         return []
     e = follow_events.c
-    profiles, handle = _who(provider)
-    return _events(
-        conn,
-        provider,
-        sa.select(e.event, e.follower_id, profiles.c.name, handle.label("handle"), e.occurred_at)
-        .select_from(follow_events.outerjoin(profiles, profiles.c.id == e.follower_id))
-        .where(e.run_id == run.id, e.event == "unfollow", e.source_id == source_id)
-        .order_by(e.id),
-    )
+    # A literal, not a parameter: the planners match a partial index's condition only against one.
+    unfollows = e.event == sa.literal_column("'unfollow'")
+    return _events(conn, provider, e.run_id == run.id, unfollows, e.source_id == source_id)
 
 
 def run_changes(conn: sa.Connection, provider: str, run: FinishedRun) -> list[FollowerEvent]:
