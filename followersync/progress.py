@@ -37,24 +37,36 @@ class SourceProgress:
                     result.source, total=None, status="", detail=""
                 )
             style = _STATUS_STYLE.get(result.status, "white")
-            waited = f", waited {stats.waited:.1f}s for pacing/backoff" if stats.waited >= 0.1 else ""
             self._progress.update(
                 task,
                 completed=result.followers,
                 status=f"[{style}]{result.status}[/]",
-                detail=f"{result.mode or ''} pass: {result.pages} pages, {_followers(result)}, "
-                f"{stats.requests} requests{waited}",
+                detail=detail(result, stats),
             )
             if result.status != "running":
                 self._progress.update(task, total=result.followers)
 
 
+def plural(count: int, noun: str) -> str:
+    """ "1 request", "2 requests", "1,200 followers"."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def detail(result: SourceResult, stats: RequestStats) -> str:
+    """A source's line: its pass so far, what its followers were, the requests it took."""
+    waited = f", waited {stats.waited:.1f}s for pacing/backoff" if stats.waited >= 0.1 else ""
+    return (
+        f"{result.mode or ''} pass: {plural(result.pages, 'page')}, {_followers(result)}, "
+        f"{plural(stats.requests, 'request')}{waited}"
+    )
+
+
 def _followers(result: SourceResult) -> str:
     """Distinct followers listed, and what they were: a first sync's are the baseline, not new."""
     if result.baseline:
-        text = f"{result.followers:,} followers recorded (baseline)"
+        text = f"{plural(result.followers, 'follower')} recorded (baseline)"
         return text + (f", {result.new:,} new" if result.new else "")
-    return f"{result.followers:,} followers, {result.new:,} new"
+    return f"{plural(result.followers, 'follower')}, {result.new:,} new"
 
 
 @contextmanager

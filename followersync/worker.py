@@ -303,11 +303,16 @@ class Worker:
 
     def next_wake(self) -> datetime:
         """When the next source falls due."""
+        upcoming = self.next_source_due()
+        return upcoming[1] if upcoming else self.fleet.runner.clock.now() + timedelta(seconds=MAX_IDLE)
+
+    def next_source_due(self) -> tuple[str, datetime] | None:
+        """The source that falls due first, and when (None without sources)."""
         with self.fleet.database.connect() as conn:
             states = runs.source_states(conn, [source_id for _, source_id in self.sources])
         now = self.fleet.runner.clock.now()
-        upcoming = [next_due(states[i], self.fleet.settings, now) for _, i in self.sources]
-        return min(upcoming, default=now + timedelta(seconds=MAX_IDLE))
+        upcoming = [(next_due(states[i], self.fleet.settings, now), s.name) for s, i in self.sources]
+        return min(((name, due) for due, name in upcoming), key=lambda pair: pair[1], default=None)
 
     def run(self, *, once: bool) -> list[SourceResult]:
         """Rounds until stopped (or one round with `once`); returns the last round's results, for the

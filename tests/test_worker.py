@@ -190,5 +190,8 @@ def test_worker_once_with_nothing_due_says_so(tmp_path: Path, sqlite_url: str, m
     second = run_cli(["worker", "--once"], config=config)
     assert (first.returncode, second.returncode) == (0, 0), second.stderr
     assert "small" in first.stdout
-    assert "no source was due" in second.stdout
     assert len(query(sqlite_url, "SELECT id FROM sync_runs")) == 1
+    # When the next is due: an incremental pass `sync.interval` (1 h) after the run.
+    [finished] = [r.finished_at for r in query(sqlite_url, "SELECT finished_at FROM sync_runs")]
+    due = datetime.fromisoformat(str(finished)).replace(tzinfo=UTC) + timedelta(hours=1)
+    assert second.stdout == f"no source was due: the next is small, due {due:%Y-%m-%d %H:%M:%S} UTC\n"

@@ -12,6 +12,8 @@ demo_command     demo
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from followersync import __version__, allocator
@@ -47,15 +49,43 @@ def cli(ctx: click.Context, config_path: str | None, log_format: str | None) -> 
       followersync worker                  # or keep syncing whatever is due
       followersync status                  # how each source is doing
       followersync report growth --format png
+    --config and --log-format may be given before or after the sub-command.
     Exit codes: 0 all good, 1 at least one source failed, 2 usage or configuration error.
     """
     fslogging.configure(log_format)
     ctx.obj = Globals(config_path, log_format)
 
 
+# The group's own options, which people also type after the sub-command (`followersync status
+# --config x.toml`); each takes a value.
+GLOBAL_OPTIONS = ("--config", "--log-format")
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """`args` with the global options moved before the sub-command, wherever they were typed:
+    click only knows a group's options before its sub-command. Everything after `--` stays put."""
+    front: list[str] = []
+    rest: list[str] = []
+    position = 0
+    while position < len(args):
+        arg = args[position]
+        if arg == "--":
+            rest += args[position:]
+            break
+        name = arg.partition("=")[0]
+        if name in GLOBAL_OPTIONS:
+            taken = 1 if "=" in arg else 2
+            front += args[position : position + taken]
+            position += taken
+            continue
+        rest.append(arg)
+        position += 1
+    return front + rest
+
+
 def main() -> None:
     allocator.return_large_buffers()  # before any page is read: the peak memory of a pass
-    cli(prog_name="followersync")
+    cli(args=hoist_global_options(sys.argv[1:]), prog_name="followersync")
 
 
 class _LazySimulate(click.Command):

@@ -135,8 +135,14 @@ def worker(g: Globals, once: bool) -> None:
     if not settings.sources:
         raise UsageProblem("sources: none configured; add [[sources]] tables to the configuration file")
     with _fleet(settings) as (fleet, ids):
-        results = Worker(fleet, [(s, ids[s.name]) for s in settings.sources]).run(once=once)
+        scheduler = Worker(fleet, [(s, ids[s.name]) for s in settings.sources])
+        results = scheduler.run(once=once)
+        upcoming = scheduler.next_source_due() if once and not results else None
     if once:
+        if upcoming is not None:
+            name, due = upcoming
+            click.echo(f"no source was due: the next is {name}, due {due:%Y-%m-%d %H:%M:%S} UTC")
+            return
         _print_results(results)
         if any(r.status == "failed" for r in results):
             sys.exit(EXIT_SOURCE_FAILED)
