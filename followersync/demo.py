@@ -49,7 +49,7 @@ class Demo:
     database: Path
 
 
-def write_config(directory: Path, base_url: str) -> Demo:
+def write_config(directory: Path, base_url: str, program: str = "followersync") -> Demo:
     """The demo's followersync.toml and SQLite file (an earlier demo's database is replaced)."""
     directory.mkdir(parents=True, exist_ok=True)
     database = directory / "followersync-demo.db"
@@ -57,7 +57,7 @@ def write_config(directory: Path, base_url: str) -> Demo:
         leftover.unlink()
     lines = [
         "# Written by `followersync demo`. Try:",
-        f"#   followersync --config {directory / 'followersync.toml'} status",
+        f"#   {program} status --config {directory / 'followersync.toml'}",
         "[api]",
         f'base_url = "{base_url}"',
         "[database]",
@@ -119,7 +119,14 @@ def _change_profiles(sim: Simulator, say: Callable[[str], None]) -> None:
     )
 
 
-def run(directory: Path, days: int, say: Callable[[str], None], *, progress: bool | None = None) -> Demo:
+def run(
+    directory: Path,
+    days: int,
+    say: Callable[[str], None],
+    *,
+    progress: bool | None = None,
+    program: str = "followersync",
+) -> Demo:
     """Replay `days` days of syncs into the demo database; return where everything is."""
     rng = random.Random(2026)
     with (
@@ -128,7 +135,7 @@ def run(directory: Path, days: int, say: Callable[[str], None], *, progress: boo
     ):
         for source in SOURCES:
             sim.add_account(source.account_id, source.provider, followers=FOLLOWERS[source.name])
-        demo = write_config(directory, sim.base_url)
+        demo = write_config(directory, sim.base_url, program)
         settings = load_settings(demo.config, env={"POSTPRESS_API_KEY": DEMO_KEY})
         # The chat hook lives in this process only, so it is not in the file the demo leaves behind.
         chat = HookConfig(name="demo-chat", number=1, url=chat_url)

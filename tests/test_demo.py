@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import sqlite3
 import subprocess
 import sys
@@ -13,8 +15,11 @@ from tests.harness import cli_env
 def test_demo_runs_end_to_end_without_network_or_key(tmp_path: Path) -> None:
     env = cli_env()
     env.pop("POSTPRESS_API_KEY")
+    # As `make demo` runs it: the venv's program, whose directory is not on PATH.
+    program = Path(sys.executable).parent / "followersync"
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if Path(p) != program.parent)
     done = subprocess.run(
-        [sys.executable, "-m", "followersync", "demo", "--dir", str(tmp_path / "demo"), "--days", "4"],
+        [str(program), "demo", "--dir", str(tmp_path / "demo"), "--days", "4"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -55,3 +60,11 @@ def test_demo_runs_end_to_end_without_network_or_key(tmp_path: Path) -> None:
     assert len(webhook) == 2 and all("1 profile change: " in line for line in webhook), webhook
     assert "acme-linkedin: " in webhook[1] and "(headline)" in webhook[1]
     assert undelivered == (0,)
+    # The closing hints work as printed, from the same shell.
+    hints = [line.strip() for line in out.splitlines() if line.startswith(f"  {program} ")]
+    assert len(hints) == 2, out
+    for hint in hints:
+        again = subprocess.run(
+            shlex.split(hint), capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path
+        )
+        assert again.returncode == 0, (hint, again.stderr)

@@ -3,6 +3,9 @@ codes, and opening the configured database."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -109,3 +112,16 @@ def _first_line(exc: sa.exc.DBAPIError) -> str:
     """The driver's message, without the SQL statement and parameters SQLAlchemy adds."""
     lines = str(exc.orig).strip().splitlines()
     return lines[0] if lines else type(exc.orig).__name__
+
+
+def program() -> str:
+    """How to run followersync again from the user's shell, for the hints commands print:
+    `followersync` when that name on PATH is this program, else the path this process was started
+    by (`.venv/bin/followersync` after `make demo`, where the program is not on PATH)."""
+    started = sys.argv[0]
+    on_path = shutil.which("followersync")
+    if on_path and os.path.exists(started) and os.path.samefile(on_path, started):
+        return "followersync"
+    if os.path.basename(started) == "followersync" and os.path.exists(started):
+        return started
+    return f"{sys.executable} -m followersync"

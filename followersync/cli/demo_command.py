@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from followersync import logging as fslogging
-from followersync.cli.common import Globals
+from followersync.cli.common import Globals, program
 from followersync.cli.report_commands import (
     changes_command,
     growth_command,
@@ -47,7 +47,8 @@ def demo(ctx: click.Context, directory: Path, days: int) -> None:
     from followersync import demo as replay
 
     fslogging.configure(ctx.obj.log_format, level="warning")  # the demo narrates; run logs would drown it
-    made = replay.run(directory, days, click.echo)
+    me = program()
+    made = replay.run(directory, days, click.echo, program=me)
     ctx.obj = Globals(str(made.config), ctx.obj.log_format)
     chart = directory / "growth.png"
     click.echo("\n$ followersync status")
@@ -63,6 +64,7 @@ def demo(ctx: click.Context, directory: Path, days: int) -> None:
     ctx.invoke(growth_command, source=None, days=days, fmt="png", output=chart)
     click.echo(
         f"\nThe demo database is {made.database}; ask it anything, e.g.\n"
-        f"  followersync --config {made.config} runs\n"
+        f"  {me} runs --config {made.config}\n"
+        f"  {me} report changes --config {made.config}\n"
         f"  sqlite3 {made.database} 'SELECT * FROM v_follower_growth_daily ORDER BY day DESC LIMIT 5'"
     )
