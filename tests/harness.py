@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +63,18 @@ def make_settings(
 
 
 class Harness:
-    def __init__(self, db_url: str, sim: Simulator, sources: Sequence[SourceConfig], **settings: Any) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        sim: Simulator,
+        sources: Sequence[SourceConfig],
+        *,
+        start: datetime | None = None,
+        **settings: Any,
+    ) -> None:
         self.sim = sim
         self.settings = make_settings(db_url, sim.base_url, sources, **settings)
-        self.clock = FakeClock()
+        self.clock = FakeClock(start)
         self.engine = db.create_engine(db_url)
         db.migrate(self.engine)
         with self.engine.begin() as conn:
