@@ -214,6 +214,9 @@ class Fleet:
             deliver_due(self.database, self.settings.notify, self.runner.clock, self.runner.stop)
         except sa.exc.DBAPIError as exc:
             log.warning("notify.not_delivered", error=" ".join(str(exc.orig).split())[:500])
+        except Exception:
+            # Notifications must never break syncing; what was not delivered waits in the outbox.
+            log.exception("notify.crash")
 
     def _record_notifications(self, source: SourceConfig, source_id: int) -> None:
         """The source's finished runs into the notification outbox, under its account's lease (so
@@ -226,6 +229,8 @@ class Fleet:
             log.warning(
                 "notify.not_recorded", source=source.name, error=" ".join(str(exc.orig).split())[:500]
             )
+        except Exception:
+            log.exception("notify.crash", source=source.name)
 
 
 def database_failure(source: str, exc: sa.exc.DBAPIError) -> SourceResult:
