@@ -1,9 +1,10 @@
 """The command line: parse, call, print. No logic of its own lives here.
 
-__init__         the `followersync` group, its global options, and the commands it holds
+__init__         the `followersync` group and its global options
+lazy             the group's commands, each imported only when it runs
 common           the global options' state, usage and database errors (exit codes), the database
 run_commands     migrate, sync, worker
-report_commands  status, runs, report unfollows, report growth
+report_commands  status, runs, report unfollows, report growth, report changes
 notify_command   notify test
 render           tables, JSON and CSV
 chart            the growth chart (matplotlib, the `charts` extra)
@@ -17,14 +18,14 @@ import sys
 import click
 
 from followersync import __version__, allocator
-from followersync import logging as fslogging
-from followersync.cli import demo_command, notify_command, report_commands, run_commands
-from followersync.cli.common import EXIT_OK, EXIT_SOURCE_FAILED, EXIT_USAGE, Globals
+from followersync.cli.lazy import LazyGroup
 
-__all__ = ["EXIT_OK", "EXIT_SOURCE_FAILED", "EXIT_USAGE", "cli", "main"]
+__all__ = ["cli", "hoist_global_options", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="followersync")
 @click.option(
     "--config",
@@ -52,6 +53,10 @@ def cli(ctx: click.Context, config_path: str | None, log_format: str | None) -> 
     --config and --log-format may be given before or after the sub-command.
     Exit codes: 0 all good, 1 at least one source failed, 2 usage or configuration error.
     """
+    # Here, not at the top: `followersync --help` never gets this far, and should not pay for them.
+    from followersync import logging as fslogging
+    from followersync.cli.common import Globals
+
     fslogging.configure(log_format)
     ctx.obj = Globals(config_path, log_format)
 
@@ -86,47 +91,3 @@ def hoist_global_options(args: list[str]) -> list[str]:
 def main() -> None:
     allocator.return_large_buffers()  # before any page is read: the peak memory of a pass
     cli(args=hoist_global_options(sys.argv[1:]), prog_name="followersync")
-
-
-class _LazySimulate(click.Command):
-    """`simulate`, whose module is imported only when the command runs or `--help` lists it: the
-    simulator brings http.server and a whole fake API along, which `sync` and `worker` never use.
-
-    Parsing, help and the run are the real command's (make_context hands over to it), so
-    `followersync simulate --help` reads exactly as the command itself does.
-    """
-
-    def __init__(self) -> None:
-        super().__init__("simulate")
-
-    @staticmethod
-    def _real() -> click.Command:
-        from followersync.simulator import simulate_command
-
-        return simulate_command
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: object,
-    ) -> click.Context:
-        return self._real().make_context(info_name, args, parent, **extra)
-
-    def get_short_help_str(self, limit: int = 45) -> str:
-        return self._real().get_short_help_str(limit)
-
-
-for command in (
-    run_commands.migrate,
-    run_commands.sync,
-    run_commands.worker,
-    report_commands.status_command,
-    report_commands.runs_command,
-    report_commands.report_group,
-    notify_command.notify_group,
-    demo_command.demo,
-    _LazySimulate(),
-):
-    cli.add_command(command)
