@@ -74,9 +74,10 @@ def _types(*names: str) -> frozenset[str]:
     return frozenset(f"errors/{name}" for name in names)
 
 
-# The 401 types (the reference's catalogue). Which one a wrong API key gets is not documented (the
-# simulator answers missing_credentials): these three may mean the key; the others are about the
-# linked account's connection to the provider, which the API can only judge once it accepted the key.
+# The 401 types (the reference's catalogue, docs/api.md#errors). Which one a wrong API key gets is not
+# documented (the simulator answers missing_credentials): these three may mean the key; the others are
+# about the linked account's connection to the provider, which the API can only judge once it accepted
+# the key.
 API_KEY_TYPES = _types("missing_credentials", "invalid_credentials", "insufficient_privileges")
 ACCOUNT_CREDENTIAL_TYPES = _types(
     "expired_credentials",

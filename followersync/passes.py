@@ -7,7 +7,7 @@
 
 What a failure does to the run is decided here and only here: limits defer it (checkpoint kept, the
 next run resumes), a stop request defers it after the page in flight commits, anything else fails it
-with the error recorded. Pages already committed always stay.
+with the error recorded. Pages already committed always stay. docs/semantics.md is the contract.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def plan_pass(
     now: datetime,
     settings: Settings,
 ) -> Plan:
-    """Decide the mode and whether to continue a pass in progress (README, "What a sync does").
+    """Decide the mode and whether to continue a pass in progress (docs/semantics.md#passes,
+    docs/semantics.md#checkpoints-and-resume).
 
     `missing` is how many followers await confirmation: while some do, a full pass is due
     `sync.confirm_after` after the last one instead of `sync.full_pass_interval`.
@@ -283,7 +284,8 @@ class PassRunner:
             except (BadRequestError, NotFoundError):
                 if cursor is None or result.pages > 0:
                     raise
-                # The saved cursor was rejected (stale): restart the pass from the beginning, once.
+                # The saved cursor was rejected (stale): restart the pass from the beginning, once
+                # (docs/semantics.md#checkpoints-and-resume).
                 log.warning("checkpoint.rejected", source=source.name, run_id=ctx.run_id)
                 ctx, run.pass_started = self._restart_pass(ctx)
                 cursor, pages_in_pass = None, 0

@@ -3,7 +3,7 @@
 Sources are grouped by linked account. A group runs in one thread, holding the account's lease in the
 database for as long as it works, renewed by a heartbeat; its sources run one after the other, so an
 account never sees two of our requests at once, whichever process sends them. Groups of different
-accounts run side by side, up to `sync.concurrency`.
+accounts run side by side, up to `sync.concurrency` (docs/semantics.md#one-syncer-per-account).
 """
 
 from __future__ import annotations
@@ -146,7 +146,8 @@ class Fleet:
                 runs.mark_abandoned_runs(conn, clock.now())
                 acquired = runs.acquire_lease(conn, account_id, holder, clock.now(), ttl)
         except sa.exc.DBAPIError as exc:
-            # This account's sources fail; the other accounts' threads go on (the README's "Commands").
+            # This account's sources fail; the other accounts' threads go on
+            # (docs/semantics.md#database-outage).
             return [database_failure(source.name, exc) for source, _ in group]
         if not acquired:
             log.info("account.skipped", account_id=account_id, reason="another process holds its lease")
@@ -255,7 +256,8 @@ def build_client(settings: Settings, database: sa.Engine, clock: Clock) -> Clien
 
 
 def next_due(state: SourceState, settings: Settings, now: datetime) -> datetime:
-    """When a source should next be synced (the README's "Respecting the provider" and the worker's schedule).
+    """When a source should next be synced (docs/semantics.md#passes, and for deferred runs
+    docs/semantics.md#rate-limits-and-budget).
 
     Never run, or a pass left half done by a dead process: now. Deferred: once its cause has passed
     (the Retry-After wait, the next UTC day for the budget; at once after a stop). Failed: after
@@ -323,9 +325,10 @@ class Worker:
         """Rounds until stopped (or one round with `once`); returns the last round's results, for the
         exit code of `--once`. Nothing of a round outlives the next: a worker runs for weeks.
 
-        A database that goes away is an outage to wait out, not the end (the README's "Commands"): the worker
-        logs it and tries again after OUTAGE_FIRST_WAIT, doubling up to OUTAGE_MAX_WAIT, until the
-        database is back or the worker is stopped. With `once`, the sources it could not sync fail.
+        A database that goes away is an outage to wait out, not the end
+        (docs/semantics.md#database-outage): the worker logs it and tries again after OUTAGE_FIRST_WAIT,
+        doubling up to OUTAGE_MAX_WAIT, until the database is back or the worker is stopped. With
+        `once`, the sources it could not sync fail.
         """
         runner = self.fleet.runner
         log.info("worker.start", holder=runner.holder, sources=len(self.sources), once=once)

@@ -156,7 +156,7 @@ def test_the_limit_is_checked_against_the_provider_maximum(client: Client) -> No
 
 
 def expected_class(error_type: str, status: int) -> type[ApiError]:
-    """What the SPEC asks for, written out again independently of the client's tables."""
+    """What docs/api.md#errors says, written out again independently of the client's tables."""
     if status == 401:
         return CredentialError
     if error_type == "errors/account_restricted":

@@ -28,7 +28,7 @@ from followersync.api import (
 from followersync.api.errors import parse_retry_after
 from followersync.domain import ErrorKind, kind_of
 
-# Written out from the API reference (seed/postpress-list-all-followers.txt), independently of the code:
+# Written out from postpress's API reference (docs/api.md#errors lists the same), independently of the code:
 # its 34 error types, each with its HTTP status, and what each means to followersync.
 CREDENTIAL = [
     "missing_credentials",

@@ -302,8 +302,9 @@ READING_COMMANDS = [
 def test_reading_commands_on_a_database_without_the_schema_say_so_and_create_nothing(
     tmp_path: Path, db_url: str
 ) -> None:
-    """SPEC section 4: `status`, `runs` and `report` only read. SQLite creates a file as it connects,
-    so on SQLite the file must still not exist afterwards; on PostgreSQL, no table may."""
+    """docs/semantics.md#read-only-commands: `status`, `runs` and `report` only read. SQLite creates a
+    file as it connects, so on SQLite the file must still not exist afterwards; on PostgreSQL, no table
+    may."""
     config = write_config(tmp_path / "followersync.toml", db_url, "http://127.0.0.1:9", [LI, IG])
     shown = sa.make_url(db_url).render_as_string(hide_password=True)
     for args in READING_COMMANDS:

@@ -161,8 +161,8 @@ def test_every_log_line_of_a_run_carries_source_and_run_id(
 def test_a_fleet_started_at_once_on_an_empty_database_creates_the_schema_once_and_syncs(
     tmp_path: Path, db_url: str, sim: Simulator
 ) -> None:
-    """SPEC section 4: a fleet's first deploy. Exactly one process creates the schema, the others
-    wait for it, then all of them sync (or skip what another holds); none fails."""
+    """docs/semantics.md#first-start: a fleet's first deploy. Exactly one process creates the schema,
+    the others wait for it, then all of them sync (or skip what another holds); none fails."""
     config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [LI, IG])
     commands = [["sync"], ["worker", "--once"], ["sync"], ["worker", "--once"]]
     procs = [start_cli(args, config=config) for args in commands]

@@ -31,8 +31,8 @@ from followersync.config import (
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
-# The two example files of SPEC section 3, verbatim.
-SPEC_SOURCES_EXAMPLE = """\
+# The two examples of docs/configuration.md#examples, verbatim (test_docs_show_both_examples_verbatim).
+SOURCES_EXAMPLE = """\
 [api]
 base_url = "https://api.postpress.ai/api/v1"   # the client calls {base_url}/users/followers
 
@@ -51,7 +51,7 @@ provider = "instagram"
 account_id = "acc_ig_01HXYZ"
 """
 
-SPEC_SETTINGS_EXAMPLE = """\
+DEFAULTS_EXAMPLE = """\
 [api]
 timeout = "30s"                  # per request
 max_attempts = 6                 # per request, retries included
@@ -72,7 +72,7 @@ confirm_after = "1h"             # a full pass that left followers missing makes
 page_size = 100                  # capped at the provider maximum (LinkedIn 100, Instagram 200)
 min_request_interval = "3s"      # per linked account; random jitter added on top
 daily_request_budget = 2000      # per linked account, shared by all processes; 0 = unlimited
-"""  # noqa: E501 (the product contract's example, verbatim)
+"""  # noqa: E501 (the example of docs/configuration.md, verbatim)
 
 SOURCE = '[[sources]]\nname = "acme"\nprovider = "linkedin"\naccount_id = "acc_1"\n'
 
@@ -100,7 +100,7 @@ def config_error(text: str, env: dict[str, str] | None = None) -> str:
     return message
 
 
-# --- defaults and the SPEC examples ----------------------------------------------------------------
+# --- defaults and the documented examples ----------------------------------------------------------
 
 
 def test_no_file_means_every_default_and_no_sources() -> None:
@@ -115,8 +115,8 @@ def test_no_file_means_every_default_and_no_sources() -> None:
     assert settings.providers["instagram"].page_size == 200
 
 
-def test_spec_sources_example_loads() -> None:
-    settings = load_text(SPEC_SOURCES_EXAMPLE)
+def test_the_sources_example_loads() -> None:
+    settings = load_text(SOURCES_EXAMPLE)
     assert settings.sources == (
         SourceConfig("acme-page", "linkedin", "acc_linkedin_01HXYZ4QK3WJ8FN3M6QH7TZ8GR", "ACoAACr-1eYBl"),
         SourceConfig("brand-ig", "instagram", "acc_ig_01HXYZ", None),
@@ -126,8 +126,8 @@ def test_spec_sources_example_loads() -> None:
     assert settings.warnings == ()
 
 
-def test_spec_settings_example_loads_and_is_every_default() -> None:
-    settings = load_text(SPEC_SETTINGS_EXAMPLE)
+def test_the_defaults_example_loads_and_is_every_default() -> None:
+    settings = load_text(DEFAULTS_EXAMPLE)
     assert settings.api == ApiSettings(timeout=30.0, max_attempts=6, max_retry_wait=300.0)
     assert settings.sync == SyncSettings(
         concurrency=8,
@@ -291,7 +291,7 @@ def test_require_api_key() -> None:
 
 
 def test_api_key_never_in_repr_or_str() -> None:
-    settings = load_text(SPEC_SOURCES_EXAMPLE, env={"POSTPRESS_API_KEY": "sk-very-secret-key"})
+    settings = load_text(SOURCES_EXAMPLE, env={"POSTPRESS_API_KEY": "sk-very-secret-key"})
     assert settings.api.api_key == "sk-very-secret-key"
     for text in (repr(settings), str(settings), repr(settings.api), str(settings.api)):
         assert "sk-very-secret-key" not in text
@@ -641,7 +641,7 @@ def test_provider_lookup() -> None:
 
 
 def test_select_sources() -> None:
-    settings = load_text(SPEC_SOURCES_EXAMPLE)
+    settings = load_text(SOURCES_EXAMPLE)
     assert settings.select_sources([]) == settings.sources
     assert [s.name for s in settings.select_sources(["brand-ig"])] == ["brand-ig"]
     # Configuration order, each once, whatever order and repeats the command line had.
@@ -771,7 +771,7 @@ def test_docs_name_every_environment_variable() -> None:
             assert f"| `{var.name}` | `{var.key}` |" in docs
 
 
-def test_docs_examples_are_the_spec_examples_and_load() -> None:
+def test_docs_show_both_examples_verbatim() -> None:
     docs = DOCS.read_text(encoding="utf-8")
-    assert f"```toml\n{SPEC_SOURCES_EXAMPLE}```" in docs
-    assert f"```toml\n{SPEC_SETTINGS_EXAMPLE}```" in docs
+    assert f"```toml\n{SOURCES_EXAMPLE}```" in docs
+    assert f"```toml\n{DEFAULTS_EXAMPLE}```" in docs

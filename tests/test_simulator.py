@@ -1,4 +1,5 @@
-"""The fake postpress API behaves like the reference says the real one does, over a real socket.
+"""The fake postpress API behaves like the reference says the real one does (docs/api.md), over a real
+socket.
 
 Every test talks HTTP to a running `Simulator` with httpx; nothing is mocked. Faults are checked by
 what a client observes (status, body, a dropped connection, a read timeout).

@@ -1,4 +1,5 @@
-"""The postpress API client: one request per page, paced per account, retried only where it helps."""
+"""The postpress API client: one request per page, paced per account, retried only where it helps
+(docs/api.md, docs/semantics.md#retries)."""
 
 from __future__ import annotations
 

@@ -18,8 +18,9 @@ The hierarchy::
     └── CursorLoopError               the listing never ends (a repeated cursor, too many pages)
 
 The class is chosen by the envelope's ``type`` first and the HTTP status second, because the API
-documents meanings per type (a 500 may or may not be worth retrying). The engine decides what a failure
-does to a run from the class alone; ``error_type`` and ``error_detail`` are what it records.
+documents meanings per type (a 500 may or may not be worth retrying); docs/api.md#errors has the table.
+The engine decides what a failure does to a run from the class alone; ``error_type`` and
+``error_detail`` are what it records.
 """
 
 from __future__ import annotations

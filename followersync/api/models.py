@@ -1,4 +1,5 @@
-"""The page of followers the API returns, decoded and validated once, at the edge.
+"""The page of followers the API returns, decoded and validated once, at the edge (docs/api.md#the-page;
+what a bad page does to a run: docs/semantics.md#bad-input).
 
 Everything past `parse_page` trusts its input: each item is a typed, frozen `Follower`, and its JSON is
 kept byte for byte (unknown extra fields included) for the store to save with the profile.
@@ -21,7 +22,8 @@ ITEM_OBJECT = "UserFollower"
 
 # An id is a key in our tables; the bound keeps a broken answer from filling an index with megabytes.
 FollowerId = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
-# The reference: "Minimum length 1". An empty cursor would restart the listing.
+# The reference gives the cursor parameter "Minimum length 1" (docs/api.md#parameters); an empty cursor
+# in a page would restart the listing.
 Cursor = Annotated[str, msgspec.Meta(min_length=1)]
 
 

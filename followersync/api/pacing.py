@@ -1,4 +1,5 @@
-"""Per-account pacing: the provider's limits are per linked account, so ours are too."""
+"""Per-account pacing: the provider's limits are per linked account, so ours are too
+(docs/semantics.md#pacing)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,8 @@ class UsageProblem(click.ClickException):
 class DatabaseFailed(click.ClickException):
     """The database failed after the command had started with it: one line on stderr, exit code 1.
 
-    the README's "Commands": a database that goes away while a command runs is never a usage error.
+    docs/semantics.md#database-outage: a database that goes away while a command runs is never a usage
+    error.
     """
 
     exit_code = EXIT_SOURCE_FAILED

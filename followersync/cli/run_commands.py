@@ -164,7 +164,8 @@ def _fleet(settings: Settings) -> Iterator[tuple[Fleet, dict[str, int]]]:
 
 @contextmanager
 def _stop_on_signals(runner: PassRunner) -> Iterator[None]:
-    """SIGTERM/SIGINT: finish the page in flight, then stop. A second SIGINT interrupts at once."""
+    """SIGTERM/SIGINT: finish the page in flight, then stop. A second SIGINT interrupts at once
+    (docs/semantics.md#stopping)."""
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         if runner.stop.is_set() and signum == signal.SIGINT:

@@ -1,7 +1,7 @@
 """A fake postpress API on a real socket, for the demo, the integration tests and the benchmark.
 
-It serves `GET {base_url}/users/followers` the way `seed/postpress-list-all-followers.txt` describes
-it: the `X-API-KEY` header, `account_id` / `user_id` / `cursor` / `limit` query parameters, pages of
+It serves `GET {base_url}/users/followers` the way postpress's reference describes it (docs/api.md):
+the `X-API-KEY` header, `account_id` / `user_id` / `cursor` / `limit` query parameters, pages of
 `{"object": "UserFollowersList", "items": [...], "cursor": "..." | null}` in each provider's item
 variant, and the error envelope `{"title", "detail", "instance", "type", "status"}`.
 

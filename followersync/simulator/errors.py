@@ -9,11 +9,11 @@ from followersync.domain import PROVIDERS
 DEFAULT_API_KEY = "sim-key"
 DEFAULT_LIMIT = 100
 PROVIDER_MAX_LIMIT = {p.name: p.max_page_size for p in PROVIDERS.values()}
-# Both forms appear in the reference (the heading and the example request).
+# Both forms appear in the reference (the heading and the example request): docs/api.md#the-endpoint.
 FOLLOWERS_PATHS = frozenset({"/api/v1/users/followers", "/v1/users/followers"})
 
-# Every error type of the reference: type -> (HTTP status, the reference's description).
-# The description doubles as the envelope's default `title`.
+# Every error type of the reference (docs/api.md#errors): type -> (HTTP status, the reference's
+# description). The description doubles as the envelope's default `title`.
 DOCUMENTED_ERRORS: dict[str, tuple[int, str]] = {
     # 401: credentials are missing, expired, or otherwise invalid.
     "errors/missing_credentials": (401, "Some credentials are necessary to perform the request."),
@@ -79,8 +79,9 @@ DOCUMENTED_ERRORS: dict[str, tuple[int, str]] = {
     "errors/request_timeout": (504, "Request timed out. Retry, and contact support if it persists."),
 }
 
-# Types the reference does not document but that a server must still answer with. The simulator
-# uses them for its own validation and for `Fault.rate_limited`.
+# Types the reference does not document but that a server must still answer with (what followersync
+# makes of them: docs/api.md#what-the-reference-does-not-say). The simulator uses them for its own
+# validation and for `Fault.rate_limited`.
 EXTRA_ERRORS: dict[str, tuple[int, str]] = {
     "errors/invalid_parameters": (400, "The request parameters are invalid."),
     "errors/too_many_requests": (429, "Too many requests. Slow down."),

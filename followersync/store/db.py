@@ -172,9 +172,10 @@ def require_schema(engine: sa.Engine) -> None:
 def ensure_schema(engine: sa.Engine) -> None:
     """Make the schema usable for a sync: migrate an empty database, refuse an older schema.
 
-    the README's "Commands": `sync` migrates implicitly only when the database is empty, so that an upgrade of
-    a database with data in it is always a deliberate `followersync migrate`. Any number of processes
-    may call this at once on an empty database: one migrates, the others wait for it (`schema_lock`).
+    docs/semantics.md#first-start: `sync` migrates implicitly only when the database is empty, so that
+    an upgrade of a database with data in it is always a deliberate `followersync migrate`. Any number
+    of processes may call this at once on an empty database: one migrates, the others wait for it
+    (`schema_lock`).
     """
     head = head_revision(engine)
     current = current_revision(engine)

@@ -223,7 +223,8 @@ def release_lease(conn: sa.Connection, account_id: str, holder: str) -> None:
 
 
 def mark_abandoned_runs(conn: sa.Connection, now: datetime) -> int:
-    """Runs left `running` by a process that no longer holds its account's lease are `abandoned`."""
+    """Runs left `running` by a process that no longer holds its account's lease are `abandoned`
+    (docs/semantics.md#one-syncer-per-account)."""
     live_lease = (
         sa.select(account_leases.c.account_id)
         .join(sources, sources.c.account_id == account_leases.c.account_id)

@@ -1,5 +1,5 @@
-"""Bad configuration and bad arguments (SPEC sections 3 and 4): exit code 2, one line on stderr that
-names the problem, no traceback, and not one request to the API.
+"""Bad configuration and bad arguments (docs/configuration.md#errors, docs/semantics.md#exit-codes):
+exit code 2, one line on stderr that names the problem, no traceback, and not one request to the API.
 
 All the cases run at once, each a real `followersync` process, before the first test looks at them.
 """

@@ -1,6 +1,6 @@
-"""A 200 answer that is not the documented page (SPEC section 7): the run fails `invalid_response` with a
-detail naming what was wrong, nothing of the bad page is written, earlier pages and the checkpoint stay,
-and the next run resumes at the bad page."""
+"""A 200 answer that is not the documented page (docs/semantics.md#bad-input): the run fails
+`invalid_response` with a detail naming what was wrong, nothing of the bad page is written, earlier
+pages and the checkpoint stay, and the next run resumes at the bad page."""
 
 from __future__ import annotations
 

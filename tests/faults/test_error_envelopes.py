@@ -1,4 +1,4 @@
-"""Errors the API answers with (SPEC section 6): every documented type ends its run as the reference
+"""Errors the API answers with (docs/api.md#errors): every documented type ends its run as that table
 says, retried only where a retry can help, recorded with the envelope's type, title, detail and
 instance; credential and restriction errors keep the account's other sources from being called.
 
@@ -27,7 +27,8 @@ from tests.sim_support import linkedin_source
 MAX_ATTEMPTS = 3  # the harness's api.max_attempts
 OTHER_USER = "ACoAAOtherUser"
 
-# SPEC section 6, in its own words rather than the client's tables.
+# docs/semantics.md#retries and docs/api.md#errors, written out again rather than taken from the
+# client's tables.
 RETRYABLE = {"errors/provider_error", "errors/unexpected_error"} | {
     t for t, (status, _) in DOCUMENTED_ERRORS.items() if status in (503, 504)
 }

@@ -1,6 +1,7 @@
-"""The connection misbehaves (SPEC section 6): a dropped connection is retried, a body cut short or
-never finished ends in `network_error` once the attempts are spent, and `api.timeout` bounds every
-request, even against a server that keeps sending one byte at a time. Pages already committed stay."""
+"""The connection misbehaves (docs/semantics.md#retries): a dropped connection is retried, a body cut
+short or never finished ends in `network_error` once the attempts are spent, and `api.timeout` bounds
+every request, even against a server that keeps sending one byte at a time. Pages already committed
+stay."""
 
 from __future__ import annotations
 

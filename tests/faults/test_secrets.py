@@ -1,6 +1,7 @@
-"""The API key and the database password never leave the places they are needed (SPEC section 6): not
-in logs (JSON or console), not in errors, not in any table (run history included), not in the output of
-`migrate`, `sync`, `runs` or `status`, not in a repr, even when the API echoes the key back.
+"""The API key and the database password never leave the places they are needed
+(docs/semantics.md#secrets): not in logs (JSON or console), not in errors, not in any table (run history
+included), not in the output of `migrate`, `sync`, `runs` or `status`, not in a repr, even when the API
+echoes the key back.
 
 PostgreSQL here runs with trust authentication, so a URL with any password connects: the password is
 real as far as followersync can tell.

@@ -1,5 +1,6 @@
-"""TLS verification is always on (SPEC section 6 keeps the key for the API only): an https API whose
-certificate no authority signed is a `network_error`, not a page, and no setting turns the check off."""
+"""TLS verification is always on (docs/semantics.md#secrets: the key goes to the API only): an https
+API whose certificate no authority signed is a `network_error`, not a page, and no setting turns the
+check off."""
 
 from __future__ import annotations
 

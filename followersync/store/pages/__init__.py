@@ -1,4 +1,5 @@
-"""The write path: one page of followers into the database, in the caller's transaction.
+"""The write path: one page of followers into the database, in the caller's transaction
+(docs/semantics.md#page-transactions).
 
 A page's profiles, relationships, events, run counters and (full pass) checkpoint commit together or
 not at all, in a handful of statements whatever the page's size. Both dialects write the same rows:
