@@ -3,6 +3,7 @@ summary they print."""
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 import threading
@@ -13,6 +14,7 @@ from types import FrameType
 import click
 
 from followersync.cli.common import EXIT_SOURCE_FAILED, Globals, UsageProblem, at_start, open_database
+from followersync.cli.render import column, print_table
 from followersync.clock import SystemClock
 from followersync.config import ConfigError, Settings
 from followersync.domain import SYNC_MODES
@@ -184,29 +186,17 @@ def _print_results(results: Sequence[SourceResult]) -> None:
     if not results:
         click.echo("no source was due (or every due source is held by another process)")
         return
-    headers = (
-        "source", "status", "mode", "pages", "followers", "new", "missing", "lost", "withheld", "requests",
-        "note",
-    )  # fmt: skip
-    rows = [
-        (
-            r.source,
-            r.status,
-            r.mode or "-",
-            str(r.pages),
-            str(r.followers),
-            str(r.new),
-            str(r.missing),
-            str(r.lost),
-            str(r.unfollows_withheld),
-            str(r.requests),
-            r.message or _result_note(r),
-        )
-        for r in results
+    columns = [
+        column("source"),
+        column("status"),
+        column("mode"),
+        *(column(name, numeric=True) for name in ("pages", "followers", "new", "missing", "lost")),
+        column("unfollows_withheld", numeric=True, header="withheld"),
+        column("requests", numeric=True),
+        column("note"),
     ]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
-    for line in (headers, *rows):
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+    records = [{**dataclasses.asdict(r), "note": r.message or _result_note(r)} for r in results]
+    print_table(columns, records)
 
 
 def _result_note(r: SourceResult) -> str:
