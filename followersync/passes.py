@@ -106,6 +106,7 @@ class SourceResult:
     missing: int = 0  # newly missing: not listed by this complete pass (not unfollows yet)
     lost: int = 0  # unfollows this run confirmed
     unfollows_withheld: int = 0
+    accepted: bool = False  # --accept-unfollows: the newly missing were unfollowed at once
     requests: int = 0
     error_type: str | None = None
     message: str | None = None
@@ -313,6 +314,7 @@ class PassRunner:
                     )
                     result.missing, result.lost = settled.missing, settled.lost
                     result.unfollows_withheld = settled.unfollows_withheld
+                    result.accepted = rule.accept
                 runs.complete_pass(conn, ctx.source_id, ctx.pass_id, now)
                 self._record_end(conn, result, stats, "succeeded", now)
         except BaseException:

@@ -109,6 +109,7 @@ def test_unfollows_changes_and_the_sync_summary_line_up_by_display_width(
     last = ok(config, "sync", "--source", LI.name, "--mode", "full", "--accept-unfollows")
     header, row = summary_cells(last)
     assert (row[0], row[1], row[2], row[4], row[7]) == (LI.name, "succeeded", "full", "24", "6")
+    assert row[-1] == "6 not listed: unfollowed at once (--accept-unfollows)"
     assert_lined_up(last.splitlines(), [header, row], SUMMARY_NUMERIC)
 
     gone = json_of(config, "report", "unfollows")

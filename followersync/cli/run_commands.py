@@ -204,7 +204,9 @@ def _result_note(r: SourceResult) -> str:
     notes = []
     if r.baseline:
         notes.append(f"{r.baseline:,} followers recorded (baseline)")
-    if r.missing:
+    if r.missing and r.accepted:
+        notes.append(f"{r.missing:,} not listed: unfollowed at once (--accept-unfollows)")
+    elif r.missing:
         notes.append(f"{r.missing:,} missing: unfollows only if the next full pass misses them too")
     if r.unfollows_withheld:
         notes.append("unfollows withheld: see `followersync sync --help`")
