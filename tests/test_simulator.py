@@ -230,6 +230,36 @@ def test_unfollows_mid_pass_make_a_pass_miss_someone(sim: Simulator, client: htt
     assert set(sim.follower_ids("acc_ig")) - set(served) == {before[200]}
 
 
+def test_change_profile_edits_the_person_in_every_listing_that_holds_them(
+    sim: Simulator, client: httpx.Client
+) -> None:
+    sim.add_account("acc_li", "linkedin", followers=40, user_id="ACoAACompany")
+    shared = sorted(set(sim.follower_ids("acc_li")) & set(sim.follower_ids("acc_li", user_id="ACoAACompany")))
+    person = shared[0]
+    before = next(f for f in sim.followers("acc_li") if f["id"] == person)
+    fetch_pass(client, "acc_li", limit=100)  # the pages are cached now
+
+    changed = sim.change_profile("acc_li", person, headline="CTO at Initech", profile_picture_url=None)
+    assert changed == before | {"headline": "CTO at Initech", "profile_picture_url": None}
+    for user_id in (None, "ACoAACompany"):
+        served = {
+            i["id"]: i for p in fetch_pass(client, "acc_li", limit=100, user_id=user_id) for i in p["items"]
+        }
+        assert served[person] == changed  # the cached page was dropped
+    assert sim.follower_ids("acc_li") == [f["id"] for f in sim.followers("acc_li")]  # same places
+
+    # Who left and comes back brings the profile as it is now.
+    sim.unfollow("acc_li", [person])
+    sim.change_profile("acc_li", person, user_id="ACoAACompany", name="Renamed")
+    sim.refollow("acc_li", [person])
+    assert sim.followers("acc_li")[0] == changed | {"name": "Renamed"}
+
+    with pytest.raises(ValueError, match="id"):
+        sim.change_profile("acc_li", person, id="someone-else")
+    with pytest.raises(KeyError):
+        sim.change_profile("acc_ig", person, name="not an Instagram follower")
+
+
 # -- authentication and validation ----------------------------------------------------------------
 
 

@@ -223,6 +223,34 @@ class Simulator:
                 raise KeyError(f"never unfollowed {account_id!r}: {missing[:5]}")
             listing.push_head([listing.gone[i] for i in ids])
 
+    def change_profile(
+        self, account_id: str, follower_id: str, *, user_id: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """The follower `follower_id` of the listing (account_id, user_id) edits their profile: `fields`
+        replace or add to their item's (never `id` or `object`), with `None` as JSON null. Returns
+        the item as now served.
+
+        A person is one profile wherever they are listed: every listing of the provider that holds
+        them (as a follower now, or as one who left and may come back) serves the new item.
+        """
+        fixed = sorted({"id", "object"} & set(fields))
+        if fixed:
+            raise ValueError(f"a profile change cannot change {fixed}")
+        with self._lock:
+            listing = self._listing(account_id, user_id)
+            if follower_id not in listing.by_id:
+                raise KeyError(f"not following {account_id!r}: {follower_id!r}")
+            item = msgspec.json.decode(listing.by_id[follower_id].body) | fields
+            body = msgspec.json.encode(item)
+            for other in self._listings.values():
+                if other.provider != listing.provider:
+                    continue
+                entry = other.by_id.get(follower_id) or other.gone.get(follower_id)
+                if entry is not None:
+                    entry.body = body
+                    other.changed()  # its pages are served anew
+        return dict(item)
+
     def follower_ids(self, account_id: str, *, user_id: str | None = None) -> list[str]:
         """The ids of the current listing, in listing order (newest first)."""
         with self._lock:
