@@ -5,15 +5,17 @@ not at all, in a handful of statements whatever the page's size. Both dialects w
 
 - the profile of each follower: inserted, or rewritten only when its raw item changed (a pass over
   an unchanged listing rewrites no profile);
+- a `profile_changes` row for each tracked field whose value the page changes, with the old and the
+  new value (README, "Profile history"): none for a first sighting, nor for a new picture URL;
 - the (source, follower) relationship: inserted, or its last-seen time (and, in a full pass, the
   pass that saw it) moved forward; a follower who was missing is not any more (no event); a
   follower who had unfollowed is active again;
 - a `baseline` or `follow` event for each arrival, and nothing at all in the events table otherwise.
 
-    apply_page ─┬─ PostgreSQL: postgresql.write_page (one statement: profiles, followers, events,
-                │      run counters, checkpoint)
-                └─ SQLite: sqlite.write_page (executemany of profiles, followers, events; run
-                       counters; checkpoint)
+    apply_page ─┬─ PostgreSQL: postgresql.write_page (one statement: profiles and their changes,
+                │      followers, events, run counters, checkpoint)
+                └─ SQLite: sqlite.write_page (the stored profiles read under the write lock;
+                       executemany of profiles, changes, followers, events; run counters; checkpoint)
 
 What a complete full pass then does about the followers it did not list is `store/unfollows.py`.
 """

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from followersync.api.models import Follower, InstagramFollower, LinkedInFollower
+from followersync.domain import TRACKED_FIELDS
 from followersync.store.schema import PROFILE_TABLES
 
 # A NUL escape in the JSON text: `\u0000` whose backslash is not itself escaped (`\\u0000` is a
@@ -68,3 +69,10 @@ def item_columns(provider: str) -> list[sa.Column[Any]]:
     if unknown:
         raise RuntimeError(f"{table.name} columns without an item field: {unknown}")
     return columns
+
+
+def tracked_fields(provider: str) -> list[tuple[str, bool]]:
+    """The profile history's fields (README, "Profile history"), each with whether it is a boolean
+    column: `profile_changes` holds every value as text, a boolean as `true` / `false`."""
+    booleans = {c.name for c in item_columns(provider) if isinstance(c.type, sa.Boolean)}
+    return [(name, name in booleans) for name in TRACKED_FIELDS[provider]]

@@ -22,7 +22,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from followersync.api.models import Page
-from followersync.store.pages.context import PassContext, RequestCounts, item_columns, without_nul_escapes
+from followersync.store.pages.context import (
+    PassContext,
+    RequestCounts,
+    item_columns,
+    tracked_fields,
+    without_nul_escapes,
+)
 from followersync.store.schema import PROFILE_TABLES
 
 
@@ -80,6 +86,16 @@ def _page_sql(provider: str, full: bool) -> str:
     seen_by = ", last_seen_pass_id = excluded.last_seen_pass_id" if full else ""
     # A full pass saves its cursor with the page (an incremental pass has no checkpoint to resume).
     checkpoint = f", checkpoint AS ({_CHECKPOINT_SQL})" if full else ""
+    # The profile history's fields: `fields` names them, `tracked(alias)` gives their values as text
+    # in the same order (booleans as `true` / `false`, as SQLite's writer spells them).
+    history = tracked_fields(provider)
+    fields = ", ".join(f"'{name}'" for name, _ in history)
+
+    def tracked(alias: str) -> str:
+        return ", ".join(
+            f"{alias}.{name}::text" if boolean else f"{alias}.{name}" for name, boolean in history
+        )
+
     return _without_comments(f"""
 WITH page AS MATERIALIZED (
     -- One row per follower, each item parsed once. A follower listed twice on the page (the listing
@@ -95,6 +111,24 @@ WITH page AS MATERIALIZED (
     ORDER BY id
     ON CONFLICT (id) DO UPDATE SET {rewritten}
     WHERE t.raw IS DISTINCT FROM excluded.raw
+    -- For the profile history: the tracked fields' new values and, for a row that was there already
+    -- (xmax is 0 only in a row this statement inserted: a first sighting is no change, and costs no
+    -- lookup), their old values. The subquery sees the row as it was before this statement, as all
+    -- CTEs share its snapshot; it finds it through the primary key. An unchanged profile is not
+    -- updated, hence not returned: a pass over an unchanged listing reads nothing more.
+    RETURNING t.id, ARRAY[{tracked("t")}] AS new,
+        CASE WHEN t.xmax <> 0 THEN (SELECT ARRAY[{tracked("o")}] FROM {table} o WHERE o.id = t.id) END AS old
+), changes AS (
+    -- One row per tracked field whose value changed (README, "Profile history").
+    -- The one imprecision: `old` comes from the statement's snapshot, not from the row version the
+    -- upsert replaced. Two syncs of different sources sharing a follower whose profile changes at that
+    -- very moment may then both record the change (a duplicated row). And a profile another sync
+    -- inserted after our snapshot has no old values here (`old` IS NULL): a change between its
+    -- listing and ours is not recorded.
+    INSERT INTO profile_changes (provider, follower_id, field, old_value, new_value, changed_at, run_id)
+    SELECT '{provider}', p.id, c.field, c.old, c.new, %(now)s, %(run_id)s::integer
+    FROM profiles p, unnest(ARRAY[{fields}], p.old, p.new) AS c (field, old, new)
+    WHERE p.old IS NOT NULL AND c.old IS DISTINCT FROM c.new
 ), seen AS (
     INSERT INTO followers AS f
         (source_id, follower_id, first_seen_at, last_seen_at, last_seen_pass_id, unfollowed_at)
@@ -176,6 +210,30 @@ def _verbatim(json_text: bytes) -> bytes:
     return json_text
 
 
+def _page_params(
+    ctx: PassContext, page: Page, *, now: datetime, pages_in_pass: int, requests: RequestCounts | None
+) -> dict[str, Any]:
+    """The parameters of the page's statement (`_page_sql`)."""
+    from psycopg.types.json import Jsonb as _Jsonb  # here: SQLite users never need psycopg loaded
+
+    return {
+        "now": now,
+        "source_id": ctx.source_id,
+        "pass_id": ctx.pass_id,
+        "run_id": ctx.run_id,
+        "seen_by": ctx.pass_id if ctx.full else None,
+        "first_event": "baseline" if ctx.baseline else "follow",
+        "count": len(page.items),
+        "cursor": page.cursor,
+        "pages": pages_in_pass,
+        "requests": None if requests is None else requests.requests,
+        "retries": None if requests is None else requests.retries,
+        # The items' JSON text is sent as it is, typed jsonb, in text format (`%t` in the statement):
+        # no decoding, no re-encoding, no binary-format copy.
+        "items": _Jsonb(page_json(page), dumps=_verbatim),
+    }
+
+
 def write_page(
     conn: sa.Connection,
     ctx: PassContext,
@@ -196,24 +254,7 @@ def write_page(
     # items. It works on the same connection, hence inside the caller's transaction.
     driver = conn.connection.driver_connection
     assert driver is not None
-    from psycopg.types.json import Jsonb as _Jsonb  # here: SQLite users never need psycopg loaded
-
-    params: dict[str, Any] = {
-        "now": now,
-        "source_id": ctx.source_id,
-        "pass_id": ctx.pass_id,
-        "run_id": ctx.run_id,
-        "seen_by": ctx.pass_id if ctx.full else None,
-        "first_event": "baseline" if ctx.baseline else "follow",
-        "count": len(page.items),
-        "cursor": page.cursor,
-        "pages": pages_in_pass,
-        "requests": None if requests is None else requests.requests,
-        "retries": None if requests is None else requests.retries,
-        # The items' JSON text is sent as it is, typed jsonb, in text format (`%t` in the statement):
-        # no decoding, no re-encoding, no binary-format copy.
-        "items": _Jsonb(page_json(page), dumps=_verbatim),
-    }
+    params = _page_params(ctx, page, now=now, pages_in_pass=pages_in_pass, requests=requests)
     with _as_sqlalchemy_errors(conn, f"write a page of {ctx.provider} followers"), driver.cursor() as cur:
         cur.execute(_page_sql(ctx.provider, ctx.full), params)
         row = cur.fetchone()

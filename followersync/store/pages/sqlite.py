@@ -2,14 +2,16 @@
 
 The database is in-process, so round trips cost nothing; driver-level SQL skips SQLAlchemy's per-row
 parameter processing. The page's rows are deduplicated and made NUL-safe in one pass in Python; the
-rest is set-based.
+rest is set-based, but for the profile history: the stored tracked fields of the page's followers are
+read and compared in Python before their profiles are rewritten.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import cache
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -17,7 +19,13 @@ import sqlalchemy as sa
 
 from followersync.api.models import Follower, Page
 from followersync.store.dialects import insert
-from followersync.store.pages.context import PassContext, RequestCounts, item_columns, without_nul_escapes
+from followersync.store.pages.context import (
+    PassContext,
+    RequestCounts,
+    item_columns,
+    tracked_fields,
+    without_nul_escapes,
+)
 from followersync.store.schema import PROFILE_TABLES, followers, sync_checkpoints, sync_runs
 
 PageRows = Mapping[str, tuple[Follower, str]]
@@ -78,8 +86,21 @@ def _sqlite_follower_sql(full: bool) -> str:
 _SQLITE_EVENT = (
     "INSERT INTO follow_events (source_id, follower_id, event, occurred_at, run_id) VALUES (?, ?, ?, ?, ?)"
 )
+ChangeRow = tuple[str, str, str, str | None, str | None, Any, int]
+"""A `profile_changes` row: provider, follower_id, field, old_value, new_value, changed_at, run_id."""
+_SQLITE_CHANGE = (
+    "INSERT INTO profile_changes (provider, follower_id, field, old_value, new_value, changed_at, run_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 # SQLite allows 32766 bound parameters since 3.32, 999 before: chunks stay under both.
 _SQLITE_CHUNK = 500
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[tuple[Sequence[str], str]]:
+    """`ids` in chunks small enough to bind, each with its `?, ?, ...` placeholders."""
+    for start in range(0, len(ids), _SQLITE_CHUNK):
+        chunk = ids[start : start + _SQLITE_CHUNK]
+        yield chunk, ", ".join("?" * len(chunk))
 
 
 def _sqlite_time(conn: sa.Connection, value: datetime) -> Any:
@@ -129,6 +150,8 @@ def _merge(conn: sa.Connection, ctx: PassContext, rows: PageRows, now: datetime)
     provider, source_id, run_id = ctx.provider, ctx.source_id, ctx.run_id
     at = _sqlite_time(conn, now)
     names = [c.name for c in item_columns(provider)]
+    _hold_write_lock(conn)  # before reading the profiles the page then rewrites
+    changes = _profile_changes(conn, ctx, rows, at)
     conn.exec_driver_sql(
         _sqlite_profile_sql(provider),
         [
@@ -136,11 +159,11 @@ def _merge(conn: sa.Connection, ctx: PassContext, rows: PageRows, now: datetime)
             for follower_id, (item, raw) in rows.items()
         ],
     )
+    if changes:
+        conn.exec_driver_sql(_SQLITE_CHANGE, changes)
     ids = list(rows)
     known: dict[str, Any] = {}
-    for start in range(0, len(ids), _SQLITE_CHUNK):
-        chunk = ids[start : start + _SQLITE_CHUNK]
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in _chunks(ids):
         found = conn.exec_driver_sql(
             "SELECT follower_id, unfollowed_at FROM followers"
             f" WHERE source_id = ? AND follower_id IN ({marks})",
@@ -159,6 +182,55 @@ def _merge(conn: sa.Connection, ctx: PassContext, rows: PageRows, now: datetime)
         conn.exec_driver_sql(_SQLITE_EVENT, events)
     new = sum(1 for event in events if event[2] == "follow")
     return new, len(events) - new
+
+
+def _hold_write_lock(conn: sa.Connection) -> None:
+    """Take the database's write lock now, unless the page's transaction already holds it.
+
+    pysqlite begins a transaction only before the first write: a read before it sees the database as
+    it is then, and another process may rewrite a profile between that read and the page's write.
+    Taken at once, the lock makes the page's reads and writes one serialised transaction. It adds no
+    wait: the page's first statement used to be a write, which took the lock then.
+    """
+    driver = conn.connection.driver_connection
+    if driver is not None and not driver.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _profile_changes(conn: sa.Connection, ctx: PassContext, rows: PageRows, at: Any) -> list[ChangeRow]:
+    """The `profile_changes` rows of the page (README, "Profile history"): one per tracked field whose
+    stored value differs from the page's, read before the page rewrites the profiles. A profile not
+    stored yet is a first sighting, no change."""
+    provider = ctx.provider
+    fields = tracked_fields(provider)
+    names = [name for name, _ in fields]
+    sent = attrgetter(*names)
+    table = PROFILE_TABLES[provider].name
+    changes: list[ChangeRow] = []
+    for chunk, marks in _chunks(list(rows)):
+        stored = conn.exec_driver_sql(
+            f"SELECT id, {', '.join(names)} FROM {table} WHERE id IN ({marks})", tuple(chunk)
+        )
+        for follower_id, *old in stored:
+            new = sent(rows[follower_id][0])
+            # SQLite's 0 and 1 equal False and True: one comparison per unchanged profile.
+            if tuple(old) == new:
+                continue
+            changes.extend(
+                (provider, follower_id, name, _text(before, boolean), _text(after, boolean), at, ctx.run_id)
+                for (name, boolean), before, after in zip(fields, old, new, strict=True)
+                if before != after
+            )
+    return changes
+
+
+def _text(value: Any, boolean: bool) -> str | None:
+    """A tracked value as `profile_changes` holds it: text, booleans as `true` / `false`."""
+    if value is None:
+        return None
+    if boolean:
+        return "true" if value else "false"
+    return str(value)
 
 
 def save_checkpoint(
