@@ -1,4 +1,5 @@
-"""What the database says about each source: status, run history, unfollows and daily growth.
+"""What the database says about each source: status, run history, unfollows, daily growth and its
+followers' profile changes.
 
 Every function here takes a Connection, runs one SQL statement (bound parameters only) and returns
 plain records whose field names are those of the README's "Reports and status". Nothing here
@@ -8,11 +9,14 @@ prints: `report_commands` turns the records into tables, CSV, JSON or a chart.
     run_history() sync_runs rows, newest first
     unfollows()   v_followers rows that are no longer active, newest unfollow first
     growth()      v_follower_growth_daily rows of the last days, oldest day first
+    profile_changes()
+                  v_profile_changes rows of each source's followers, newest first
     attention()   the one sentence `status` shows when the user must act or look
 
-The unfollow and growth reports read the public views (the README's "The database"), the same
-relations analysts query, so a report and a hand-written SQL query can never disagree. `status`
-reads the base tables, for what no view holds (runs, checkpoints, leases, the missing).
+The unfollow, growth and profile change reports read the public views (the README's "The
+database"), the same relations analysts query, so a report and a hand-written SQL query can never
+disagree. `status` reads the base tables, for what no view holds (runs, checkpoints, leases, the
+missing).
 """
 
 from __future__ import annotations
@@ -58,6 +62,17 @@ v_follower_growth_daily = sa.table(
     sa.column("followers", sa.Integer),
     sa.column("gained", sa.Integer),
     sa.column("lost", sa.Integer),
+)
+
+v_profile_changes = sa.table(
+    "v_profile_changes",
+    sa.column("provider", sa.String),
+    sa.column("follower_id", sa.String),
+    sa.column("field", sa.String),
+    sa.column("old_value", sa.String),
+    sa.column("new_value", sa.String),
+    sa.column("changed_at", UTCDateTime),
+    sa.column("run_id", sa.Integer),
 )
 
 RUN_FIELDS = (
@@ -400,6 +415,39 @@ def growth(conn: sa.Connection, *, since: date, source: str | None = None) -> li
         GrowthDay(row.source, as_date(row.day), int(row.followers), int(row.gained), int(row.lost))
         for row in conn.execute(query)
     ]
+
+
+@dataclass(frozen=True)
+class ProfileChange:
+    source: str
+    follower_id: str
+    field: str
+    old_value: str | None
+    new_value: str | None
+    changed_at: datetime
+
+
+def profile_changes(
+    conn: sa.Connection, *, source: str | None = None, since: datetime | None = None
+) -> list[ProfileChange]:
+    """The tracked profile changes of each source's followers, newest first.
+
+    A profile is the provider's, shared by every source it follows (README, "Profile history"): a
+    source's changes are those of the profiles among its followers, past ones included, so a follower
+    of two sources has each change listed once per source.
+    """
+    c, f = v_profile_changes.c, v_followers.c
+    query = (
+        sa.select(f.source, c.follower_id, c.field, c.old_value, c.new_value, c.changed_at)
+        .select_from(v_profile_changes)
+        .join(v_followers, sa.and_(f.provider == c.provider, f.follower_id == c.follower_id))
+        .order_by(c.changed_at.desc(), f.source, c.follower_id, c.field)
+    )
+    if source is not None:
+        query = query.where(f.source == source)
+    if since is not None:
+        query = query.where(c.changed_at >= since)
+    return [ProfileChange(*row) for row in conn.execute(query)]
 
 
 # --- values ----------------------------------------------------------------------------------------------

@@ -294,6 +294,7 @@ READING_COMMANDS = [
     ["runs", "--source", LI.name],
     ["report", "unfollows", "--format", "json"],
     ["report", "growth", "--format", "csv"],
+    ["report", "changes", "--format", "json"],
 ]
 
 
@@ -340,6 +341,10 @@ def test_a_migrated_database_gives_empty_reports_and_gets_no_source_rows(tmp_pat
     assert csv_rows(config, "report", "unfollows") == [
         ["source", "follower_id", "name", "handle", "unfollowed_at"]
     ]
+    assert csv_rows(config, "report", "changes") == [
+        ["source", "follower_id", "field", "old_value", "new_value", "changed_at"]
+    ]
+    assert ok(config, "report", "changes") == "no profile changes\n"
     chart = tmp_path / "growth.png"
     out = ok(config, "report", "growth", "--format", "png", "--output", str(chart))
     assert "no chart written" in out and not chart.exists()
@@ -384,6 +389,9 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path: Path, sqlite_url: str) -> 
         (["report", "growth", "--source", "nope"], 'no source named "nope"'),
         (["report", "unfollows", "--since", "last tuesday"], "'last tuesday' is not a date"),
         (["report", "unfollows", "--since", "2026-02-30"], "is not a date"),
+        (["report", "changes", "--source", "nope"], 'no source named "nope"'),
+        (["report", "changes", "--since", "yesterday"], "'yesterday' is not a date"),
+        (["report", "changes", "--format", "png"], "--format"),
         (["report", "growth", "--days", "0"], "--days"),
         (["runs", "--limit", "0"], "--limit"),
         (["status", "--format", "csv"], "--format"),

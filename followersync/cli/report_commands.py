@@ -1,4 +1,4 @@
-"""The reading commands: `status`, `runs`, `report unfollows` and `report growth`.
+"""The reading commands: `status`, `runs`, `report unfollows`, `report growth` and `report changes`.
 
 They read what `reports` returns and print it as a table (for people), CSV or JSON (for scripts:
 the README's "Reports and status") or, for growth, a PNG chart. One small renderer, `emit`, serves
@@ -39,6 +39,9 @@ UNFOLLOW_FIELDS = ("source", "follower_id", "name", "handle", "unfollowed_at")
 
 
 GROWTH_FIELDS = ("source", "day", "followers", "gained", "lost")
+
+
+CHANGE_FIELDS = ("source", "follower_id", "field", "old_value", "new_value", "changed_at")
 
 
 RUNS_FIELDS = ("source", *reports.RUN_FIELDS)
@@ -271,15 +274,16 @@ def _run_error(run: Mapping[str, Any]) -> str:
 
 @click.group("report")
 def report_group() -> None:
-    """Who unfollowed, and how the following grows.
+    """Who unfollowed, how the following grows, and how followers' profiles change.
 
-    The reports read the views v_followers and v_follower_growth_daily, which you can also query
-    with SQL.
+    The reports read the views v_followers, v_follower_growth_daily and v_profile_changes, which you
+    can also query with SQL.
 
     \b
     Examples:
       followersync report unfollows --since 2026-01-01
       followersync report growth --days 90 --format png --output growth.png
+      followersync report changes --source acme-page --since 2026-11-01
     """
 
 
@@ -400,3 +404,47 @@ def growth_command(g: Globals, source: str | None, days: int, fmt: str, output: 
         Column("net", lambda r: f"{r['gained'] - r['lost']:+d}", numeric=True),
     ]
     emit([dataclasses.asdict(r) for r in rows], fmt, fields=GROWTH_FIELDS, columns=columns, empty=empty)
+
+
+@report_group.command("changes")
+@_source_option("Only the followers of this source.")
+@click.option(
+    "--since",
+    metavar="DATE",
+    callback=parse_since,
+    help="Only changes at or after this UTC date (YYYY-MM-DD) or ISO 8601 date-time.",
+)
+@_format_option("table", "csv", "json")
+@click.pass_obj
+def changes_command(g: Globals, source: str | None, since: datetime | None, fmt: str) -> None:
+    """Profile changes of followers (renames, new headline, gone private ...), newest first.
+
+    A sync records a change when a listing brings another value of a tracked field than the one
+    stored: LinkedIn name, headline and profile_url; Instagram username, name, is_private and
+    is_verified (true/false). Picture URLs change on every listing and are not history. Seeing a
+    follower for the first time is no change. A profile is shared by every source it follows: a
+    follower of two sources has each change listed once per source.
+
+    \b
+    Examples:
+      followersync report changes
+      followersync report changes --source acme-page --since 2026-11-01
+      followersync report changes --format json | jq '.[] | select(.field == "headline")'
+
+    \b
+    Fields (JSON and CSV): source, follower_id, field, old_value, new_value, changed_at.
+    """
+    settings = g.settings()
+    with open_database(settings, schema="required") as engine, engine.connect() as conn:
+        _check_source(conn, settings, source)
+        changes = reports.profile_changes(conn, source=source, since=since)
+    columns = [
+        column("changed_at", header="changed (UTC)"),
+        column("source"),
+        column("follower_id", header="follower id"),
+        column("field"),
+        column("old_value", header="old"),
+        column("new_value", header="new"),
+    ]
+    empty = "no profile changes" + (f" since {human(since)} UTC" if since else "")
+    emit([dataclasses.asdict(c) for c in changes], fmt, fields=CHANGE_FIELDS, columns=columns, empty=empty)
