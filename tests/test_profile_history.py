@@ -444,7 +444,7 @@ def test_on_sqlite_a_page_holds_the_write_lock_from_its_first_read(sqlite_url: s
         outcomes: list[str] = []
 
         def another_writer(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            if statement.startswith("SELECT id, username") and not outcomes:
+            if statement.startswith("SELECT") and "FROM instagram_profiles" in statement and not outcomes:
                 other = sqlite3.connect(str(sa.make_url(sqlite_url).database), timeout=0)
                 try:
                     other.execute("UPDATE instagram_profiles SET name = 'Meanwhile'")
