@@ -14,7 +14,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -444,7 +444,7 @@ def test_on_sqlite_a_page_holds_the_write_lock_from_its_first_read(sqlite_url: s
         outcomes: list[str] = []
 
         def another_writer(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            if statement.startswith("SELECT id, username") and not outcomes:
+            if statement.startswith("SELECT") and "FROM instagram_profiles" in statement and not outcomes:
                 other = sqlite3.connect(str(sa.make_url(sqlite_url).database), timeout=0)
                 try:
                     other.execute("UPDATE instagram_profiles SET name = 'Meanwhile'")
@@ -470,3 +470,36 @@ def test_report_changes_help_names_every_tracked_field_and_gives_examples() -> N
     for provider, fields in TRACKED_FIELDS.items():
         assert all(field in text for field in fields), provider
     assert "followersync report changes --source acme-page --since 2026-11-01" in text
+
+
+def _readme_queries() -> dict[str, str]:
+    """The README's "who changed jobs this month" query, as spelled for each database."""
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### Profile history") :]
+    start = section.index("```sql\n") + len("```sql\n")
+    postgresql, sqlite = section[start : section.index("```\n", start)].strip().split("\n\n")
+    return {"postgresql": postgresql, "sqlite": sqlite}
+
+
+def test_the_readmes_who_changed_jobs_this_month_runs_as_written(engine: sa.Engine) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    month = now.replace(day=1, hour=0, minute=0, second=0)
+    sync(engine, LI, [li_item(1), li_item(2), li_item(3)], month - timedelta(days=20))
+    sync(
+        engine,
+        LI,
+        [li_item(1, headline="CTO at Hooli"), li_item(2, headline="Founder"), li_item(3)],
+        month - timedelta(days=1),
+    )
+    sync(
+        engine,
+        LI,
+        [li_item(1, headline="CEO at Hooli", name="Ada"), li_item(2, headline="Founder"), li_item(3)],
+        now,
+    )
+    with engine.connect() as conn:
+        rows = list(conn.exec_driver_sql(_readme_queries()[engine.dialect.name]))
+    assert [tuple(r)[:5] for r in rows] == [
+        (LI.name, "Ada", "https://www.linkedin.com/in/member-1", "CTO at Hooli", "CEO at Hooli")
+    ]
+    assert utc(rows[0].changed_at) == now

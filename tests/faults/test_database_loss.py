@@ -148,8 +148,9 @@ def test_a_connection_killed_mid_page_rolls_the_page_back(h: Harness, sim: Simul
     finally:
         killer.close()
 
-    # The page's one statement (pg_stat_activity keeps only its first kilobyte, before `followers`).
-    assert killer.killed_query is not None and killer.killed_query.startswith("WITH page AS MATERIALIZED")
+    # The page's statement, waiting for `followers`: pg_stat_activity keeps only its first 1 kB
+    # (track_activity_query_size), where the profile upsert comes first.
+    assert killer.killed_query is not None and killer.killed_query.startswith("WITH page AS")
     assert (result.status, result.error_type) == ("failed", "database_error")
     run = h.runs(LI.name)[-1]
     assert (run.status, run.error_type, run.pages) == ("failed", "database_error", 1)

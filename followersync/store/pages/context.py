@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -71,8 +72,9 @@ def item_columns(provider: str) -> list[sa.Column[Any]]:
     return columns
 
 
-def tracked_fields(provider: str) -> list[tuple[str, bool]]:
+@cache
+def tracked_fields(provider: str) -> tuple[tuple[str, bool], ...]:
     """The profile history's fields (README, "Profile history"), each with whether it is a boolean
     column: `profile_changes` holds every value as text, a boolean as `true` / `false`."""
     booleans = {c.name for c in item_columns(provider) if isinstance(c.type, sa.Boolean)}
-    return [(name, name in booleans) for name in TRACKED_FIELDS[provider]]
+    return tuple((name, name in booleans) for name in TRACKED_FIELDS[provider])

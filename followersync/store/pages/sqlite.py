@@ -2,8 +2,8 @@
 
 The database is in-process, so round trips cost nothing; driver-level SQL skips SQLAlchemy's per-row
 parameter processing. The page's rows are deduplicated and made NUL-safe in one pass in Python; the
-rest is set-based, but for the profile history: the stored tracked fields of the page's followers are
-read and compared in Python before their profiles are rewritten.
+rest is set-based. The page's stored profiles are read first (under the write lock): only new and
+changed ones are written, and the profile history compares their tracked fields in Python.
 """
 
 from __future__ import annotations
@@ -151,14 +151,17 @@ def _merge(conn: sa.Connection, ctx: PassContext, rows: PageRows, now: datetime)
     at = _sqlite_time(conn, now)
     names = [c.name for c in item_columns(provider)]
     _hold_write_lock(conn)  # before reading the profiles the page then rewrites
-    changes = _profile_changes(conn, ctx, rows, at)
-    conn.exec_driver_sql(
-        _sqlite_profile_sql(provider),
-        [
-            (follower_id, *(getattr(item, n) for n in names), raw, at, at)
-            for follower_id, (item, raw) in rows.items()
-        ],
-    )
+    stored = _stored_profiles(conn, provider, list(rows))
+    # Only the new and the changed profiles: a pass over an unchanged listing writes none and binds
+    # no profile's columns (the upsert keeps its own test of `raw`, redundant under the lock).
+    rewritten = [
+        (follower_id, *(getattr(item, n) for n in names), raw, at, at)
+        for follower_id, (item, raw) in rows.items()
+        if follower_id not in stored or stored[follower_id][0] != raw
+    ]
+    if rewritten:
+        conn.exec_driver_sql(_sqlite_profile_sql(provider), rewritten)
+    changes = _profile_changes(ctx, rows, stored, at)
     if changes:
         conn.exec_driver_sql(_SQLITE_CHANGE, changes)
     ids = list(rows)
@@ -190,37 +193,50 @@ def _hold_write_lock(conn: sa.Connection) -> None:
     pysqlite begins a transaction only before the first write: a read before it sees the database as
     it is then, and another process may rewrite a profile between that read and the page's write.
     Taken at once, the lock makes the page's reads and writes one serialised transaction. It adds no
-    wait: the page's first statement used to be a write, which took the lock then.
+    wait: the page's first write, a moment later, would take it anyway.
     """
     driver = conn.connection.driver_connection
     if driver is not None and not driver.in_transaction:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _profile_changes(conn: sa.Connection, ctx: PassContext, rows: PageRows, at: Any) -> list[ChangeRow]:
-    """The `profile_changes` rows of the page (README, "Profile history"): one per tracked field whose
-    stored value differs from the page's, read before the page rewrites the profiles. A profile not
-    stored yet is a first sighting, no change."""
-    provider = ctx.provider
-    fields = tracked_fields(provider)
-    names = [name for name, _ in fields]
-    sent = attrgetter(*names)
+StoredProfile = tuple[Any, ...]
+"""A stored profile as the page compares it: its raw JSON text, then its tracked fields (in the order
+of `tracked_fields`)."""
+
+
+def _stored_profiles(conn: sa.Connection, provider: str, ids: Sequence[str]) -> dict[str, StoredProfile]:
+    """The stored profiles of `ids` (those found), by id: raw text and tracked fields."""
     table = PROFILE_TABLES[provider].name
+    columns = ", ".join(["raw", *(name for name, _ in tracked_fields(provider))])
+    stored: dict[str, StoredProfile] = {}
+    for chunk, marks in _chunks(ids):
+        found = conn.exec_driver_sql(f"SELECT id, {columns} FROM {table} WHERE id IN ({marks})", tuple(chunk))
+        stored.update((follower_id, tuple(values)) for follower_id, *values in found)
+    return stored
+
+
+def _profile_changes(
+    ctx: PassContext, rows: PageRows, stored: Mapping[str, StoredProfile], at: Any
+) -> list[ChangeRow]:
+    """The `profile_changes` rows of the page (README, "Profile history"): one per tracked field whose
+    stored value differs from the page's. A profile not stored yet is a first sighting, no change;
+    one whose raw item is unchanged is not looked at."""
+    fields = tracked_fields(ctx.provider)
+    sent = attrgetter(*(name for name, _ in fields))
     changes: list[ChangeRow] = []
-    for chunk, marks in _chunks(list(rows)):
-        stored = conn.exec_driver_sql(
-            f"SELECT id, {', '.join(names)} FROM {table} WHERE id IN ({marks})", tuple(chunk)
+    for follower_id, (item, raw) in rows.items():
+        before = stored.get(follower_id)
+        if before is None or before[0] == raw:
+            continue
+        old, new = before[1:], sent(item)
+        if old == new:  # SQLite's 0 and 1 equal False and True
+            continue
+        changes.extend(
+            (ctx.provider, follower_id, name, _text(was, boolean), _text(now, boolean), at, ctx.run_id)
+            for (name, boolean), was, now in zip(fields, old, new, strict=True)
+            if was != now
         )
-        for follower_id, *old in stored:
-            new = sent(rows[follower_id][0])
-            # SQLite's 0 and 1 equal False and True: one comparison per unchanged profile.
-            if tuple(old) == new:
-                continue
-            changes.extend(
-                (provider, follower_id, name, _text(before, boolean), _text(after, boolean), at, ctx.run_id)
-                for (name, boolean), before, after in zip(fields, old, new, strict=True)
-                if before != after
-            )
     return changes
 
 
