@@ -7,48 +7,19 @@ the `-- SQLite: ...` line below it (the README's convention for date arithmetic,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from followersync.passes import SourceResult
+from followersync.reports import as_utc
+from tests.docs_support import documented_queries, run
 from tests.harness import Harness
 from tests.sim_support import LI, MakeSim
-
-ROOT = Path(__file__).resolve().parent.parent
-DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-
-
-@dataclass(frozen=True)
-class Query:
-    document: str
-    title: str
-    sql: str
-
-    def for_dialect(self, dialect: str) -> str:
-        if dialect == "postgresql":
-            return self.sql
-        lines = [line for line in self.sql.splitlines() if not line.rstrip().endswith("-- PostgreSQL")]
-        return "\n".join(re.sub(r"^(\s*)-- SQLite: ", r"\1", line) for line in lines)
-
-
-def documented_queries() -> list[Query]:
-    queries = []
-    for document in DOCUMENTS:
-        for block in re.findall(r"```sql\n(.*?)```", document.read_text(encoding="utf-8"), flags=re.DOTALL):
-            for statement in re.split(r";\s*\n", block):
-                if not statement.strip():
-                    continue
-                title = statement.strip().splitlines()[0]
-                assert title.startswith("-- "), f"{document.name}: a query without a title: {statement!r}"
-                queries.append(Query(document.name, title.removeprefix("-- "), statement))
-    return queries
 
 
 @dataclass
@@ -60,11 +31,13 @@ class Story:
     left_long_ago: str
     left_this_week: str
     missing: str
+    new_job: str
     first_day: date
     results: list[SourceResult] = field(default_factory=list)
 
     def rows(self, sql: str) -> list[sa.Row[Any]]:
-        return self.h.query(sql)
+        with self.h.engine.connect() as conn:
+            return run(conn, sql)
 
 
 @pytest.fixture
@@ -98,10 +71,12 @@ def story(db_url: str, make_sim: MakeSim) -> Iterator[Story]:
     sync()
     missing = baseline[9]
     sim.unfollow(LI.account_id, [missing])
+    new_job = baseline[12]
+    sim.change_profile(LI.account_id, new_job, headline="Head of Growth at Bolt")
     h.advance(days=1)
-    sync("full")  # missed once: awaiting confirmation
+    sync("full")  # missed once: awaiting confirmation; and a new headline
     assert h.clock.now() <= datetime.now(UTC)
-    yield Story(h, left_long_ago, left_long_ago, new, missing, first_day, results)
+    yield Story(h, left_long_ago, left_long_ago, new, missing, new_job, first_day, results)
     h.close()
 
 
@@ -139,6 +114,17 @@ def check_runs_that_marked(story: Story, rows: list[sa.Row[Any]]) -> None:
     assert sorted(r.id for r in rows) == sorted(marked) and len(marked) == 5
 
 
+def check_new_jobs(story: Story, rows: list[sa.Row[Any]]) -> None:
+    [changed_at] = [r.changed_at for r in story.rows("SELECT changed_at FROM profile_changes")]
+    month_start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    this_month = as_utc(changed_at) >= month_start  # the sync that saw it may have been last month
+    handle = story.rows(f"SELECT handle FROM v_followers WHERE follower_id = '{story.new_job}'")[0][0]
+    assert [(r.handle, r.new_headline) for r in rows] == (
+        [(handle, "Head of Growth at Bolt")] if this_month else []
+    )
+    assert all(r.source == LI.name for r in rows)
+
+
 # The answer each documented query must give, by its title.
 EXPECTED: dict[str, Callable[[Story, list[sa.Row[Any]]], None]] = {
     "Followers and net growth over the last 30 days (every day has a row, today included)": check_growth,
@@ -147,6 +133,7 @@ EXPECTED: dict[str, Callable[[Story, list[sa.Row[Any]]], None]] = {
     "Followers not listed by the last full pass, awaiting confirmation": check_missing,
     "Followers awaiting confirmation": check_missing,
     "Runs that marked followers missing, confirmed unfollows or withheld them": check_runs_that_marked,
+    "Who changed jobs this month: LinkedIn followers' new headlines": check_new_jobs,
 }
 
 

@@ -30,6 +30,7 @@ from followersync.domain import TRACKED_FIELDS
 from followersync.simulator import Simulator
 from followersync.store import db, pages, runs
 from followersync.store.pages.postgresql import _page_params, _page_sql
+from tests.docs_support import documented_queries, run
 from tests.harness import Harness, run_cli, write_config
 from tests.page_support import NOW, item, page_body
 from tests.sim_support import IG, LI, MakeSim, instagram_source
@@ -472,13 +473,10 @@ def test_report_changes_help_names_every_tracked_field_and_gives_examples() -> N
     assert "followersync report changes --source acme-page --since 2026-11-01" in text
 
 
-def _readme_queries() -> dict[str, str]:
-    """The README's "who changed jobs this month" query, as spelled for each database."""
-    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("### Profile history") :]
-    start = section.index("```sql\n") + len("```sql\n")
-    postgresql, sqlite = section[start : section.index("```\n", start)].strip().split("\n\n")
-    return {"postgresql": postgresql, "sqlite": sqlite}
+def _readme_query(dialect: str) -> str:
+    """The README's "who changed jobs this month" query, as spelled for `dialect`."""
+    (query,) = [q for q in documented_queries() if q.title.startswith("Who changed jobs this month")]
+    return query.for_dialect(dialect)
 
 
 def test_the_readmes_who_changed_jobs_this_month_runs_as_written(engine: sa.Engine) -> None:
@@ -498,7 +496,7 @@ def test_the_readmes_who_changed_jobs_this_month_runs_as_written(engine: sa.Engi
         now,
     )
     with engine.connect() as conn:
-        rows = list(conn.exec_driver_sql(_readme_queries()[engine.dialect.name]))
+        rows = run(conn, _readme_query(engine.dialect.name))
     assert [tuple(r)[:5] for r in rows] == [
         (LI.name, "Ada", "https://www.linkedin.com/in/member-1", "CTO at Hooli", "CEO at Hooli")
     ]
