@@ -551,6 +551,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     if unknown:
         p.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
     args.scenarios = [s for s in SCENARIOS if s in only] if only else list(DEFAULT_SCENARIOS)
+    # Absolute (the dlt child runs in a temp dir), not resolved: a venv's python is a symlink out of it.
+    args.dlt_python = str(Path(args.dlt_python).absolute())
     return args
 
 
