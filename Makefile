@@ -29,8 +29,18 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The benchmark's peer anchor, dlt, lives in a venv of its own: it is never a dependency of followersync.
+# Made (or retried) by each `make bench` until dlt is installed; if it cannot be (no network), the bench
+# still runs and its dlt rows read "not measured".
+DLT_VENV  ?= .venv-bench-dlt
+DLT_STAMP := $(DLT_VENV)/.installed
+
 bench: $(STAMP)
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	@test -f $(DLT_STAMP) || { $(PYTHON) -m venv $(DLT_VENV) \
+		&& $(DLT_VENV)/bin/python -m pip install --quiet 'dlt[postgres]==1.31.*' \
+		&& touch $(DLT_STAMP); } \
+		|| echo "make bench: dlt could not be installed into $(DLT_VENV); the bench runs without it" >&2
+	$(BIN)/python bench/run.py --dlt-python $(DLT_VENV)/bin/python $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(DLT_VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

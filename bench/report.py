@@ -28,23 +28,51 @@ class Measure:
     met: bool | None = None
     notes: list[str] = field(default_factory=list)
     higher_is_better: bool = True
+    # The dlt row this rate is compared with ("dlt first" or "dlt second"), for the `x dlt` column.
+    anchor: str = ""
+    # Why the scenario has no figures (dlt could not be installed, or failed); empty when measured.
+    unmeasured: str = ""
 
     @property
     def median(self) -> float:
         return statistics.median(self.values) if self.values else float("nan")
 
 
+@dataclass
+class Goal:
+    """A goal judged by a ratio between two rows of the table (the goals against dlt)."""
+
+    text: str  # "first pass >= 3x dlt"
+    figure: str  # "3.41x (61,000 / 17,900 followers/s)", or why it could not be judged
+    met: bool | None = None  # None: not judged (a row is not measured)
+
+
+def ratio(m: Measure, other: Measure | None) -> str:
+    """`m`'s median over `other`'s, for the x COPY and x dlt columns; "" when either has no rate."""
+    if other is None or m.metric != "followers/s" or not m.values:
+        return ""
+    if not other.values:
+        return "n/a"
+    return f"{m.median / other.median:.2f}"
+
+
 def format_table(measures: dict[str, Measure]) -> str:
-    """The measures as a Markdown table, then every scenario's notes."""
+    """The measures as a Markdown table, then every scenario's notes.
+
+    `x COPY` is each rate over the binary-COPY baseline's, `x dlt` over the dlt row named in brackets
+    (first passes over dlt's first pass, passes over an existing table over dlt's second), all of
+    one run.
+    """
     base = measures.get("baseline")
-    head = ["scenario", "metric", "median", "min", "max", "requests", "peak RSS", "x baseline", "goal"]
+    head = ["scenario", "metric", "median", "min", "max", "requests", "peak RSS", "x COPY", "x dlt", "goal"]
     rows: list[list[str]] = []
     for m in measures.values():
-        ratio = (
-            f"{m.median / base.median:.2f}"
-            if base is not None and m.metric == "followers/s" and m.values
-            else ""
-        )
+        if m.unmeasured:
+            rows.append([m.scenario, m.metric, f"not measured: {m.unmeasured}", *[""] * 6, m.goal])
+            continue
+        vs_dlt = ratio(m, measures.get(m.anchor)) if m.anchor else ""
+        if vs_dlt:
+            vs_dlt += f" ({m.anchor})"
         fmt = "{:,.0f}" if m.metric == "followers/s" else "{:,.1f}"
         verdict = "" if m.met is None else ("met" if m.met else "NOT met")
         rows.append(
@@ -56,7 +84,8 @@ def format_table(measures: dict[str, Measure]) -> str:
                 fmt.format(max(m.values)),
                 "/".join(sorted({str(r) for r in m.requests})),
                 f"{max(m.rss_kb) / 1024:.0f} MB",
-                ratio,
+                ratio(m, base),
+                vs_dlt,
                 f"{m.goal}: {verdict}" if verdict else m.goal,
             ]
         )
@@ -68,6 +97,22 @@ def format_table(measures: dict[str, Measure]) -> str:
     lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
     notes = [f"- {m.scenario}: {note}" for m in measures.values() for note in m.notes]
     return "\n".join(lines + (["", *notes] if notes else []))
+
+
+def format_goals(goals: list[Goal]) -> str:
+    """The goals against dlt as a Markdown table: each with its figure and verdict."""
+    head = ["goal against dlt", "figure", "verdict"]
+    rows = [
+        [g.text, g.figure, "not judged" if g.met is None else ("met" if g.met else "NOT met")] for g in goals
+    ]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    lines = [
+        "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
+    return "\n".join(
+        lines + ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
+    )
 
 
 def machine(pg_url: str) -> str:

@@ -18,6 +18,13 @@ How it measures, and why:
   of its COMMIT, summed over the run.
 - The baseline is the physical limit: the same Instagram rows binary-COPYed into a table with a
   primary key, in one transaction, measured in the same run on the same server.
+- The peer anchor is dlt (`bench/dlt_anchor.py`): the same simulator pages, loaded with dlt's `merge`
+  on `id` into a dataset of the scenario's database, a first pass (empty dataset) and a second over
+  the unchanged listing, each in a fresh process of its own virtualenv (`.venv-bench-dlt`, made by
+  `make bench`: dlt is no dependency of followersync). Timed like a pass: `pipeline.run`, every page
+  fetched and loaded. Without that venv (`--dlt-python`), the dlt rows read "not measured: why".
+- Every rate is reported over COPY's (`x COPY`) and over dlt's (`x dlt`), all of one run; the goals
+  against dlt are judged in a table of their own.
 - PostgreSQL scenarios each get a throwaway database (created and dropped here); SQLite a temp file.
   Each measured child starts after a CHECKPOINT (when the user may), so that none pays for the
   previous one's writes. Pacing is off (min_request_interval 0) and the daily budget unlimited (0).
@@ -43,14 +50,34 @@ import sqlalchemy as sa
 
 # The measured child, a file of its own (see its docstring); the parent only shares its API key.
 from child import API_KEY
-from report import Measure, format_table, load, machine
+from report import Goal, Measure, format_goals, format_table, load, machine
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-SCENARIOS = ("baseline", "first", "second", "churn", "incremental", "memory", "many", "sqlite", "fleet")
+SCENARIOS = (
+    "baseline",
+    "dlt",
+    "first",
+    "second",
+    "churn",
+    "incremental",
+    "memory",
+    "many",
+    "sqlite",
+    "fleet",
+)
 DEFAULT_SCENARIOS = tuple(s for s in SCENARIOS if s != "fleet")
 # The chained PostgreSQL scenarios: each needs the ones before it as set-up.
 CHAIN = ("first", "second", "churn", "incremental")
 CHILD = Path(__file__).resolve().with_name("child.py")  # started by path: bench/ is not a package
+DLT_ANCHOR = CHILD.with_name("dlt_anchor.py")  # run by the dlt venv's python, never by ours
+DEFAULT_DLT_PYTHON = CHILD.parent.parent / ".venv-bench-dlt" / "bin" / "python"
+DLT_DATASET = "dlt_anchor"
+# The goals against dlt: (scenario, its dlt row, the least ratio, how the goal reads).
+DLT_GOALS = (
+    ("first", "dlt first", 3.0, "first pass >= 3x dlt"),
+    ("second", "dlt second", 4.0, "unchanged pass >= 4x dlt"),
+    ("sqlite", "dlt first", 1.0, "SQLite first pass >= 1.0x dlt (dlt on PostgreSQL)"),
+)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -63,6 +90,8 @@ class Bench:
         self.out = out
         self.tmp = Path(tempfile.mkdtemp(prefix="followersync-bench-"))
         self.measures: dict[str, Measure] = {}
+        self.goals: list[Goal] = []
+        self.dlt_version = ""
         self._accounts = 0
         self._profiles = 0
         self._can_checkpoint: bool | None = None
@@ -198,6 +227,79 @@ class Bench:
             self.progress(f"baseline {rep + 1}: {m.values[-1]:,.0f} rows/s")
         m.notes.append("RSS holds all rows in memory: not comparable")
 
+    def dlt_unavailable(self) -> str:
+        """Why dlt cannot be run ("" when it can), and its version in a note."""
+        python = Path(self.args.dlt_python)
+        if not python.exists():
+            return f"no {python} (`make bench` makes it when it can install dlt)"
+        probe = subprocess.run(
+            [str(python), "-c", "import dlt, psycopg2; print(dlt.__version__)"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode != 0:
+            last = (probe.stderr.strip().splitlines() or ["?"])[-1]
+            return f"dlt not importable with {python} ({last})"
+        self.dlt_version = probe.stdout.strip()
+        return ""
+
+    def dlt_child(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """One dlt pass in a fresh process of the dlt venv; its JSON line."""
+        self.settle()
+        spec = {"base_url": self.sim.base_url, "api_key": API_KEY, "dataset": DLT_DATASET, **spec}
+        proc = subprocess.run(
+            [self.args.dlt_python, str(DLT_ANCHOR)],
+            input=json.dumps(spec),
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=spec["pipelines_dir"],  # dlt looks for its .dlt/ config here: nothing of the checkout
+            env={**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false"},
+        )
+        lines = proc.stdout.strip().splitlines()
+        if proc.returncode != 0 or not lines:
+            raise RuntimeError(f"dlt anchor failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        result: dict[str, Any] = json.loads(lines[-1])
+        return result
+
+    def run_dlt(self) -> None:
+        """dlt's first pass (empty dataset) and second (unchanged listing) per repeat, one database each."""
+        n = self.args.followers
+        first = self.measure("dlt first", "followers/s", goal="the peer anchor: dlt merge, empty dataset")
+        second = self.measure("dlt second", "followers/s", goal="dlt merge, unchanged listing")
+        why = self.dlt_unavailable()
+        if why:
+            first.unmeasured = second.unmeasured = why
+            self.progress(f"dlt not measured: {why}")
+            return
+        account = self.new_account("instagram", n)
+        try:
+            for rep in range(self.args.repeat):
+                with self.database("pg") as url, tempfile.TemporaryDirectory(dir=self.tmp) as workdir:
+                    spec = {"db_url": url, "account_id": account, "pipelines_dir": workdir}
+                    for m in (first, second):
+                        result = self.dlt_child(spec)
+                        self.record(m, result, result["items"] / result["seconds"])
+                        self.progress(f"{m.scenario} {rep + 1}: {m.values[-1]:,.0f} followers/s")
+                    rows, ids = self.query(
+                        url, f"SELECT count(*), count(DISTINCT id) FROM {DLT_DATASET}.followers"
+                    )[0]
+                    second.notes.append(
+                        f"rep {rep + 1}: {rows:,} rows, {ids:,} ids in the dataset after both passes"
+                        f" (expected {n:,}): " + ("exact" if rows == ids == n else "WRONG")
+                    )
+        except RuntimeError as exc:
+            for m in (first, second):
+                m.values.clear()
+                m.unmeasured = "the dlt anchor failed (its error is above the table)"
+            print(exc, file=sys.stderr)
+            return
+        first.notes.append(
+            f"dlt {self.dlt_version}, RESTClient pages of 200 yielded whole, merge on id (delete-insert"
+            " through a staging dataset), insert-values load files; each pass a fresh process"
+        )
+
     def run_chain(self, wanted: set[str]) -> None:
         """first -> second -> churn -> incremental on one PostgreSQL database per repeat."""
         n = self.args.followers
@@ -209,14 +311,19 @@ class Bench:
                 spec = {"kind": "pass", "db_url": url, "sources": [source]}
                 first = self.child({**spec, "mode": "full"})
                 if "first" in wanted:
-                    m = self.measure("first", "followers/s", goal=">= 60,000/s and >= 0.22 x baseline")
+                    m = self.measure(
+                        "first",
+                        "followers/s",
+                        goal=">= 60,000/s and >= 0.22 x baseline",
+                        anchor="dlt first",
+                    )
                     self.record(m, first, first["items"] / first["seconds"])
                     self.progress(f"first {rep + 1}: {m.values[-1]:,.0f} followers/s")
                 if last < 1:
                     continue
                 second = self.child({**spec, "mode": "full"})
                 if "second" in wanted:
-                    m = self.measure("second", "followers/s", goal=">= 80,000/s")
+                    m = self.measure("second", "followers/s", goal=">= 80,000/s", anchor="dlt second")
                     self.record(m, second, second["items"] / second["seconds"])
                     self.progress(f"second {rep + 1}: {m.values[-1]:,.0f} followers/s")
                 if last < 2:
@@ -227,7 +334,12 @@ class Bench:
                 self.sim.follow(account, churn)
                 result = self.child({**spec, "mode": "full"})
                 if "churn" in wanted:
-                    m = self.measure("churn", "followers/s", goal="as fast as `second`; events exact")
+                    m = self.measure(
+                        "churn",
+                        "followers/s",
+                        goal="as fast as `second`; events exact",
+                        anchor="dlt second",
+                    )
                     self.record(m, result, result["items"] / result["seconds"])
                     [run_id] = result["run_ids"]
                     events = dict(
@@ -320,7 +432,7 @@ class Bench:
 
     def run_sqlite(self) -> None:
         n = self.args.followers
-        m = self.measure("sqlite", "followers/s", goal=">= 30,000/s")
+        m = self.measure("sqlite", "followers/s", goal=">= 30,000/s", anchor="dlt first")
         account = self.new_account("instagram", n)
         for rep in range(self.args.repeat):
             with self.database("sqlite") as url:
@@ -392,6 +504,16 @@ class Bench:
             growth = big.median / small.median - 1
             big.notes.append(f"{growth:+.1%} from 100,000")
             big.met = bool(big.met) and growth <= 0.10
+        for scenario, anchor, least, text in DLT_GOALS:
+            ours, theirs = self.measures.get(scenario), self.measures.get(anchor)
+            if ours is None or theirs is None:
+                continue  # one of the two was not asked for
+            if not theirs.values:
+                self.goals.append(Goal(text, f"not measured: {theirs.unmeasured}"))
+                continue
+            times = ours.median / theirs.median
+            figure = f"{times:.2f}x ({ours.median:,.0f} / {theirs.median:,.0f} followers/s)"
+            self.goals.append(Goal(text, figure, times >= least))
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -411,6 +533,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--fleet-sources", type=int, default=100)
     p.add_argument("--fleet-followers", type=int, default=2_000)
     p.add_argument("--fleet-latency", type=float, default=0.05)
+    p.add_argument(
+        "--dlt-python",
+        default=os.environ.get("FOLLOWERSYNC_BENCH_DLT_PYTHON", str(DEFAULT_DLT_PYTHON)),
+        help="the python of a venv with dlt[postgres], for the dlt anchor (`make bench` makes one)",
+    )
     p.add_argument("--json", type=Path, help="also write the measures to this file")
     p.add_argument(
         "--profile",
@@ -424,6 +551,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     if unknown:
         p.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
     args.scenarios = [s for s in SCENARIOS if s in only] if only else list(DEFAULT_SCENARIOS)
+    # Absolute (the dlt child runs in a temp dir), not resolved: a venv's python is a symlink out of it.
+    args.dlt_python = str(Path(args.dlt_python).absolute())
     return args
 
 
@@ -439,6 +568,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         wanted = set(args.scenarios)
         if "baseline" in wanted:
             bench.run_baseline()
+        if "dlt" in wanted:
+            bench.run_dlt()
         if wanted & set(CHAIN):
             bench.run_chain(wanted & set(CHAIN))
         if "memory" in wanted:
@@ -454,6 +585,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.judge()
     print()
     print(format_table(bench.measures))
+    if bench.goals:
+        print()
+        print(format_goals(bench.goals))
     print(f"\ntotal {time.perf_counter() - started:.0f} s; load average at the end: {load()}")
     if args.json is not None:
         args.json.write_text(

@@ -45,7 +45,8 @@ def test_every_scenario_runs_with_tiny_sizes(tmp_path: Path) -> None:
         "--fleet-sources", "2",
         "--fleet-followers", "200",
         "--fleet-latency", "0.001",
-        "--only", "baseline,first,second,churn,incremental,memory,many,sqlite,fleet",
+        "--only", "baseline,dlt,first,second,churn,incremental,memory,many,sqlite,fleet",
+        "--dlt-python", str(tmp_path / "no-dlt" / "python"),  # the dlt rows: "not measured" (see below)
         "--json", str(results),
     ]  # fmt: skip
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False)
@@ -56,6 +57,8 @@ def test_every_scenario_runs_with_tiny_sizes(tmp_path: Path) -> None:
     measures = {m["scenario"]: m for m in json.loads(results.read_text())}
     assert set(measures) == {
         "baseline",
+        "dlt first",
+        "dlt second",
         "first",
         "second",
         "churn",
@@ -66,11 +69,39 @@ def test_every_scenario_runs_with_tiny_sizes(tmp_path: Path) -> None:
         "fleet c1",
         "fleet c16",
     }
-    assert all(m["values"] for m in measures.values())
+    assert all(m["values"] for m in measures.values() if not m["scenario"].startswith("dlt"))
+    assert measures["dlt first"]["unmeasured"].startswith("no ")
+    [dlt_row] = [line for line in proc.stdout.splitlines() if line.startswith("| dlt first ")]
+    assert "| not measured: no " in dlt_row
+    assert "| first pass >= 3x dlt " in proc.stdout  # the goals against dlt: not judged without it
     assert measures["first"]["requests"] == [5]  # 1,000 Instagram followers, pages of 200
     assert any(note.endswith("exact") for note in measures["churn"]["notes"])
     assert measures["incremental"]["requests"] == [2]
     assert _bench_databases() == before  # every throwaway database dropped
+
+
+@pytest.mark.postgres
+def test_the_dlt_anchor_runs_when_make_bench_installed_it(tmp_path: Path) -> None:
+    """The dlt rows and the goals against them, if `make bench` made .venv-bench-dlt (else skipped)."""
+    require_postgres()
+    python = ROOT / ".venv-bench-dlt" / "bin" / "python"
+    probe = [str(python), "-c", "import dlt, psycopg2"]
+    if not python.exists() or subprocess.run(probe, capture_output=True, check=False).returncode:
+        pytest.skip("no .venv-bench-dlt with dlt[postgres] (`make bench` makes it)")
+    results = tmp_path / "bench.json"
+    argv = [
+        sys.executable, str(ROOT / "bench" / "run.py"), "--pg-url", PG_ADMIN_URL,
+        "--followers", "400", "--repeat", "1", "--only", "dlt,first,second,sqlite",
+        "--dlt-python", str(python), "--json", str(results),
+    ]  # fmt: skip
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    measures = {m["scenario"]: m for m in json.loads(results.read_text())}
+    assert measures["dlt first"]["requests"] == measures["dlt second"]["requests"] == [2]
+    assert measures["dlt second"]["notes"][0].endswith("exact")  # merged: 400 rows, 400 ids
+    for goal in ("first pass >= 3x dlt", "unchanged pass >= 4x dlt", "SQLite first pass >= 1.0x dlt"):
+        [line] = [line for line in proc.stdout.splitlines() if line.startswith(f"| {goal}")]
+        assert line.rstrip(" |").endswith(("met", "NOT met")), line
 
 
 @pytest.mark.postgres
