@@ -83,7 +83,7 @@ def format_table(measures: dict[str, Measure]) -> str:
                 fmt.format(min(m.values)),
                 fmt.format(max(m.values)),
                 "/".join(sorted({str(r) for r in m.requests})),
-                f"{max(m.rss_kb) / 1024:.0f} MB",
+                f"{max(m.rss_kb) / 1024:.0f} MB" if m.rss_kb else "",
                 ratio(m, base),
                 vs_dlt,
                 f"{m.goal}: {verdict}" if verdict else m.goal,

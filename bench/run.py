@@ -25,6 +25,8 @@ How it measures, and why:
   fetched and loaded. Without that venv (`--dlt-python`), the dlt rows read "not measured: why".
 - Every rate is reported over COPY's (`x COPY`) and over dlt's (`x dlt`), all of one run; the goals
   against dlt are judged in a table of their own.
+- Start-up (`startup`) is whole processes as cron starts them: `followersync --help` and `status` on a
+  small SQLite database, each the median of STARTUP_RUNS runs, beside a bare `python -c pass`.
 - PostgreSQL scenarios each get a throwaway database (created and dropped here); SQLite a temp file.
   Each measured child starts after a CHECKPOINT (when the user may), so that none pays for the
   previous one's writes. Pacing is off (min_request_interval 0) and the daily budget unlimited (0).
@@ -64,11 +66,13 @@ SCENARIOS = (
     "many",
     "sqlite",
     "fleet",
+    "startup",
 )
 DEFAULT_SCENARIOS = tuple(s for s in SCENARIOS if s != "fleet")
 # The chained PostgreSQL scenarios: each needs the ones before it as set-up.
 CHAIN = ("first", "second", "churn", "incremental")
 CHILD = Path(__file__).resolve().with_name("child.py")  # started by path: bench/ is not a package
+STARTUP_RUNS = 9
 DLT_ANCHOR = CHILD.with_name("dlt_anchor.py")  # run by the dlt venv's python, never by ours
 DEFAULT_DLT_PYTHON = CHILD.parent.parent / ".venv-bench-dlt" / "bin" / "python"
 DLT_DATASET = "dlt_anchor"
@@ -442,6 +446,36 @@ class Bench:
             self.progress(f"sqlite {rep + 1}: {m.values[-1]:,.0f} followers/s")
         m.met = m.median >= 30_000
 
+    def run_startup(self) -> None:
+        """Whole processes, as cron and shell completions start them: `followersync --help`, and
+        `status` on a small SQLite database, each the median of STARTUP_RUNS, next to a bare
+        interpreter measured in the same minutes."""
+        program = Path(sys.executable).with_name("followersync")
+        with tempfile.TemporaryDirectory() as directory:
+            config = Path(directory) / "followersync.toml"
+            url = f"sqlite:///{Path(directory) / 'startup.db'}"
+            config.write_text(
+                f'[database]\nurl = "{url}"\n'
+                '[[sources]]\nname = "brand-ig"\nprovider = "instagram"\naccount_id = "acc_1"\n'
+            )
+            self.prepare(url, [("brand-ig", "instagram", "acc_1")])
+            commands = {
+                "startup python": ([sys.executable, "-c", "pass"], None),
+                "startup --help": ([str(program), "--help"], 100.0),
+                "startup status": ([str(program), "--config", str(config), "status"], 200.0),
+            }
+            for name, (argv, goal) in commands.items():
+                m = self.measure(
+                    name, "ms", higher_is_better=False, goal=f"<= {goal:.0f} ms (median)" if goal else ""
+                )
+                for _ in range(STARTUP_RUNS):
+                    started = time.perf_counter()
+                    subprocess.run(argv, check=True, capture_output=True, cwd=directory)
+                    m.values.append((time.perf_counter() - started) * 1000)
+                if goal is not None:
+                    m.met = m.median <= goal
+                self.progress(f"{name}: {m.median:.0f} ms")
+
     def run_fleet(self) -> None:
         count, each, latency = self.args.fleet_sources, self.args.fleet_followers, self.args.fleet_latency
         sources = [(f"li-{i:03d}", "linkedin", self.new_account("linkedin", each)) for i in range(count)]
@@ -580,6 +614,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.run_sqlite()
         if "fleet" in wanted:
             bench.run_fleet()
+        if "startup" in wanted:
+            bench.run_startup()
     finally:
         bench.close()
     bench.judge()

@@ -45,7 +45,7 @@ def test_every_scenario_runs_with_tiny_sizes(tmp_path: Path) -> None:
         "--fleet-sources", "2",
         "--fleet-followers", "200",
         "--fleet-latency", "0.001",
-        "--only", "baseline,dlt,first,second,churn,incremental,memory,many,sqlite,fleet",
+        "--only", "baseline,dlt,first,second,churn,incremental,memory,many,sqlite,fleet,startup",
         "--dlt-python", str(tmp_path / "no-dlt" / "python"),  # the dlt rows: "not measured" (see below)
         "--json", str(results),
     ]  # fmt: skip
@@ -68,6 +68,9 @@ def test_every_scenario_runs_with_tiny_sizes(tmp_path: Path) -> None:
         "sqlite",
         "fleet c1",
         "fleet c16",
+        "startup python",
+        "startup --help",
+        "startup status",
     }
     assert all(m["values"] for m in measures.values() if not m["scenario"].startswith("dlt"))
     assert measures["dlt first"]["unmeasured"].startswith("no ")
