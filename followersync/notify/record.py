@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from followersync import reports
 from followersync.config import HookConfig, SourceConfig
+from followersync.domain import NOTIFY_EVENTS
 from followersync.notify.payloads import event_record, payload_bodies
 from followersync.store import outbox
 from followersync.store.outbox import FinishedRun, FollowerEvent, NewPayload
@@ -30,15 +31,14 @@ def record_runs(
     runs = outbox.unnotified_runs(conn, source_id)
     if not runs:
         return 0
-    hooks = [hook for hook in hooks if hook.sources is None or source.name in hook.sources]
-    wanted = {event for hook in hooks for event in hook.events}
+    wanted = {event for event in NOTIFY_EVENTS if any(hook.wants(event, source.name) for hook in hooks)}
     payloads: list[NewPayload] = []
     for run in runs:
         events = _run_events(conn, wanted, source, source_id, run)
         if run is runs[-1] and "attention" in wanted:
             events.extend(_attention(conn, source_id, run, now))
         for hook in hooks:
-            chosen = [e for e in events if e["event"] in hook.events]
+            chosen = [e for e in events if hook.wants(e["event"], source.name)]
             for payload_id, count, body in payload_bodies(source.name, run.id, chosen, now):
                 payloads.append(NewPayload(payload_id, hook.name, source_id, run.id, count, body))
     outbox.add_payloads(conn, payloads, now)
