@@ -305,14 +305,18 @@ def parse_since(_ctx: click.Context, _param: click.Parameter, value: str | None)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
+def _since_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--since",
+        metavar="DATE",
+        callback=parse_since,
+        help=f"Only {what} at or after this UTC date (YYYY-MM-DD) or ISO 8601 date-time.",
+    )
+
+
 @report_group.command("unfollows")
 @_source_option("Only the followers of this source.")
-@click.option(
-    "--since",
-    metavar="DATE",
-    callback=parse_since,
-    help="Only unfollows at or after this UTC date (YYYY-MM-DD) or ISO 8601 date-time.",
-)
+@_since_option("unfollows")
 @_format_option("table", "csv", "json")
 @click.pass_obj
 def unfollows_command(g: Globals, source: str | None, since: datetime | None, fmt: str) -> None:
@@ -413,12 +417,7 @@ def growth_command(g: Globals, source: str | None, days: int, fmt: str, output: 
 
 @report_group.command("changes")
 @_source_option("Only the followers of this source.")
-@click.option(
-    "--since",
-    metavar="DATE",
-    callback=parse_since,
-    help="Only changes at or after this UTC date (YYYY-MM-DD) or ISO 8601 date-time.",
-)
+@_since_option("changes")
 @_format_option("table", "csv", "json")
 @click.pass_obj
 def changes_command(g: Globals, source: str | None, since: datetime | None, fmt: str) -> None:
