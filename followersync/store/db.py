@@ -88,7 +88,7 @@ def alembic_config(bind: sa.Engine | sa.Connection) -> AlembicConfig:
 
 # The newest migration's revision. Kept here so that a sync can check its schema without loading
 # alembic; tests/test_migrations.py proves it equals alembic's head.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 
 def head_revision(engine: sa.Engine | None = None) -> str:

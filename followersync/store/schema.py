@@ -4,6 +4,7 @@ Layout (the README's "The database" names the public relations; the views live i
 
     sources ─┬─ followers (one row per source and follower: first/last seen, missing_since, unfollowed_at)
              ├─ follow_events (baseline / follow / unfollow)
+             ├─ daily_growth (the events' sums per UTC day, for v_follower_growth_daily)
              ├─ sync_passes (a pass from the first page to `cursor: null`, possibly over several runs)
              ├─ sync_runs (one invocation's work on a source)
              └─ sync_checkpoints (the cursor of a full pass in progress)
@@ -188,6 +189,21 @@ follow_events = sa.Table(
         postgresql_where=sa.text("event = 'unfollow'"),
         sqlite_where=sa.text("event = 'unfollow'"),
     ),
+)
+
+# The events' sums per source and UTC day, written by the same statements and transactions as the
+# events themselves (the page writers and unfollow confirmation), so that `v_follower_growth_daily`
+# reads a row per day instead of every event of every source (README, "The database"). `net` is the
+# day's baseline and follow events minus its unfollow events, `gained` its follow events, `lost` its
+# unfollow events. A day without events has no row.
+daily_growth = sa.Table(
+    "daily_growth",
+    metadata,
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("sources.id"), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("net", sa.Integer, nullable=False),
+    sa.Column("gained", sa.Integer, nullable=False),
+    sa.Column("lost", sa.Integer, nullable=False),
 )
 
 account_leases = sa.Table(

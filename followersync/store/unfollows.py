@@ -24,10 +24,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
-from followersync.store.schema import follow_events, followers
+from followersync.store.dialects import insert, utc_day
+from followersync.store.schema import daily_growth, follow_events, followers
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ def _confirm(conn: sa.Connection, which: sa.ColumnElement[bool], run_id: int, no
     """Unfollow the followers `which` selects, dated when they were first missed (else `now`)."""
     f = followers.c
     since = sa.func.coalesce(f.missing_since, sa.literal(now, follow_events.c.occurred_at.type))
+    _add_to_daily_growth(conn, which, since)
     conn.execute(
         follow_events.insert().from_select(
             ["source_id", "follower_id", "event", "occurred_at", "run_id"],
@@ -122,3 +125,25 @@ def _confirm(conn: sa.Connection, which: sa.ColumnElement[bool], run_id: int, no
         followers.update().where(which).values(unfollowed_at=since, missing_since=None, missed_passes=0)
     )
     return int(result.rowcount)
+
+
+def _add_to_daily_growth(
+    conn: sa.Connection, which: sa.ColumnElement[bool], since: sa.ColumnElement[Any]
+) -> None:
+    """Count the unfollows about to be confirmed in their days' sums (`daily_growth`): each on the day
+    it is dated, the day its follower was first missed, which may be a day already summed."""
+    f, g = followers.c, daily_growth.c
+    day = utc_day(conn, since)
+    lost = sa.func.count()
+    per_day = (
+        sa.select(f.source_id, day, -lost, sa.literal(0, sa.Integer), lost)
+        .where(which)
+        .group_by(f.source_id, day)
+    )
+    stmt = insert(conn, daily_growth).from_select(["source_id", "day", "net", "gained", "lost"], per_day)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[g.source_id, g.day],
+            set_={"net": g.net + stmt.excluded.net, "lost": g.lost + stmt.excluded.lost},
+        )
+    )

@@ -41,62 +41,42 @@ JOIN sources s ON s.id = e.source_id
 # total of baseline + follow - unfollow events; `gained` counts follow events only (a baseline is not
 # growth; a refollow is), `lost` counts unfollow events. A confirmed unfollow's event is dated when
 # the follower was first missed, so confirming it can change a recent day's figures.
+# It reads the events' daily sums (`daily_growth`), never the events, and is built so that a filter on
+# `source` reaches the sources table before anything is summed: the running total is partitioned by
+# the source's name, which lets both databases apply `WHERE source = ...` first (README, "The
+# database": one source's year or every source's last quarter in milliseconds at millions of events).
 V_FOLLOWER_GROWTH_DAILY = {
     "postgresql": """
 CREATE VIEW v_follower_growth_daily AS
-WITH daily AS (
-    SELECT source_id,
-           (occurred_at AT TIME ZONE 'UTC')::date AS day,
-           count(*) FILTER (WHERE event IN ('baseline', 'follow'))
-             - count(*) FILTER (WHERE event = 'unfollow') AS net,
-           count(*) FILTER (WHERE event = 'follow') AS gained,
-           count(*) FILTER (WHERE event = 'unfollow') AS lost
-    FROM follow_events
-    GROUP BY source_id, (occurred_at AT TIME ZONE 'UTC')::date
-),
-days AS (
-    SELECT b.source_id, g.day::date AS day
-    FROM (SELECT source_id, min(day) AS first_day FROM daily GROUP BY source_id) b
-    CROSS JOIN LATERAL generate_series(
-        b.first_day::timestamp,
-        GREATEST(b.first_day, (now() AT TIME ZONE 'UTC')::date)::timestamp,
-        interval '1 day'
-    ) AS g(day)
-)
 SELECT s.name AS source,
-       d.day AS day,
-       (sum(COALESCE(dl.net, 0)) OVER (PARTITION BY d.source_id ORDER BY d.day))::bigint AS followers,
-       COALESCE(dl.gained, 0)::bigint AS gained,
-       COALESCE(dl.lost, 0)::bigint AS lost
-FROM days d
-JOIN sources s ON s.id = d.source_id
-LEFT JOIN daily dl ON dl.source_id = d.source_id AND dl.day = d.day
+       d.day::date AS day,
+       (sum(COALESCE(g.net, 0)) OVER (PARTITION BY s.name ORDER BY d.day))::bigint AS followers,
+       COALESCE(g.gained, 0)::bigint AS gained,
+       COALESCE(g.lost, 0)::bigint AS lost
+FROM sources s
+CROSS JOIN LATERAL (SELECT min(day) AS first_day FROM daily_growth WHERE source_id = s.id) f
+CROSS JOIN LATERAL generate_series(
+    f.first_day::timestamp,
+    GREATEST(f.first_day, (now() AT TIME ZONE 'UTC')::date)::timestamp,
+    interval '1 day'
+) AS d(day)
+LEFT JOIN daily_growth g ON g.source_id = s.id AND g.day = d.day::date
 """,
     "sqlite": """
 CREATE VIEW v_follower_growth_daily AS
-WITH RECURSIVE daily AS (
-    SELECT source_id,
-           date(occurred_at) AS day,
-           sum(CASE WHEN event IN ('baseline', 'follow') THEN 1 WHEN event = 'unfollow' THEN -1 ELSE 0 END)
-             AS net,
-           sum(CASE WHEN event = 'follow' THEN 1 ELSE 0 END) AS gained,
-           sum(CASE WHEN event = 'unfollow' THEN 1 ELSE 0 END) AS lost
-    FROM follow_events
-    GROUP BY source_id, date(occurred_at)
-),
-days(source_id, day) AS (
-    SELECT source_id, min(day) FROM daily GROUP BY source_id
+WITH RECURSIVE calendar(day) AS (
+    SELECT min(day) FROM daily_growth
     UNION ALL
-    SELECT source_id, date(day, '+1 day') FROM days WHERE day < date('now')
+    SELECT date(day, '+1 day') FROM calendar WHERE day < date('now')
 )
 SELECT s.name AS source,
-       d.day AS day,
-       sum(COALESCE(dl.net, 0)) OVER (PARTITION BY d.source_id ORDER BY d.day) AS followers,
-       COALESCE(dl.gained, 0) AS gained,
-       COALESCE(dl.lost, 0) AS lost
-FROM days d
-JOIN sources s ON s.id = d.source_id
-LEFT JOIN daily dl ON dl.source_id = d.source_id AND dl.day = d.day
+       c.day AS day,
+       sum(COALESCE(g.net, 0)) OVER (PARTITION BY s.name ORDER BY c.day) AS followers,
+       COALESCE(g.gained, 0) AS gained,
+       COALESCE(g.lost, 0) AS lost
+FROM sources s
+JOIN calendar c ON c.day >= (SELECT min(day) FROM daily_growth WHERE source_id = s.id)
+LEFT JOIN daily_growth g ON g.source_id = s.id AND g.day = c.day
 """,
 }
 

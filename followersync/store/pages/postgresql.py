@@ -2,12 +2,12 @@
 
 The page travels as one parameter, the JSON array of its items exactly as the API sent them, and one
 statement (data-modifying CTEs) parses it, upserts the profiles and the relationships, writes the
-events, the run counters and the checkpoint. The upsert's RETURNING says which followers are new, so
-nothing is looked up beforehand, and every row is found through its primary key by ON CONFLICT, never
-through a plan built on statistics that a pass makes stale (a SELECT of the page's followers had a
-plan that scanned the source's whole index: each page slower than the last). No per-row statement
-and no per-item Python work, and the page commits asynchronously (`_ASYNC_COMMIT` says why that is
-as safe).
+events and their day's sums, the run counters and the checkpoint. The upsert's RETURNING says which
+followers are new, so nothing is looked up beforehand, and every row is found through its primary
+key by ON CONFLICT, never through a plan built on statistics that a pass makes stale (a SELECT of the
+page's followers had a plan that scanned the source's whole index: each page slower than the last).
+No per-row statement and no per-item Python work, and the page commits asynchronously
+(`_ASYNC_COMMIT` says why that is as safe).
 """
 
 from __future__ import annotations
@@ -57,12 +57,12 @@ _ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true)"
 
 
 def _without_comments(sql: str) -> str:
-    """`sql` without its `--` comments and blank lines. They are for the reader of this file; the
-    driver converts and caches a statement only up to 4 kB of text (psycopg's
+    """`sql` without its `--` comments, indentation and blank lines. They are for the reader of this
+    file; the driver converts and caches a statement only up to 4 kB of text (psycopg's
     MAX_CACHED_STATEMENT_LENGTH), and a page statement converted anew for every page costs ~5% of a
-    pass over an unchanged listing."""
-    lines = (re.sub(r"\s*--.*$", "", line) for line in sql.splitlines())
-    return "\n".join(line for line in lines if line.strip())
+    pass over an unchanged listing. (No string literal of the statement spans lines.)"""
+    lines = (re.sub(r"\s*--.*$", "", line).strip() for line in sql.splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 @cache
@@ -162,6 +162,12 @@ WITH page AS MATERIALIZED (
     SELECT count(*) FILTER (WHERE event = 'follow') AS new,
            count(*) FILTER (WHERE event = 'baseline') AS baseline
     FROM arrivals
+), growth AS (
+    -- The day's sums of events (daily_growth in store/schema.py): a page's events are all of `now`.
+    INSERT INTO daily_growth AS g (source_id, day, net, gained, lost)
+    SELECT %(source_id)s::integer, (%(now)s AT TIME ZONE 'UTC')::date, new + baseline, new, 0
+    FROM tally WHERE new + baseline > 0
+    ON CONFLICT (source_id, day) DO UPDATE SET net = g.net + excluded.net, gained = g.gained + excluded.gained
 ), counters AS (
     UPDATE sync_runs
     -- followers_new counts `follow` events only: a first sync's baseline is not growth.

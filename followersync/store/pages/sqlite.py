@@ -86,6 +86,11 @@ def _sqlite_follower_sql(full: bool) -> str:
 _SQLITE_EVENT = (
     "INSERT INTO follow_events (source_id, follower_id, event, occurred_at, run_id) VALUES (?, ?, ?, ?, ?)"
 )
+# The day's sums of events (daily_growth in store/schema.py): a page's events are all of `at`.
+_SQLITE_GROWTH = (
+    "INSERT INTO daily_growth (source_id, day, net, gained, lost) VALUES (?, date(?), ?, ?, 0)"
+    " ON CONFLICT (source_id, day) DO UPDATE SET net = net + excluded.net, gained = gained + excluded.gained"
+)
 ChangeRow = tuple[str, str, str, str | None, str | None, Any, int]
 """A `profile_changes` row: provider, follower_id, field, old_value, new_value, changed_at, run_id."""
 _SQLITE_CHANGE = (
@@ -181,9 +186,10 @@ def _merge(conn: sa.Connection, ctx: PassContext, rows: PageRows, now: datetime)
         for i in ids
         if i not in known or known[i] is not None
     ]
+    new = sum(1 for event in events if event[2] == "follow")
     if events:
         conn.exec_driver_sql(_SQLITE_EVENT, events)
-    new = sum(1 for event in events if event[2] == "follow")
+        conn.exec_driver_sql(_SQLITE_GROWTH, (source_id, at, len(events), new))
     return new, len(events) - new
 
 
