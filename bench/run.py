@@ -67,6 +67,7 @@ SCENARIOS = (
     "sqlite",
     "fleet",
     "startup",
+    "growth",
 )
 DEFAULT_SCENARIOS = tuple(s for s in SCENARIOS if s != "fleet")
 # The chained PostgreSQL scenarios: each needs the ones before it as set-up.
@@ -476,6 +477,56 @@ class Bench:
                     m.met = m.median <= goal
                 self.progress(f"{name}: {m.median:.0f} ms")
 
+    def run_growth(self) -> None:
+        """v_follower_growth_daily at fleet scale, on each database: the view of revision 0004 (every
+        event summed) and, after the upgrade, the newest (the daily sums); bench/growth.py says how."""
+        import growth
+
+        from followersync.store import db
+
+        scale = self.args.growth_scale
+        for kind in ("pg", "sqlite"):
+            events = growth.events_total(kind, scale)
+            with self.database(kind) as url:
+                engine = db.create_engine(url)
+                try:
+                    db.migrate(engine, "0004")
+                    started = time.perf_counter()
+                    growth.build(engine, kind, scale)
+                    built = time.perf_counter() - started
+                    self.progress(f"growth {kind}: {events:,} events written in {built:.0f} s")
+                    before = growth.time_queries(engine)
+                    before_rows = growth.whole_view(engine)
+                    self.settle()
+                    started = time.perf_counter()
+                    db.migrate(engine)
+                    upgrade = time.perf_counter() - started
+                    after = growth.time_queries(engine)
+                    exact = growth.whole_view(engine) == before_rows
+                finally:
+                    engine.dispose()
+            m = self.measure(f"growth {kind} upgrade", "s", higher_is_better=False)
+            m.values.append(upgrade)
+            m.notes.append(
+                f"migration 0005 summing {events:,} events of {growth.SOURCES} sources over {growth.DAYS}"
+                f" days; the view's {len(before_rows):,} rows after it equal those before: "
+                + ("exact" if exact else "WRONG")
+            )
+            for name, values in after.items():
+                goal = growth.GOALS_MS.get(name)
+                m = self.measure(
+                    f"growth {kind} {name}",
+                    "ms",
+                    higher_is_better=False,
+                    goal=f"<= {goal:.0f} ms (median)" if goal else "",
+                )
+                m.values.extend(values)
+                was = growth.median(before[name])
+                m.notes.append(f"before the daily sums (revision 0004): {was:,.1f} ms")
+                if goal is not None:
+                    m.met = m.median <= goal and exact
+                self.progress(f"growth {kind} {name}: {m.median:.1f} ms")
+
     def run_fleet(self) -> None:
         count, each, latency = self.args.fleet_sources, self.args.fleet_followers, self.args.fleet_latency
         sources = [(f"li-{i:03d}", "linkedin", self.new_account("linkedin", each)) for i in range(count)]
@@ -568,6 +619,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--fleet-followers", type=int, default=2_000)
     p.add_argument("--fleet-latency", type=float, default=0.05)
     p.add_argument(
+        "--growth-scale",
+        type=float,
+        default=1.0,
+        help="the growth data set's size (1: 12.3 million events on PostgreSQL, 2 million on SQLite)",
+    )
+    p.add_argument(
         "--dlt-python",
         default=os.environ.get("FOLLOWERSYNC_BENCH_DLT_PYTHON", str(DEFAULT_DLT_PYTHON)),
         help="the python of a venv with dlt[postgres], for the dlt anchor (`make bench` makes one)",
@@ -616,6 +673,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.run_fleet()
         if "startup" in wanted:
             bench.run_startup()
+        if "growth" in wanted:
+            bench.run_growth()
     finally:
         bench.close()
     bench.judge()

@@ -45,7 +45,8 @@ def test_every_scenario_runs_with_tiny_sizes(tmp_path: Path) -> None:
         "--fleet-sources", "2",
         "--fleet-followers", "200",
         "--fleet-latency", "0.001",
-        "--only", "baseline,dlt,first,second,churn,incremental,memory,many,sqlite,fleet,startup",
+        "--growth-scale", "0.002",
+        "--only", "baseline,dlt,first,second,churn,incremental,memory,many,sqlite,fleet,startup,growth",
         "--dlt-python", str(tmp_path / "no-dlt" / "python"),  # the dlt rows: "not measured" (see below)
         "--json", str(results),
     ]  # fmt: skip
@@ -71,6 +72,11 @@ def test_every_scenario_runs_with_tiny_sizes(tmp_path: Path) -> None:
         "startup python",
         "startup --help",
         "startup status",
+        *(
+            f"growth {kind} {name}"
+            for kind in ("pg", "sqlite")
+            for name in ("upgrade", "one source, a year", "all sources, 90 days", "report growth")
+        ),
     }
     assert all(m["values"] for m in measures.values() if not m["scenario"].startswith("dlt"))
     assert measures["dlt first"]["unmeasured"].startswith("no ")
@@ -80,6 +86,8 @@ def test_every_scenario_runs_with_tiny_sizes(tmp_path: Path) -> None:
     assert measures["first"]["requests"] == [5]  # 1,000 Instagram followers, pages of 200
     assert any(note.endswith("exact") for note in measures["churn"]["notes"])
     assert measures["incremental"]["requests"] == [2]
+    for kind in ("pg", "sqlite"):  # the growth views before and after the daily sums agree
+        assert measures[f"growth {kind} upgrade"]["notes"][0].endswith("exact")
     assert _bench_databases() == before  # every throwaway database dropped
 
 
