@@ -126,13 +126,13 @@ WITH page AS MATERIALIZED (
     -- inserted after our snapshot has no old values here (`old` IS NULL): a change between its
     -- listing and ours is not recorded.
     INSERT INTO profile_changes (provider, follower_id, field, old_value, new_value, changed_at, run_id)
-    SELECT '{provider}', p.id, c.field, c.old, c.new, %(now)s, %(run_id)s::integer
+    SELECT '{provider}', p.id, c.field, c.old, c.new, %(now)s, %(run_id)s::int
     FROM profiles p, unnest(ARRAY[{fields}], p.old, p.new) AS c (field, old, new)
     WHERE p.old IS NOT NULL AND c.old IS DISTINCT FROM c.new
 ), seen AS (
     INSERT INTO followers AS f
         (source_id, follower_id, first_seen_at, last_seen_at, last_seen_pass_id, unfollowed_at)
-    SELECT %(source_id)s::integer, id, %(now)s, %(now)s, %(seen_by)s::integer, NULL FROM page
+    SELECT %(source_id)s::int, id, %(now)s, %(now)s, %(seen_by)s::int, NULL FROM page
     -- Listed again: whoever was missing is not any more (no event: they never left).
     ON CONFLICT (source_id, follower_id) DO UPDATE
     SET last_seen_at = excluded.last_seen_at, missing_since = NULL, missed_passes = 0{seen_by}
@@ -146,7 +146,7 @@ WITH page AS MATERIALIZED (
     -- for the same reason as above: ON CONFLICT finds each row through the primary key.
     INSERT INTO followers AS f
         (source_id, follower_id, first_seen_at, last_seen_at, last_seen_pass_id, unfollowed_at)
-    SELECT %(source_id)s::integer, id, %(now)s, %(now)s, %(seen_by)s::integer, NULL
+    SELECT %(source_id)s::int, id, %(now)s, %(now)s, %(seen_by)s::int, NULL
     FROM (SELECT id FROM page EXCEPT SELECT follower_id FROM seen) AS missing
     ON CONFLICT (source_id, follower_id) DO UPDATE
     SET unfollowed_at = NULL, last_seen_at = excluded.last_seen_at{seen_by}
@@ -157,7 +157,7 @@ WITH page AS MATERIALIZED (
     SELECT follower_id, 'follow' FROM back
 ), events AS (
     INSERT INTO follow_events (source_id, follower_id, event, occurred_at, run_id)
-    SELECT %(source_id)s::integer, follower_id, event, %(now)s, %(run_id)s::integer FROM arrivals
+    SELECT %(source_id)s::int, follower_id, event, %(now)s, %(run_id)s::int FROM arrivals
 ), tally AS (
     SELECT count(*) FILTER (WHERE event = 'follow') AS new,
            count(*) FILTER (WHERE event = 'baseline') AS baseline
@@ -165,7 +165,7 @@ WITH page AS MATERIALIZED (
 ), growth AS (
     -- The day's sums of events (daily_growth in store/schema.py): a page's events are all of `now`.
     INSERT INTO daily_growth AS g (source_id, day, net, gained, lost)
-    SELECT %(source_id)s::integer, (%(now)s AT TIME ZONE 'UTC')::date, new + baseline, new, 0
+    SELECT %(source_id)s::int, (%(now)s AT TIME ZONE 'UTC')::date, new + baseline, new, 0
     FROM tally WHERE new + baseline > 0
     ON CONFLICT (source_id, day) DO UPDATE SET net = g.net + excluded.net, gained = g.gained + excluded.gained
 ), counters AS (
