@@ -40,7 +40,7 @@ bench: $(STAMP)
 		&& $(DLT_VENV)/bin/python -m pip install --quiet 'dlt[postgres]==1.31.*' \
 		&& touch $(DLT_STAMP); } \
 		|| echo "make bench: dlt could not be installed into $(DLT_VENV); the bench runs without it" >&2
-	$(BIN)/python bench/run.py --dlt-python $(DLT_VENV)/bin/python $(BENCH_ARGS)
+	$(BIN)/python bench/run.py --dlt-python $(DLT_VENV)/bin/python --record bench/RESULTS.md $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DLT_VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -148,3 +148,14 @@ def load() -> str:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         return "unknown"
+
+
+def record(path: Path, title: str, output: str) -> None:
+    """Put a run's whole output into the results file `path` as a section of its own, `title`,
+    above the earlier dated sections (the newest first), so that `make bench` leaves its figures
+    where they are read."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    section = f"## {title}\n\nWritten by the run itself:\n\n```\n{output.rstrip()}\n```\n\n"
+    lines = text.splitlines(keepends=True)
+    at = next((i for i, line in enumerate(lines) if line.startswith("## 20")), len(lines))
+    path.write_text("".join(lines[:at]) + section + "".join(lines[at:]), encoding="utf-8")

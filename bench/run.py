@@ -52,7 +52,7 @@ import sqlalchemy as sa
 
 # The measured child, a file of its own (see its docstring); the parent only shares its API key.
 from child import API_KEY
-from report import Goal, Measure, format_goals, format_table, load, machine
+from report import Goal, Measure, format_goals, format_table, load, machine, record
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SCENARIOS = (
@@ -631,6 +631,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     p.add_argument("--json", type=Path, help="also write the measures to this file")
     p.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="also put the whole output into FILE as a dated section, newest first (make bench:"
+        " bench/RESULTS.md)",
+    )
+    p.add_argument(
         "--profile",
         type=Path,
         metavar="DIR",
@@ -650,9 +657,15 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    print(machine(args.pg_url))
-    print(f"command: python bench/run.py {' '.join(argv)}".rstrip())
-    print(f"followers {args.followers:,}, repeats {args.repeat}, scenarios {', '.join(args.scenarios)}")
+    output: list[str] = []
+
+    def say(text: str = "") -> None:
+        print(text)
+        output.append(text)
+
+    say(machine(args.pg_url))
+    say(f"command: python bench/run.py {' '.join(argv)}".rstrip())
+    say(f"followers {args.followers:,}, repeats {args.repeat}, scenarios {', '.join(args.scenarios)}")
     bench = Bench(args)
     started = time.perf_counter()
     try:
@@ -678,12 +691,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         bench.close()
     bench.judge()
-    print()
-    print(format_table(bench.measures))
+    say()
+    say(format_table(bench.measures))
     if bench.goals:
-        print()
-        print(format_goals(bench.goals))
-    print(f"\ntotal {time.perf_counter() - started:.0f} s; load average at the end: {load()}")
+        say()
+        say(format_goals(bench.goals))
+    say(f"\ntotal {time.perf_counter() - started:.0f} s; load average at the end: {load()}")
+    if args.record is not None:
+        title = f"{datetime.now(UTC):%Y-%m-%d}: make bench ({', '.join(args.scenarios)})"
+        record(args.record, title, "\n".join(output))
+        print(f"\nrecorded in {args.record}")
     if args.json is not None:
         args.json.write_text(
             json.dumps([m.__dict__ | {"median": m.median} for m in bench.measures.values()], indent=2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -34,10 +35,13 @@ def test_every_scenario_runs_with_tiny_sizes(tmp_path: Path) -> None:
     require_postgres()
     before = _bench_databases()
     results = tmp_path / "bench.json"
+    recorded = tmp_path / "RESULTS.md"
+    recorded.write_text("# Benchmark results\n\n## Commands\n\nmake bench\n\n## 2026-01-01: older\n\nold\n")
     argv = [
         sys.executable,
         str(ROOT / "bench" / "run.py"),
         "--pg-url", PG_ADMIN_URL,
+        "--record", str(recorded),
         "--followers", "1000",
         "--repeat", "1",
         "--many-sources", "3",
@@ -89,6 +93,12 @@ def test_every_scenario_runs_with_tiny_sizes(tmp_path: Path) -> None:
     for kind in ("pg", "sqlite"):  # the growth views before and after the daily sums agree
         assert measures[f"growth {kind} upgrade"]["notes"][0].endswith("exact")
     assert _bench_databases() == before  # every throwaway database dropped
+    # The run's output, table and goals included, as the newest dated section of the results file.
+    sections = recorded.read_text().split("\n## ")
+    assert sections[1] == "Commands\n\nmake bench\n"
+    assert sections[2].startswith(f"{datetime.now(UTC):%Y-%m-%d}: make bench (baseline, dlt, first,")
+    assert proc.stdout.split("\nrecorded in ")[0].strip() in sections[2]
+    assert sections[3] == "2026-01-01: older\n\nold\n"
 
 
 @pytest.mark.postgres
