@@ -13,7 +13,6 @@ from typing import Literal
 
 import click
 import sqlalchemy as sa
-import structlog
 
 from followersync import logging as fslogging
 from followersync.config import ConfigError, Settings, load_settings
@@ -51,7 +50,7 @@ class Globals:
         fslogging.register_secret(settings.api.api_key)
         password = sa.make_url(settings.database.url).password
         fslogging.register_secret(str(password) if password else None)
-        log = structlog.get_logger("followersync")
+        log = fslogging.get_logger("followersync")
         for warning in settings.warnings:
             log.warning("config.warning", message=warning)
         return settings

@@ -22,8 +22,8 @@ from typing import Any
 
 import click
 import sqlalchemy as sa
-import structlog
 
+from followersync import logging as fslogging
 from followersync import reports
 from followersync.cli.chart import DEFAULT_CHART_PATH, INSTALL_CHARTS, charts_missing, draw_growth_chart
 from followersync.cli.common import Globals, UsageProblem, open_database
@@ -32,7 +32,7 @@ from followersync.clock import SystemClock
 from followersync.config import Settings, SourceConfig, SyncSettings
 from followersync.store import runs
 
-log = structlog.get_logger("followersync.reports")
+log = fslogging.get_logger("followersync.reports")
 
 
 UNFOLLOW_FIELDS = ("source", "follower_id", "name", "handle", "unfollowed_at")
