@@ -24,7 +24,7 @@ import click
 import sqlalchemy as sa
 
 from followersync import logging as fslogging
-from followersync import reports
+from followersync import reports, status
 from followersync.cli.chart import DEFAULT_CHART_PATH, INSTALL_CHARTS, charts_missing, draw_growth_chart
 from followersync.cli.common import Globals, UsageProblem, open_database
 from followersync.cli.render import Column, column, duration, emit, human, jsonable
@@ -124,9 +124,9 @@ def status_command(g: Globals, fmt: str) -> None:
         click.echo("\n\n".join(status_block(s, settings.sync) for s in states))
 
 
-def never_synced(source: SourceConfig) -> reports.SourceStatus:
+def never_synced(source: SourceConfig) -> status.SourceStatus:
     """A configured source the database does not know yet: no followers, no runs."""
-    return reports.SourceStatus(
+    return status.SourceStatus(
         source=source.name,
         provider=source.provider,
         account_id=source.account_id,
@@ -146,14 +146,14 @@ def never_synced(source: SourceConfig) -> reports.SourceStatus:
     )
 
 
-def confirmation_due(s: reports.SourceStatus, sync: SyncSettings) -> datetime | None:
+def confirmation_due(s: status.SourceStatus, sync: SyncSettings) -> datetime | None:
     """When the full pass that confirms or clears the missing followers is due (None: none missing)."""
     if not s.missing or s.last_full_pass_at is None:
         return None
     return sync.full_pass_due(s.last_full_pass_at, s.missing)
 
 
-def status_record(s: reports.SourceStatus, sync: SyncSettings) -> dict[str, Any]:
+def status_record(s: status.SourceStatus, sync: SyncSettings) -> dict[str, Any]:
     """A source's status as its JSON object (README, "Reports and status"): contract fields first."""
     record = {
         "source": s.source,
@@ -166,7 +166,7 @@ def status_record(s: reports.SourceStatus, sync: SyncSettings) -> dict[str, Any]
         "notifications_pending": s.notifications_pending,
         "last_full_pass_at": s.last_full_pass_at,
         "checkpoint": dataclasses.asdict(s.checkpoint) if s.checkpoint else None,
-        "attention": reports.attention(s),
+        "attention": status.attention(s),
         "gained_7d": s.gained_7d,
         "lost_7d": s.lost_7d,
         "lease": dataclasses.asdict(s.lease) if s.lease else None,
@@ -177,14 +177,14 @@ def status_record(s: reports.SourceStatus, sync: SyncSettings) -> dict[str, Any]
     return result
 
 
-def status_block(s: reports.SourceStatus, sync: SyncSettings) -> str:
+def status_block(s: status.SourceStatus, sync: SyncSettings) -> str:
     whose = f", followers of {s.user_id}" if s.user_id else ""
     lines = [f"{s.source}  ({s.provider}, account {s.account_id}{whose})"]
 
     def row(label: str, text: str) -> None:
         lines.append(f"  {label:<16} {text}")
 
-    row("followers now", f"{s.followers}  (+{s.gained_7d} / -{s.lost_7d} in {reports.RECENT_DAYS} days)")
+    row("followers now", f"{s.followers}  (+{s.gained_7d} / -{s.lost_7d} in {status.RECENT_DAYS} days)")
     due = confirmation_due(s, sync)
     if due is not None and s.missing_since is not None:
         row(
@@ -216,7 +216,7 @@ def status_block(s: reports.SourceStatus, sync: SyncSettings) -> str:
         row("notifications", f"{s.notifications_pending} waiting for delivery{given_up}")
     if s.lease is not None:
         row("syncing now", f"held by {s.lease.holder} until {human(s.lease.expires_at)} UTC")
-    note = reports.attention(s)
+    note = status.attention(s)
     if note:
         lines.append(f"  ! {note}")
     return "\n".join(lines)
