@@ -23,7 +23,7 @@ from followersync.config import HookConfig
 from followersync.notify.payloads import MAX_EVENTS
 from followersync.simulator import Fault
 from followersync.worker import Fleet
-from tests.harness import Harness
+from tests.harness import Harness, source_states
 from tests.receiver import Receiver
 from tests.sim_support import IG, LI, MakeSim
 
@@ -181,8 +181,7 @@ def test_a_failing_receiver_gets_every_payload_as_first_written(h: Harness, rece
 
 
 def reports_status(h: Harness) -> list[status.SourceStatus]:
-    with h.engine.connect() as conn:
-        return reports.status(conn, [h.ids[LI.name]], h.clock.now())
+    return source_states(h.engine, [h.ids[LI.name]], h.clock.now())
 
 
 def test_a_payload_is_given_up_after_a_day_and_status_says_so(h: Harness, receiver: Receiver) -> None:

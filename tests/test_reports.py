@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from followersync import reports, status
+from followersync.config import sqlite_file
 from followersync.domain import CREDENTIAL_TYPES
 from followersync.simulator import Fault
-from followersync.store import runs
-from tests.harness import Harness
+from followersync.store import runs, sqlite_status
+from tests.harness import Harness, source_states
 from tests.sim_support import IG, LI, MakeSim, serving
 
 DAYS_AGO = 4
@@ -84,8 +85,7 @@ def detail(value: Any) -> Any:
 def test_status_says_what_the_tables_say(db_url: str) -> None:
     with history(db_url) as h:
         now = datetime.now(UTC)
-        with h.engine.connect() as conn:
-            states = reports.status(conn, [h.ids[LI.name], h.ids[IG.name]], now)
+        states = source_states(h.engine, [h.ids[LI.name], h.ids[IG.name]], now)
         assert [s.source for s in states] == [LI.name, IG.name]
         for s in states:
             [last] = h.query(
@@ -133,8 +133,7 @@ def test_status_counts_failures_in_a_row(db_url: str, make_sim: MakeSim) -> None
     try:
 
         def state() -> status.SourceStatus:
-            with h.engine.connect() as conn:
-                [s] = reports.status(conn, [h.ids[IG.name]], h.clock.now())
+            [s] = source_states(h.engine, [h.ids[IG.name]], h.clock.now())
             return s
 
         sim.inject(Fault.error("errors/feature_not_implemented"), account_id=IG.account_id, times=-1)
@@ -214,8 +213,7 @@ def test_a_wrong_api_key_is_reported_as_such(db_url: str, make_sim: MakeSim) -> 
     try:
         [result] = h.sync()
         assert (result.status, result.error_type) == ("failed", "errors/missing_credentials")
-        with h.engine.connect() as conn:
-            [state] = reports.status(conn, [h.ids[LI.name]], h.clock.now())
+        [state] = source_states(h.engine, [h.ids[LI.name]], h.clock.now())
         assert status.attention(state) == (
             "check POSTPRESS_API_KEY: the API did not accept the key (errors/missing_credentials); "
             "if the key is right, reconnect the account in postpress (account acc_li_1)"
@@ -321,7 +319,12 @@ def test_unfollows_and_growth_say_what_the_views_say(db_url: str) -> None:
         ]
 
 
-def test_a_dead_run_is_abandoned_and_a_live_one_is_not(db_url: str) -> None:
+@pytest.mark.parametrize("through", ["sqlalchemy", "sqlite3"])
+def test_a_dead_run_is_abandoned_and_a_live_one_is_not(db_url: str, through: str) -> None:
+    """`through` sqlite3: as `followersync status` abandons them on a SQLite file (store/sqlite_status.py)."""
+    path = sqlite_file(db_url)
+    if through == "sqlite3" and path is None:
+        pytest.skip("the driver-only read is for SQLite files")
     with history(db_url) as h:
         now = datetime.now(UTC)
         with h.engine.begin() as conn:
@@ -329,9 +332,17 @@ def test_a_dead_run_is_abandoned_and_a_live_one_is_not(db_url: str) -> None:
             dead = runs.start_run(conn, li, runs.start_pass(conn, li, "full", now), "full", "dead", now)
             assert runs.acquire_lease(conn, IG.account_id, "alive", now, ttl=300)
             live = runs.start_run(conn, ig, runs.start_pass(conn, ig, "full", now), "full", "alive", now)
-            assert runs.mark_abandoned_runs(conn, now) == 1
-        with h.engine.connect() as conn:
-            li_state, ig_state = reports.status(conn, [li, ig], now)
+            if through == "sqlalchemy":
+                assert runs.mark_abandoned_runs(conn, now) == 1
+        if through == "sqlite3":
+            assert path is not None
+            reading = sqlite_status.open_reading(path)
+            try:
+                assert sqlite_status.mark_abandoned_runs(reading, now) == 1
+                assert sqlite_status.mark_abandoned_runs(reading, now) == 0
+            finally:
+                reading.close()
+        li_state, ig_state = source_states(h.engine, [li, ig], now)
         assert li_state.last_run == status.LastRun(dead, "full", "abandoned", now, now, None)
         assert ig_state.last_run == status.LastRun(live, "full", "running", now, None, None)
         assert ig_state.lease == status.Lease(holder="alive", expires_at=now + timedelta(seconds=300))
