@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Iterable, MutableMapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -59,6 +60,9 @@ class _SetUp:
 
 
 _pending: _SetUp | None = None
+# Held while the set-up is applied: a pass's threads may write their first lines at once, and none
+# may write before structlog is configured.
+_applying = threading.Lock()
 
 
 def configure(log_format: str | None = None, *, stream: TextIO | None = None, level: str = "info") -> None:
@@ -84,9 +88,13 @@ def configure(log_format: str | None = None, *, stream: TextIO | None = None, le
 
 def _apply_pending() -> None:
     global _pending
-    if _pending is None:
-        return
-    set_up, _pending = _pending, None
+    with _applying:
+        if _pending is not None:
+            _configure_structlog(_pending)
+            _pending = None
+
+
+def _configure_structlog(set_up: _SetUp) -> None:
     import structlog
 
     renderer: Any = (

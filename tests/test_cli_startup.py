@@ -115,3 +115,27 @@ def test_status_that_logs_a_line_writes_it_as_configured(tmp_path: Path, log_for
         assert json.loads(line)["event"] == "config.warning"
     else:
         assert "config.warning" in line and "same followers" in line
+
+
+def test_first_lines_written_at_once_by_many_threads_all_follow_the_set_up() -> None:
+    # structlog is configured at the first line (followersync/logging.py): a pass's threads may all
+    # write their first lines at once, and none may get structlog's unconfigured defaults.
+    code = (
+        "import io, sys, threading\n"
+        "from followersync import logging as fslogging\n"
+        "out = io.StringIO()\n"
+        "fslogging.configure('json', stream=out)\n"
+        "assert 'structlog' not in sys.modules\n"
+        "loggers = [fslogging.get_logger(f'thread{i}') for i in range(8)]\n"
+        "together = threading.Barrier(8)\n"
+        "def write(i):\n    together.wait()\n    loggers[i].info('first', thread=i)\n"
+        "threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]\n"
+        "[t.start() for t in threads]\n[t.join() for t in threads]\n"
+        "sys.stdout.write(out.getvalue())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert sorted(line["thread"] for line in lines) == list(range(8))
+    assert all(line["event"] == "first" and line["level"] == "info" for line in lines)
