@@ -31,9 +31,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from followersync import domain
 
 PROVIDERS = tuple(domain.PROVIDERS)
@@ -76,6 +73,21 @@ class DatabaseSettings:
     def safe_url(self) -> str:
         """The URL with any password hidden: the only form of it fit for logs and messages."""
         return safe_database_url(self.url)
+
+    @property
+    def password(self) -> str | None:
+        """The URL's password, if it has one (for the logs, which must never print it)."""
+        if sqlite_file(self.url) is not None:
+            return None
+        from sqlalchemy.engine import make_url
+
+        password = make_url(self.url).password
+        return str(password) if password else None
+
+    @property
+    def sqlite_file(self) -> str | None:
+        """The path of the SQLite file, for a `sqlite:///PATH` URL and nothing more; else None."""
+        return sqlite_file(self.url)
 
     def __repr__(self) -> str:
         return f"DatabaseSettings(url={self.safe_url!r})"
@@ -335,6 +347,13 @@ def _database_url(value: object, key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{key}: must be a non-empty string ({_DATABASE_HINT}), got {_show(value)}")
     text = value.strip()
+    if sqlite_file(text) is not None:
+        return text
+    # SQLAlchemy here, not at the top: every command reads the configuration, and the commonest URL,
+    # a SQLite file, is read above without it (`followersync status` starts without SQLAlchemy).
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         backend, _, driver = make_url(text).drivername.partition("+")
     except ArgumentError:
@@ -894,8 +913,26 @@ def _section(values: Mapping[str, Any], table: str) -> dict[str, Any]:
     return {key.rpartition(".")[2]: value for key, value in values.items() if key.rpartition(".")[0] == table}
 
 
+# `sqlite:///PATH`, no more: SQLAlchemy's URL parser reads such a URL as the SQLite driver and the
+# database PATH, the whole of the text after the third slash (it unquotes nothing there), so this
+# form needs no parser. Any other URL (a query string, a host, PostgreSQL) is SQLAlchemy's to read.
+_SQLITE_FILE_URL = re.compile(r"sqlite(?:\+pysqlite)?:///(?P<path>[^?]+)")
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file of a `sqlite:///PATH` URL (relative to the working directory, as for SQLAlchemy);
+    None for any other URL, an in-memory database included."""
+    match = _SQLITE_FILE_URL.fullmatch(url)
+    if match is None or match["path"] == ":memory:":
+        return None
+    return match["path"]
+
+
 def safe_database_url(url: str) -> str:
     """A database URL with its password (also one given as ?password=) replaced by ***."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except ArgumentError:

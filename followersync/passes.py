@@ -19,8 +19,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-import structlog
 
+from followersync import logging as fslogging
 from followersync.api.client import Client, RequestStats
 from followersync.api.errors import (
     AccountRestrictedError,
@@ -39,7 +39,7 @@ from followersync.store import pages, runs, unfollows
 from followersync.store.runs import Checkpoint
 from followersync.store.schema import sync_runs
 
-log = structlog.get_logger("followersync.passes")
+log = fslogging.get_logger("followersync.passes")
 
 # A failed run's message, kept whole enough to hold the API's title, detail and instance.
 _MAX_MESSAGE = 500
@@ -193,7 +193,7 @@ class PassRunner:
         )
         stats = RequestStats()
         # Every log line of this run, the API client's retries included, carries the source and run id.
-        with structlog.contextvars.bound_contextvars(source=source.name, run_id=run_id):
+        with fslogging.bound_contextvars(source=source.name, run_id=run_id):
             self._run_pages(
                 _Run(source, ctx, plan.resume, pass_started, result, stats, lease_lost, accept_unfollows)
             )

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
-import structlog
 
+from followersync import logging as fslogging
 from followersync.api.client import Client
 from followersync.clock import Clock, StopRequested
 from followersync.config import Settings, SourceConfig
@@ -40,7 +40,7 @@ OUTAGE_MAX_WAIT = 60.0
 
 DueCheck = Callable[[sa.Connection, int], bool]
 
-log = structlog.get_logger("followersync.worker")
+log = fslogging.get_logger("followersync.worker")
 
 
 def new_holder_id() -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from followersync import reports
 from followersync.api.client import Client
 from followersync.clock import FakeClock
 from followersync.config import (
@@ -28,10 +29,12 @@ from followersync.config import (
     Settings,
     SourceConfig,
     SyncSettings,
+    sqlite_file,
 )
 from followersync.passes import PassRunner, SourceResult
 from followersync.simulator import Simulator
-from followersync.store import db, runs
+from followersync.status import SourceStatus
+from followersync.store import db, runs, sqlite_status
 from followersync.worker import BudgetGate, Fleet
 
 API_KEY = "pp_test_4f9a0c2e7b1d"
@@ -220,3 +223,18 @@ def wait_until(db_url: str, sql: str, timeout: float = 60.0) -> None:
             pass
         time.sleep(0.05)
     raise AssertionError(f"never true within {timeout}s: {sql}")
+
+
+def source_states(engine: sa.Engine, ids: Sequence[int], now: datetime) -> list[SourceStatus]:
+    """`reports.status` of `ids`; on SQLite, also read as `followersync status` reads a SQLite file
+    (the sqlite3 driver alone, followersync/store/sqlite_status.py), which must give the same records."""
+    with engine.connect() as conn:
+        states = reports.status(conn, ids, now)
+    path = sqlite_file(engine.url.render_as_string(hide_password=False))
+    if path is not None:
+        reading = sqlite_status.open_reading(path)
+        try:
+            assert sqlite_status.status(reading, ids, now) == states
+        finally:
+            reading.close()
+    return states

@@ -288,6 +288,25 @@ def test_status_records_dead_runs_as_abandoned_and_shows_the_checkpoint(tmp_path
         assert "page 1, saved" in table and "held by busy-process" in table
 
 
+def test_status_on_a_sqlite_file_prints_what_sqlalchemy_reads(tmp_path: Path, sqlite_url: str) -> None:
+    """`status` on a `sqlite:///PATH` URL reads through the sqlite3 driver (store/sqlite_status.py);
+    any other SQLite URL (here with a query string) through SQLAlchemy. The output is the same."""
+    with history(sqlite_url) as h:
+        now = datetime.now(UTC)
+        with h.engine.begin() as conn:
+            ig = h.ids[IG.name]
+            assert runs.acquire_lease(conn, IG.account_id, "busy-process", now, ttl=600)
+            runs.start_run(conn, ig, runs.start_pass(conn, ig, "full", now), "full", "busy-process", now)
+        driver_only = write_config(tmp_path / "a.toml", sqlite_url, h.sim.base_url, [LI, IG])
+        through_sqlalchemy = write_config(
+            tmp_path / "b.toml", f"{sqlite_url}?timeout=30", h.sim.base_url, [LI, IG]
+        )
+        for fmt in ("table", "json"):
+            assert ok(driver_only, "status", "--format", fmt) == ok(
+                through_sqlalchemy, "status", "--format", fmt
+            )
+
+
 READING_COMMANDS = [
     ["status"],
     ["status", "--format", "json"],

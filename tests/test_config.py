@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from followersync.config import (
     ENVIRONMENT,
@@ -27,6 +28,7 @@ from followersync.config import (
     SyncSettings,
     load_settings,
     parse_duration,
+    sqlite_file,
 )
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
@@ -775,3 +777,29 @@ def test_docs_show_both_examples_verbatim() -> None:
     docs = DOCS.read_text(encoding="utf-8")
     assert f"```toml\n{SOURCES_EXAMPLE}```" in docs
     assert f"```toml\n{DEFAULTS_EXAMPLE}```" in docs
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///followersync.db", "followersync.db"),
+        ("sqlite:////var/lib/followersync/data.db", "/var/lib/followersync/data.db"),
+        ("sqlite+pysqlite:///my data/f%20s.db", "my data/f%20s.db"),
+        ("sqlite:///:memory:", None),
+        ("sqlite://", None),
+        ("sqlite:///followersync.db?timeout=5", None),
+        ("sqlite://host/followersync.db", None),
+        ("postgresql+psycopg://user@localhost/followersync", None),
+    ],
+)
+def test_a_sqlite_file_url_is_read_as_sqlalchemy_reads_it(url: str, path: str | None) -> None:
+    # `followersync status` opens such a file without SQLAlchemy: the path must be SQLAlchemy's.
+    assert sqlite_file(url) == path
+    if path is not None:
+        assert sa.make_url(url).database == path
+        assert DatabaseSettings(url).password is None
+
+
+def test_the_database_password_is_read_from_the_url() -> None:
+    assert DatabaseSettings("postgresql+psycopg://user:p%40ss@localhost/f").password == "p@ss"
+    assert DatabaseSettings("postgresql+psycopg://user@localhost/f").password is None

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from followersync import reports
+from followersync import reports, status
 from followersync.config import HookConfig
 from followersync.notify.payloads import MAX_EVENTS
 from followersync.simulator import Fault
 from followersync.worker import Fleet
-from tests.harness import Harness
+from tests.harness import Harness, source_states
 from tests.receiver import Receiver
 from tests.sim_support import IG, LI, MakeSim
 
@@ -177,12 +177,11 @@ def test_a_failing_receiver_gets_every_payload_as_first_written(h: Harness, rece
         assert delivery.body.decode() == stored[delivery.payload["id"]]
     assert sorted(e["follower_id"] for e in events_of(receiver, "follow")) == sorted(first + second)
     (state,) = reports_status(h)
-    assert state.notifications_pending == 0 and reports.attention(state) is None
+    assert state.notifications_pending == 0 and status.attention(state) is None
 
 
-def reports_status(h: Harness) -> list[reports.SourceStatus]:
-    with h.engine.connect() as conn:
-        return reports.status(conn, [h.ids[LI.name]], h.clock.now())
+def reports_status(h: Harness) -> list[status.SourceStatus]:
+    return source_states(h.engine, [h.ids[LI.name]], h.clock.now())
 
 
 def test_a_payload_is_given_up_after_a_day_and_status_says_so(h: Harness, receiver: Receiver) -> None:
@@ -207,7 +206,7 @@ def test_a_payload_is_given_up_after_a_day_and_status_says_so(h: Harness, receiv
     assert len(receiver.got) == attempts  # given up: never sent again
     (state,) = reports_status(h)
     assert state.notifications_pending == 0
-    assert reports.attention(state) == (
+    assert status.attention(state) == (
         "1 notification given up after a day of failed deliveries to crm (last error: HTTP 503: receiver "
         "says no); check the receiver with `followersync notify test --name crm`"
     )

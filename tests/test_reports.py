@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from followersync import reports
+from followersync import reports, status
+from followersync.config import sqlite_file
 from followersync.domain import CREDENTIAL_TYPES
 from followersync.simulator import Fault
-from followersync.store import runs
-from tests.harness import Harness
+from followersync.store import runs, sqlite_status
+from tests.harness import Harness, source_states
 from tests.sim_support import IG, LI, MakeSim, serving
 
 DAYS_AGO = 4
@@ -84,8 +85,7 @@ def detail(value: Any) -> Any:
 def test_status_says_what_the_tables_say(db_url: str) -> None:
     with history(db_url) as h:
         now = datetime.now(UTC)
-        with h.engine.connect() as conn:
-            states = reports.status(conn, [h.ids[LI.name], h.ids[IG.name]], now)
+        states = source_states(h.engine, [h.ids[LI.name], h.ids[IG.name]], now)
         assert [s.source for s in states] == [LI.name, IG.name]
         for s in states:
             [last] = h.query(
@@ -116,12 +116,12 @@ def test_status_says_what_the_tables_say(db_url: str) -> None:
         li, ig = states
         assert (li.followers, li.gained_7d, li.lost_7d) == (253, 8, 5)
         assert li.last_run is not None and li.last_run.status == "failed"
-        assert reports.attention(li) == (
+        assert status.attention(li) == (
             "reconnect the account in postpress: the last run failed with errors/expired_credentials "
             "(account acc_li_1)"
         )
         assert (ig.followers, ig.unfollows_withheld) == (121, 60)
-        assert reports.attention(ig) == (
+        assert status.attention(ig) == (
             "60 unfollows withheld by the guard on the last full pass; if they really left, run "
             "`followersync sync --source brand-ig --mode full --accept-unfollows`"
         )
@@ -132,30 +132,29 @@ def test_status_counts_failures_in_a_row(db_url: str, make_sim: MakeSim) -> None
     h = Harness(db_url, sim, [IG])
     try:
 
-        def state() -> reports.SourceStatus:
-            with h.engine.connect() as conn:
-                [s] = reports.status(conn, [h.ids[IG.name]], h.clock.now())
+        def state() -> status.SourceStatus:
+            [s] = source_states(h.engine, [h.ids[IG.name]], h.clock.now())
             return s
 
         sim.inject(Fault.error("errors/feature_not_implemented"), account_id=IG.account_id, times=-1)
         h.sync()
         h.sync()
-        assert state().failed_streak == 2 and reports.attention(state()) is None
+        assert state().failed_streak == 2 and status.attention(state()) is None
         h.sync()
         assert state().failed_streak == 3
-        assert reports.attention(state()) == (
+        assert status.attention(state()) == (
             "the last 3 runs failed (last error: errors/feature_not_implemented): "
             "see `followersync runs --source brand-ig`"
         )
         sim.clear_faults()
         h.sync()
-        assert state().failed_streak == 0 and reports.attention(state()) is None
+        assert state().failed_streak == 0 and status.attention(state()) is None
     finally:
         h.close()
 
 
-def _status(**changes: Any) -> reports.SourceStatus:
-    run = reports.LastRun(
+def _status(**changes: Any) -> status.SourceStatus:
+    run = status.LastRun(
         id=9,
         mode="full",
         status=changes.pop("status", "succeeded"),
@@ -181,7 +180,7 @@ def _status(**changes: Any) -> reports.SourceStatus:
         "failed_streak": 0,
         "unfollows_withheld": 0,
     }
-    return reports.SourceStatus(**{**fields, **changes})
+    return status.SourceStatus(**{**fields, **changes})
 
 
 # The 401 types that can mean the API key itself was refused; the other documented 401 types are about
@@ -191,7 +190,7 @@ KEY_REFUSALS = {"errors/missing_credentials", "errors/invalid_credentials", "err
 
 @pytest.mark.parametrize("error_type", sorted(CREDENTIAL_TYPES - KEY_REFUSALS))
 def test_an_account_credential_error_asks_to_reconnect_the_account(error_type: str) -> None:
-    note = reports.attention(
+    note = status.attention(
         _status(status="failed", error_type=error_type, last_error_status=401, failed_streak=1)
     )
     assert note is not None and note.startswith("reconnect the account in postpress") and error_type in note
@@ -200,7 +199,7 @@ def test_an_account_credential_error_asks_to_reconnect_the_account(error_type: s
 
 @pytest.mark.parametrize("error_type", [*sorted(KEY_REFUSALS), "errors/undocumented", "http_401"])
 def test_a_refused_api_key_asks_to_check_postpress_api_key(error_type: str) -> None:
-    note = reports.attention(
+    note = status.attention(
         _status(status="failed", error_type=error_type, last_error_status=401, failed_streak=1)
     )
     assert note is not None and note.startswith("check POSTPRESS_API_KEY") and error_type in note
@@ -214,9 +213,8 @@ def test_a_wrong_api_key_is_reported_as_such(db_url: str, make_sim: MakeSim) -> 
     try:
         [result] = h.sync()
         assert (result.status, result.error_type) == ("failed", "errors/missing_credentials")
-        with h.engine.connect() as conn:
-            [state] = reports.status(conn, [h.ids[LI.name]], h.clock.now())
-        assert reports.attention(state) == (
+        [state] = source_states(h.engine, [h.ids[LI.name]], h.clock.now())
+        assert status.attention(state) == (
             "check POSTPRESS_API_KEY: the API did not accept the key (errors/missing_credentials); "
             "if the key is right, reconnect the account in postpress (account acc_li_1)"
         )
@@ -243,7 +241,7 @@ def test_a_wrong_api_key_is_reported_as_such(db_url: str, make_sim: MakeSim) -> 
     ],
 )
 def test_attention_names_what_to_do(changes: dict[str, Any], expected: str | None) -> None:
-    note = reports.attention(_status(**changes))
+    note = status.attention(_status(**changes))
     if expected is None:
         assert note is None
     else:
@@ -321,7 +319,12 @@ def test_unfollows_and_growth_say_what_the_views_say(db_url: str) -> None:
         ]
 
 
-def test_a_dead_run_is_abandoned_and_a_live_one_is_not(db_url: str) -> None:
+@pytest.mark.parametrize("through", ["sqlalchemy", "sqlite3"])
+def test_a_dead_run_is_abandoned_and_a_live_one_is_not(db_url: str, through: str) -> None:
+    """`through` sqlite3: as `followersync status` abandons them on a SQLite file (store/sqlite_status.py)."""
+    path = sqlite_file(db_url)
+    if through == "sqlite3" and path is None:
+        pytest.skip("the driver-only read is for SQLite files")
     with history(db_url) as h:
         now = datetime.now(UTC)
         with h.engine.begin() as conn:
@@ -329,10 +332,18 @@ def test_a_dead_run_is_abandoned_and_a_live_one_is_not(db_url: str) -> None:
             dead = runs.start_run(conn, li, runs.start_pass(conn, li, "full", now), "full", "dead", now)
             assert runs.acquire_lease(conn, IG.account_id, "alive", now, ttl=300)
             live = runs.start_run(conn, ig, runs.start_pass(conn, ig, "full", now), "full", "alive", now)
-            assert runs.mark_abandoned_runs(conn, now) == 1
-        with h.engine.connect() as conn:
-            li_state, ig_state = reports.status(conn, [li, ig], now)
-        assert li_state.last_run == reports.LastRun(dead, "full", "abandoned", now, now, None)
-        assert ig_state.last_run == reports.LastRun(live, "full", "running", now, None, None)
-        assert ig_state.lease == reports.Lease(holder="alive", expires_at=now + timedelta(seconds=300))
+            if through == "sqlalchemy":
+                assert runs.mark_abandoned_runs(conn, now) == 1
+        if through == "sqlite3":
+            assert path is not None
+            reading = sqlite_status.open_reading(path)
+            try:
+                assert sqlite_status.mark_abandoned_runs(reading, now) == 1
+                assert sqlite_status.mark_abandoned_runs(reading, now) == 0
+            finally:
+                reading.close()
+        li_state, ig_state = source_states(h.engine, [li, ig], now)
+        assert li_state.last_run == status.LastRun(dead, "full", "abandoned", now, now, None)
+        assert ig_state.last_run == status.LastRun(live, "full", "running", now, None, None)
+        assert ig_state.lease == status.Lease(holder="alive", expires_at=now + timedelta(seconds=300))
         assert li_state.lease is None

@@ -11,9 +11,9 @@ from types import TracebackType
 from typing import NoReturn
 
 import httpx
-import structlog
 
 from followersync import __version__
+from followersync import logging as fslogging
 from followersync.api import deadline
 from followersync.api.errors import (
     ApiError,
@@ -41,7 +41,7 @@ BACKOFF_CAP = 60.0  # no single backoff wait is longer
 # back in its own error message.
 _VALID_KEY = re.compile(r"^[\x21-\x7e]+$")
 
-log = structlog.get_logger("followersync.api")
+log = fslogging.get_logger("followersync.api")
 
 
 @dataclass

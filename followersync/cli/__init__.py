@@ -4,7 +4,8 @@ __init__         the `followersync` group and its global options
 lazy             the group's commands, each imported only when it runs
 common           the global options' state, usage and database errors (exit codes), the database
 run_commands     migrate, sync, worker
-report_commands  status, runs, report unfollows, report growth, report changes
+status_command   status (on a SQLite file without SQLAlchemy)
+report_commands  runs, report unfollows, report growth, report changes
 notify_command   notify test
 render           tables, JSON and CSV
 chart            the growth chart (matplotlib, the `charts` extra)

@@ -9,15 +9,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import click
-import sqlalchemy as sa
-import structlog
 
 from followersync import logging as fslogging
 from followersync.config import ConfigError, Settings, load_settings
-from followersync.store import db
+
+# SQLAlchemy is imported by the functions that open a database, not here: `followersync status` on a
+# SQLite file starts without it (cli/status_command.py).
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 EXIT_OK, EXIT_SOURCE_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -49,9 +51,8 @@ class Globals:
         except ConfigError as exc:
             raise UsageProblem(str(exc)) from None
         fslogging.register_secret(settings.api.api_key)
-        password = sa.make_url(settings.database.url).password
-        fslogging.register_secret(str(password) if password else None)
-        log = structlog.get_logger("followersync")
+        fslogging.register_secret(settings.database.password)
+        log = fslogging.get_logger("followersync")
         for warning in settings.warnings:
             log.warning("config.warning", message=warning)
         return settings
@@ -69,6 +70,10 @@ def open_database(
     Up to there, a database that cannot be used is a configuration error (exit 2). Afterwards it was
     there and went away: whatever error escapes the command is exit 1, one line.
     """
+    import sqlalchemy as sa
+
+    from followersync.store import db
+
     try:
         engine = db.create_engine(settings.database.url, read_only=schema == "required")
     except ConfigError as exc:
@@ -94,6 +99,10 @@ def open_database(
 @contextmanager
 def at_start(settings: Settings) -> Iterator[None]:
     """Database steps before anything has run: a database we cannot use is a usage error (exit 2)."""
+    import sqlalchemy as sa
+
+    from followersync.store import db
+
     try:
         yield
     except db.SchemaMissing:
@@ -111,8 +120,13 @@ def at_start(settings: Settings) -> Iterator[None]:
 
 def _first_line(exc: sa.exc.DBAPIError) -> str:
     """The driver's message, without the SQL statement and parameters SQLAlchemy adds."""
-    lines = str(exc.orig).strip().splitlines()
-    return lines[0] if lines else type(exc.orig).__name__
+    return driver_message(exc.orig)
+
+
+def driver_message(error: BaseException | None) -> str:
+    """The first line of a database driver's error."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def program() -> str:

@@ -12,9 +12,9 @@ from followersync.cli.common import Globals, program
 from followersync.cli.report_commands import (
     changes_command,
     growth_command,
-    status_command,
     unfollows_command,
 )
+from followersync.cli.status_command import status_command
 
 
 @click.command()

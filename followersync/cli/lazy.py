@@ -55,7 +55,7 @@ COMMANDS: dict[str, LazyCommand] = {
         "Serve a realistic fake postpress API (GET /api/v1/users/followers) until Ctrl-C or SIGTERM.",
     ),
     "status": LazyCommand(
-        _REPORT,
+        "followersync.cli.status_command",
         "status_command",
         "Each configured source: followers now, last run, last complete pass, checkpoint.",
     ),

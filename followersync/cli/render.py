@@ -124,3 +124,19 @@ def duration(started: datetime | None, finished: datetime | None) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m{seconds % 60:02d}s"
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def format_option(*choices: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The `--format` option of a command that prints records as `choices` (table first)."""
+    machine = [c for c in choices if c in ("csv", "json")]
+    help = "table for people; " + " and ".join(machine) + " for scripts"
+    if "png" in choices:
+        help += "; png draws a chart"
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default="table",
+        show_default=True,
+        help=help + ".",
+    )

@@ -1,4 +1,5 @@
-"""The reading commands: `status`, `runs`, `report unfollows`, `report growth` and `report changes`.
+"""The reading commands `runs`, `report unfollows`, `report growth` and `report changes` (`status`,
+which people and cron jobs run most, starts quicker from a module of its own: status_command.py).
 
 They read what `reports` returns and print it as a table (for people), CSV or JSON (for scripts:
 the README's "Reports and status") or, for growth, a PNG chart. One small renderer, `emit`, serves
@@ -14,7 +15,6 @@ None of these commands calls the API, so none needs the API key.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,17 +22,16 @@ from typing import Any
 
 import click
 import sqlalchemy as sa
-import structlog
 
+from followersync import logging as fslogging
 from followersync import reports
 from followersync.cli.chart import DEFAULT_CHART_PATH, INSTALL_CHARTS, charts_missing, draw_growth_chart
 from followersync.cli.common import Globals, UsageProblem, open_database
-from followersync.cli.render import Column, column, duration, emit, human, jsonable
+from followersync.cli.render import Column, column, duration, emit, format_option, human
 from followersync.clock import SystemClock
-from followersync.config import Settings, SourceConfig, SyncSettings
-from followersync.store import runs
+from followersync.config import Settings
 
-log = structlog.get_logger("followersync.reports")
+log = fslogging.get_logger("followersync.reports")
 
 
 UNFOLLOW_FIELDS = ("source", "follower_id", "name", "handle", "unfollowed_at")
@@ -45,21 +44,6 @@ CHANGE_FIELDS = ("source", "follower_id", "field", "old_value", "new_value", "ch
 
 
 RUNS_FIELDS = ("source", *reports.RUN_FIELDS)
-
-
-def _format_option(*choices: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    machine = [c for c in choices if c in ("csv", "json")]
-    help = "table for people; " + " and ".join(machine) + " for scripts"
-    if "png" in choices:
-        help += "; png draws a chart"
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(choices),
-        default="table",
-        show_default=True,
-        help=help + ".",
-    )
 
 
 def _source_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -76,158 +60,12 @@ def _check_source(conn: sa.Connection, settings: Settings, name: str | None) -> 
         raise UsageProblem(f'--source: no source named "{name}" (known sources: {listing})')
 
 
-@click.command("status")
-@_format_option("table", "json")
-@click.pass_obj
-def status_command(g: Globals, fmt: str) -> None:
-    """Each configured source: followers now, last run, last complete pass, checkpoint.
-
-    A source that needs you (credentials to reconnect, a restricted account, unfollows withheld by the
-    guard, repeated failures, notifications given up, limits that deferred the last run) gets a line
-    starting with `!` and a non-null `attention` in JSON. Runs left `running` by a process that died
-    are recorded as `abandoned` first; nothing else is written (a configured source not synced yet
-    is shown with 0 followers and no last run). Exit code 0 whatever the state of the sources.
-
-    \b
-    Examples:
-      followersync status
-      followersync status --format json | jq '.[] | select(.attention != null)'
-
-    \b
-    JSON fields: source, provider, account_id, user_id, followers (active, the missing included),
-    last_run {id, mode, status, started_at, finished_at, error_type} or null, missing (followers not
-    listed by the last full pass, awaiting confirmation), notifications_pending (payloads not
-    delivered yet), last_full_pass_at, checkpoint {pages,
-    updated_at} or null, attention; and gained_7d, lost_7d, lease {holder, expires_at} or null,
-    missing_since, confirmation_due.
-    """
-    settings = g.settings()
-    now = SystemClock().now()
-    with open_database(settings, schema="required") as engine:
-        # The one write a reading command makes: runs of dead processes are abandoned. The sources
-        # table is left as it is: `status --config other.toml` must not re-point or disable any.
-        with engine.begin() as conn:
-            abandoned = runs.mark_abandoned_runs(conn, now)
-        with engine.connect() as conn:
-            ids = runs.source_ids(conn, [s.name for s in settings.sources])
-            known = reports.status(conn, list(ids.values()), now)
-    by_name = {s.source: s for s in known}
-    states = [by_name.get(s.name) or never_synced(s) for s in settings.sources]
-    if abandoned:
-        log.warning("runs.abandoned", count=abandoned, reason="their process stopped renewing its lease")
-    if fmt == "json":
-        records = [status_record(s, settings.sync) for s in states]
-        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
-    elif not states:
-        click.echo("no sources configured: add [[sources]] tables to the configuration file")
-    else:
-        click.echo("\n\n".join(status_block(s, settings.sync) for s in states))
-
-
-def never_synced(source: SourceConfig) -> reports.SourceStatus:
-    """A configured source the database does not know yet: no followers, no runs."""
-    return reports.SourceStatus(
-        source=source.name,
-        provider=source.provider,
-        account_id=source.account_id,
-        user_id=source.user_id,
-        followers=0,
-        missing=0,
-        missing_since=None,
-        gained_7d=0,
-        lost_7d=0,
-        last_run=None,
-        last_full_pass_at=None,
-        checkpoint=None,
-        lease=None,
-        last_error_status=None,
-        failed_streak=0,
-        unfollows_withheld=0,
-    )
-
-
-def confirmation_due(s: reports.SourceStatus, sync: SyncSettings) -> datetime | None:
-    """When the full pass that confirms or clears the missing followers is due (None: none missing)."""
-    if not s.missing or s.last_full_pass_at is None:
-        return None
-    return sync.full_pass_due(s.last_full_pass_at, s.missing)
-
-
-def status_record(s: reports.SourceStatus, sync: SyncSettings) -> dict[str, Any]:
-    """A source's status as its JSON object (README, "Reports and status"): contract fields first."""
-    record = {
-        "source": s.source,
-        "provider": s.provider,
-        "account_id": s.account_id,
-        "user_id": s.user_id,
-        "followers": s.followers,
-        "last_run": dataclasses.asdict(s.last_run) if s.last_run else None,
-        "missing": s.missing,
-        "notifications_pending": s.notifications_pending,
-        "last_full_pass_at": s.last_full_pass_at,
-        "checkpoint": dataclasses.asdict(s.checkpoint) if s.checkpoint else None,
-        "attention": reports.attention(s),
-        "gained_7d": s.gained_7d,
-        "lost_7d": s.lost_7d,
-        "lease": dataclasses.asdict(s.lease) if s.lease else None,
-        "missing_since": s.missing_since,
-        "confirmation_due": confirmation_due(s, sync),
-    }
-    result: dict[str, Any] = jsonable(record)
-    return result
-
-
-def status_block(s: reports.SourceStatus, sync: SyncSettings) -> str:
-    whose = f", followers of {s.user_id}" if s.user_id else ""
-    lines = [f"{s.source}  ({s.provider}, account {s.account_id}{whose})"]
-
-    def row(label: str, text: str) -> None:
-        lines.append(f"  {label:<16} {text}")
-
-    row("followers now", f"{s.followers}  (+{s.gained_7d} / -{s.lost_7d} in {reports.RECENT_DAYS} days)")
-    due = confirmation_due(s, sync)
-    if due is not None and s.missing_since is not None:
-        row(
-            "missing",
-            f"{s.missing} follower{'s' if s.missing != 1 else ''} missing since "
-            f"{human(s.missing_since)} UTC, confirmation pass due {human(due)} UTC",
-        )
-    run = s.last_run
-    if run is None:
-        row("last run", "never")
-    else:
-        took = (
-            "still running"
-            if run.finished_at is None
-            else f"took {duration(run.started_at, run.finished_at)}"
-        )
-        error = f", {run.error_type}" if run.error_type else ""
-        row(
-            "last run",
-            f"#{run.id} {run.mode} {run.status}{error}, started {human(run.started_at)} UTC, {took}",
-        )
-    row("last full pass", f"{human(s.last_full_pass_at)} UTC" if s.last_full_pass_at else "never completed")
-    if s.checkpoint is None:
-        row("checkpoint", "none (no pass in progress)")
-    else:
-        row("checkpoint", f"page {s.checkpoint.pages}, saved {human(s.checkpoint.updated_at)} UTC")
-    if s.notifications_pending or s.notifications_given_up:
-        given_up = f", {s.notifications_given_up} given up" if s.notifications_given_up else ""
-        row("notifications", f"{s.notifications_pending} waiting for delivery{given_up}")
-    if s.lease is not None:
-        row("syncing now", f"held by {s.lease.holder} until {human(s.lease.expires_at)} UTC")
-    note = reports.attention(s)
-    if note:
-        lines.append(f"  ! {note}")
-    return "\n".join(lines)
-
-
 @click.command("runs")
 @_source_option("Only the runs of this source.")
 @click.option(
     "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs, newest first."
 )
-@_format_option("table", "json")
+@format_option("table", "json")
 @click.pass_obj
 def runs_command(g: Globals, source: str | None, limit: int, fmt: str) -> None:
     """Run history, newest first.
@@ -317,7 +155,7 @@ def _since_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any
 @report_group.command("unfollows")
 @_source_option("Only the followers of this source.")
 @_since_option("unfollows")
-@_format_option("table", "csv", "json")
+@format_option("table", "csv", "json")
 @click.pass_obj
 def unfollows_command(g: Globals, source: str | None, since: datetime | None, fmt: str) -> None:
     """Who unfollowed, and when (newest first). Followers who came back are not listed.
@@ -356,7 +194,7 @@ def unfollows_command(g: Globals, source: str | None, since: datetime | None, fm
     show_default=True,
     help="How many UTC days, today included.",
 )
-@_format_option("table", "csv", "json", "png")
+@format_option("table", "csv", "json", "png")
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -418,7 +256,7 @@ def growth_command(g: Globals, source: str | None, days: int, fmt: str, output: 
 @report_group.command("changes")
 @_source_option("Only the followers of this source.")
 @_since_option("changes")
-@_format_option("table", "csv", "json")
+@format_option("table", "csv", "json")
 @click.pass_obj
 def changes_command(g: Globals, source: str | None, since: datetime | None, fmt: str) -> None:
     """Profile changes of followers (renames, new headline, gone private ...), newest first.

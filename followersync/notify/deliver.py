@@ -25,8 +25,8 @@ from threading import Event
 
 import httpx
 import sqlalchemy as sa
-import structlog
 
+from followersync import logging as fslogging
 from followersync.api import deadline
 from followersync.clock import Clock
 from followersync.config import ENV_API_KEY, HookConfig
@@ -38,7 +38,7 @@ GIVE_UP_AFTER = timedelta(hours=24)
 _CLAIM_MARGIN = 60.0
 _EXCERPT = 200
 
-log = structlog.get_logger("followersync.notify")
+log = fslogging.get_logger("followersync.notify")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from followersync import reports
+from followersync import reports, status
 from followersync.config import HookConfig, SourceConfig
 from followersync.domain import NOTIFY_EVENTS
 from followersync.notify.payloads import event_record, payload_bodies
@@ -84,12 +84,12 @@ def _attention(conn: sa.Connection, source_id: int, run: FinishedRun, now: datet
     if run.status != "failed":
         return []
     (state,) = reports.status(conn, [source_id], now)
-    sentence = reports.attention(state)
+    sentence = status.attention(state)
     if state.failed_streak != 1:
         # Only the streak reaching the count `status` flags, and only with news: a sentence the
         # first failure already gave (a credential error) is not sent again.
-        told = reports.attention(dataclasses.replace(state, failed_streak=1))
-        if state.failed_streak != reports.FAILED_RUNS_FOR_ATTENTION or sentence == told:
+        told = status.attention(dataclasses.replace(state, failed_streak=1))
+        if state.failed_streak != status.FAILED_RUNS_FOR_ATTENTION or sentence == told:
             return []
     if sentence is None:
         return []

@@ -11,18 +11,16 @@ import sqlalchemy as sa
 
 from followersync.config import ConfigError
 
+# Re-exported: callers know them as db.HEAD_REVISION, db.SchemaMissing, db.SchemaOutOfDate.
+from followersync.store.schema_version import HEAD_REVISION as HEAD_REVISION
+from followersync.store.schema_version import SchemaMissing as SchemaMissing
+from followersync.store.schema_version import SchemaOutOfDate as SchemaOutOfDate
+from followersync.store.schema_version import out_of_date
+
 # alembic is imported only where the schema is changed: a sync that finds its schema current reads
 # the revision with one query, and never pays alembic's memory.
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
-
-
-class SchemaOutOfDate(Exception):
-    """The database schema is older than this version of followersync: run `followersync migrate`."""
-
-
-class SchemaMissing(Exception):
-    """The database has no followersync schema (or, SQLite, does not exist): nothing to read yet."""
 
 
 def create_engine(url: str, *, read_only: bool = False) -> sa.Engine:
@@ -84,11 +82,6 @@ def alembic_config(bind: sa.Engine | sa.Connection) -> AlembicConfig:
     cfg.set_main_option("script_location", "followersync.migrations:.")
     cfg.attributes["connection" if isinstance(bind, sa.Connection) else "engine"] = bind
     return cfg
-
-
-# The newest migration's revision. Kept here so that a sync can check its schema without loading
-# alembic; tests/test_migrations.py proves it equals alembic's head.
-HEAD_REVISION = "0005"
 
 
 def head_revision(engine: sa.Engine | None = None) -> str:
@@ -166,7 +159,7 @@ def require_schema(engine: sa.Engine) -> None:
     if current is None:
         raise SchemaMissing()
     if current != head_revision(engine):
-        raise SchemaOutOfDate(_out_of_date(current))
+        raise SchemaOutOfDate(out_of_date(current))
 
 
 def ensure_schema(engine: sa.Engine) -> None:
@@ -182,7 +175,7 @@ def ensure_schema(engine: sa.Engine) -> None:
     if current == head:
         return  # the usual case: no lock, no alembic
     if current is not None:
-        raise SchemaOutOfDate(_out_of_date(current))
+        raise SchemaOutOfDate(out_of_date(current))
     with schema_lock(engine) as conn:
         # Read again under the lock: another process may have created the schema while we waited.
         current = _revision(conn)
@@ -198,11 +191,4 @@ def ensure_schema(engine: sa.Engine) -> None:
 
             command.upgrade(alembic_config(conn), "head")
             return
-    raise SchemaOutOfDate(_out_of_date(current))
-
-
-def _out_of_date(current: str) -> str:
-    return (
-        f"the database schema is at revision {current}, this followersync needs {HEAD_REVISION}: "
-        "run `followersync migrate` first"
-    )
+    raise SchemaOutOfDate(out_of_date(current))

@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from followersync.status import GIVEN_UP_SHOWN_DAYS
 from followersync.store.schema import (
     PROFILE_TABLES,
     follow_events,
@@ -27,9 +28,6 @@ from followersync.store.schema import (
     profile_changes,
     sync_runs,
 )
-
-# `status` shows payloads given up in this many recent days.
-GIVEN_UP_SHOWN_DAYS = 7
 
 
 @dataclass(frozen=True)

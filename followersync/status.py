@@ -1,0 +1,125 @@
+"""What `status` knows of a source, and the one sentence it shows when the user must act or look.
+
+Plain records, free of any database library: both the SQLAlchemy query of `reports.status` and the
+driver-only SQLite read of `store.sqlite_status` (the quick start of `followersync status`) make them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from followersync.domain import ErrorKind, kind_of
+
+FAILED_RUNS_FOR_ATTENTION = 3
+RECENT_DAYS = 7  # the window of `gained_7d` / `lost_7d` in status
+GIVEN_UP_SHOWN_DAYS = 7  # `status` shows notifications given up in this many recent days
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """The newest run of a source, as `status` shows it."""
+
+    id: int
+    mode: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    error_type: str | None
+
+
+@dataclass(frozen=True)
+class CheckpointPosition:
+    """Where a full pass in progress stands: the next run of the source continues from here."""
+
+    pages: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The live hold of a process on the source's linked account (it is syncing it right now)."""
+
+    holder: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    source: str
+    provider: str
+    account_id: str
+    user_id: str | None
+    followers: int  # active: the missing still count until their unfollow is confirmed
+    missing: int  # followers awaiting confirmation
+    missing_since: datetime | None  # when the earliest of them was first missed
+    gained_7d: int
+    lost_7d: int
+    last_run: LastRun | None
+    last_full_pass_at: datetime | None
+    checkpoint: CheckpointPosition | None
+    lease: Lease | None
+    # What `attention()` needs beyond the fields above.
+    last_error_status: int | None  # the HTTP status recorded with the last run's error, if any
+    failed_streak: int  # how many of the newest runs failed in a row
+    unfollows_withheld: int  # held back by the guard on the last successful full pass
+    notifications_pending: int = 0  # payloads not delivered yet, still being retried
+    notifications_given_up: int = 0  # payloads given up in the last GIVEN_UP_SHOWN_DAYS days
+    given_up_hooks: tuple[str, ...] = ()
+    given_up_error: str | None = None  # the newest given-up payload's last error
+
+
+def attention(s: SourceStatus) -> str | None:
+    """One sentence when the user must act or look at the source, else None (a healthy source).
+
+    The most pressing reason wins: credentials the API refused (the account's, or the API key: a 401
+    of another type) outrank everything else, because nothing else can be fixed (or even observed)
+    until they are.
+    """
+    run = s.last_run
+    if run is None:
+        return None
+    error = run.error_type or "an error"
+    kind = kind_of(run.error_type, s.last_error_status)
+    if run.status == "failed":
+        if kind is ErrorKind.ACCOUNT_CREDENTIALS:
+            return (
+                f"reconnect the account in postpress: the last run failed with {error} "
+                f"(account {s.account_id})"
+            )
+        if kind is ErrorKind.API_KEY:
+            return (
+                f"check POSTPRESS_API_KEY: the API did not accept the key ({error}); "
+                f"if the key is right, reconnect the account in postpress (account {s.account_id})"
+            )
+        if kind is ErrorKind.RESTRICTED:
+            return (
+                f"the provider restricted account {s.account_id} ({error}): resolve it with the provider, "
+                "then sync again"
+            )
+        if kind is ErrorKind.FORBIDDEN:
+            return f"the API refused the listing ({error}): check the API key's scopes and subscription"
+        if kind is ErrorKind.NOT_FOUND:
+            return f"the API does not know this account or user ({error}): check account_id and user_id"
+    if s.failed_streak >= FAILED_RUNS_FOR_ATTENTION:
+        return (
+            f"the last {s.failed_streak} runs failed (last error: {error}): "
+            f"see `followersync runs --source {s.source}`"
+        )
+    if s.notifications_given_up:
+        hooks = ", ".join(s.given_up_hooks)
+        return (
+            f"{s.notifications_given_up} notification{'s' if s.notifications_given_up != 1 else ''} given up "
+            f"after a day of failed deliveries to {hooks} (last error: {s.given_up_error}); check the "
+            f"receiver with `followersync notify test --name {s.given_up_hooks[0]}`"
+        )
+    if s.unfollows_withheld:
+        return (
+            f"{s.unfollows_withheld} unfollows withheld by the guard on the last full pass; if they really "
+            f"left, run `followersync sync --source {s.source} --mode full --accept-unfollows`"
+        )
+    if run.status == "deferred" and run.error_type == "budget_exhausted":
+        return "deferred: the account's daily request budget is used up; the next UTC day resumes the pass"
+    if run.status == "deferred" and run.error_type is not None:
+        return f"deferred: the provider rate-limited the account ({error}); the next run resumes the pass"
+    return None
