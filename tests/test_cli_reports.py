@@ -345,6 +345,22 @@ def test_reading_commands_on_a_database_without_the_schema_say_so_and_create_not
             engine.dispose()
 
 
+def test_a_file_that_is_not_a_database_is_one_line_and_left_as_it_was(tmp_path: Path) -> None:
+    """A `database.url` naming some other file (a typo, a log file): every command says so in one
+    line, exit 2, and the file is not touched."""
+    other = tmp_path / "notes.db"
+    other.write_text("not a database: somebody's notes\n")
+    config = write_config(tmp_path / "followersync.toml", f"sqlite:///{other}", "http://127.0.0.1:9", [LI])
+    for args in [*READING_COMMANDS[:3], ["migrate"]]:
+        done = cli(config, *args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert done.stderr.splitlines() == [
+            f"Error: database.url: cannot use sqlite:///{other}: file is not a database"
+        ], (args, done.stderr)
+    assert other.read_text() == "not a database: somebody's notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["followersync.toml", "notes.db"]
+
+
 def test_a_migrated_database_gives_empty_reports_and_gets_no_source_rows(tmp_path: Path, db_url: str) -> None:
     config = write_config(tmp_path / "followersync.toml", db_url, "http://127.0.0.1:9", [LI, IG])
     assert cli(config, "migrate").returncode == 0

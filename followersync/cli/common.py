@@ -112,7 +112,7 @@ def at_start(settings: Settings) -> Iterator[None]:
         ) from None
     except db.SchemaOutOfDate as exc:
         raise UsageProblem(str(exc)) from None
-    except sa.exc.OperationalError as exc:
+    except sa.exc.DBAPIError as exc:  # unreachable, refused, or not a database at all
         raise UsageProblem(
             f"database.url: cannot use {settings.database.safe_url}: {_first_line(exc)}"
         ) from None
