@@ -19,7 +19,6 @@ import msgspec
 import sqlalchemy as sa
 
 from followersync.api.models import Follower, Page
-from followersync.store.dialects import insert
 from followersync.store.pages.context import (
     PassContext,
     RequestCounts,
@@ -27,7 +26,7 @@ from followersync.store.pages.context import (
     tracked_fields,
     without_nul_escapes,
 )
-from followersync.store.schema import PROFILE_TABLES, followers, sync_checkpoints, sync_runs
+from followersync.store.schema import PROFILE_TABLES, followers
 
 PageRows = Mapping[str, tuple[Follower, str]]
 """A page for SQLite: follower id -> (the validated item, its raw JSON text), distinct ids, NUL-free."""
@@ -143,19 +142,27 @@ def write_page(
     checkpoint. Returns the numbers of `follow` and `baseline` events."""
     rows = _page_rows(page)
     new, baseline = _merge(conn, ctx, rows, now) if rows else (0, 0)
-    conn.execute(
-        sync_runs.update()
-        .where(sync_runs.c.id == ctx.run_id)
-        .values(
-            pages=sync_runs.c.pages + 1,
-            items=sync_runs.c["items"] + len(page.items),
-            followers_new=sync_runs.c.followers_new + new,
-            **({} if requests is None else {"requests": requests.requests, "retries": requests.retries}),
-        )
+    # Driver SQL, as the page's other statements: SQLAlchemy's compiling and parameter processing of
+    # these two cost as much as some of the page's statements of 200 rows.
+    conn.exec_driver_sql(
+        _RUN_COUNTERS,
+        (
+            len(page.items),
+            new,
+            None if requests is None else requests.requests,
+            None if requests is None else requests.retries,
+            ctx.run_id,
+        ),
     )
     if ctx.full:
         save_checkpoint(conn, ctx, page.cursor, pages_in_pass, now)
     return new, baseline
+
+
+_RUN_COUNTERS = (
+    "UPDATE sync_runs SET pages = pages + 1, items = items + ?, followers_new = followers_new + ?,"
+    " requests = coalesce(?, requests), retries = coalesce(?, retries) WHERE id = ?"
+)
 
 
 def _merge(conn: sa.Connection, ctx: PassContext, rows: PageRows, now: datetime) -> tuple[int, int]:
@@ -267,18 +274,14 @@ def _text(value: Any, boolean: bool) -> str | None:
 def save_checkpoint(
     conn: sa.Connection, ctx: PassContext, cursor: str | None, pages: int, now: datetime
 ) -> None:
-    stmt = insert(conn, sync_checkpoints)
-    values = {
-        "source_id": ctx.source_id,
-        "pass_id": ctx.pass_id,
-        "run_id": ctx.run_id,
-        "cursor": cursor,
-        "pages": pages,
-        "updated_at": now,
-    }
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[sync_checkpoints.c.source_id],
-            set_={k: v for k, v in values.items() if k != "source_id"},
-        ).values(values)
+    conn.exec_driver_sql(
+        _CHECKPOINT_SQL, (ctx.source_id, ctx.pass_id, ctx.run_id, cursor, pages, _sqlite_time(conn, now))
     )
+
+
+_CHECKPOINT_SQL = (
+    "INSERT INTO sync_checkpoints (source_id, pass_id, run_id, cursor, pages, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source_id) DO UPDATE SET pass_id = excluded.pass_id,"
+    " run_id = excluded.run_id, cursor = excluded.cursor, pages = excluded.pages,"
+    " updated_at = excluded.updated_at"
+)
