@@ -1,4 +1,5 @@
-"""A page of followers on SQLite: a few `executemany` calls of driver-level SQL.
+"""A page of followers on SQLite: a few statements of driver-level SQL (`executemany` for profiles,
+changes and followers, one statement for the events).
 
 The database is in-process, so round trips cost nothing; driver-level SQL skips SQLAlchemy's per-row
 parameter processing. The page's rows are deduplicated and made NUL-safe in one pass in Python; the
