@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from operator import attrgetter
 from typing import Any
 
@@ -92,7 +92,7 @@ def _sqlite_follower_sql(full: bool) -> str:
 _EVENT_ROWS = 400  # two bound parameters a row: a chunk stays under SQLite's oldest limit of 999
 
 
-@cache
+@lru_cache(maxsize=16)  # one text per chunk length: a pass uses one or two (the last page's)
 def _sqlite_event_sql(rows: int) -> str:
     return (
         "INSERT INTO follow_events (source_id, follower_id, event, occurred_at, run_id)"
