@@ -103,6 +103,25 @@ def test_a_follower_back_after_an_unfollow_is_active_again_with_a_follow_event(
     assert _rows(engine, "SELECT followers_new FROM sync_runs")[0][0] == 2
 
 
+def test_a_long_page_of_arrivals_and_comebacks_records_each_event_once(
+    engine: sa.Engine, ctx: pages.PassContext
+) -> None:
+    # Longer than the SQLite writer inserts in one statement, with comebacks among the baseline.
+    apply_body(engine, ctx, page_body([item(i) for i in range(10)]))
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE followers SET unfollowed_at = :t WHERE follower_id IN ('17841000003', '17841000007')"
+            ),
+            {"t": NOW},
+        )
+    outcome = apply_body(engine, ctx, page_body([item(i) for i in range(900)]), NOW + timedelta(hours=1))
+    assert (outcome.items, outcome.new, outcome.baseline) == (900, 2, 890)
+    events = _rows(engine, "SELECT follower_id, event FROM follow_events ORDER BY id")[10:]
+    expected = [(f"17841{i:06d}", "follow" if i in (3, 7) else "baseline") for i in [3, 7, *range(10, 900)]]
+    assert sorted(tuple(e) for e in events) == expected
+
+
 def test_an_incremental_page_does_not_count_as_seen_by_the_full_pass(
     engine: sa.Engine, ctx: pages.PassContext
 ) -> None:

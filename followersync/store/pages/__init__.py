@@ -16,7 +16,8 @@ not at all, in a handful of statements whatever the page's size. Both dialects w
     apply_page ─┬─ PostgreSQL: postgresql.write_page (one statement: profiles and their changes,
                 │      followers, events, run counters, checkpoint)
                 └─ SQLite: sqlite.write_page (the stored profiles read under the write lock;
-                       executemany of profiles, changes, followers, events; run counters; checkpoint)
+                       executemany of profiles, changes, followers; the events in one statement;
+                       run counters; checkpoint)
 
 What a complete full pass then does about the followers it did not list is `store/unfollows.py`.
 """

@@ -1,4 +1,5 @@
-"""A page of followers on SQLite: a few `executemany` calls of driver-level SQL.
+"""A page of followers on SQLite: a few statements of driver-level SQL (`executemany` for profiles,
+changes and followers, one statement for the events).
 
 The database is in-process, so round trips cost nothing; driver-level SQL skips SQLAlchemy's per-row
 parameter processing. The page's rows are deduplicated and made NUL-safe in one pass in Python; the
@@ -8,9 +9,10 @@ changed ones are written, and the profile history compares their tracked fields 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from operator import attrgetter
 from typing import Any
 
@@ -18,7 +20,6 @@ import msgspec
 import sqlalchemy as sa
 
 from followersync.api.models import Follower, Page
-from followersync.store.dialects import insert
 from followersync.store.pages.context import (
     PassContext,
     RequestCounts,
@@ -26,7 +27,7 @@ from followersync.store.pages.context import (
     tracked_fields,
     without_nul_escapes,
 )
-from followersync.store.schema import PROFILE_TABLES, followers, sync_checkpoints, sync_runs
+from followersync.store.schema import PROFILE_TABLES, followers
 
 PageRows = Mapping[str, tuple[Follower, str]]
 """A page for SQLite: follower id -> (the validated item, its raw JSON text), distinct ids, NUL-free."""
@@ -83,9 +84,22 @@ def _sqlite_follower_sql(full: bool) -> str:
     )
 
 
-_SQLITE_EVENT = (
-    "INSERT INTO follow_events (source_id, follower_id, event, occurred_at, run_id) VALUES (?, ?, ?, ?, ?)"
-)
+# Most events of a page cost one statement, rows as a VALUES list. One execution per row (executemany)
+# was the slowest part of the page: the `event IN (...)` check of a list of three is evaluated through
+# a temporary b-tree that SQLite builds once per execution, so once per row, each with a page cache
+# of ~90 kB: malloc'd and freed again per row, which the fixed mmap threshold of `allocator` turns
+# into an mmap, page faults and munmap per row.
+_EVENT_ROWS = 400  # two bound parameters a row: a chunk stays under SQLite's oldest limit of 999
+
+
+@lru_cache(maxsize=16)  # one text per chunk length: a pass uses one or two (the last page's)
+def _sqlite_event_sql(rows: int) -> str:
+    return (
+        "INSERT INTO follow_events (source_id, follower_id, event, occurred_at, run_id)"
+        f" SELECT ?, column1, column2, ?, ? FROM (VALUES {', '.join(['(?, ?)'] * rows)})"
+    )
+
+
 # The day's sums of events (daily_growth in store/schema.py): a page's events are all of `at`.
 _SQLITE_GROWTH = (
     "INSERT INTO daily_growth (source_id, day, net, gained, lost) VALUES (?, date(?), ?, ?, 0)"
@@ -134,19 +148,27 @@ def write_page(
     checkpoint. Returns the numbers of `follow` and `baseline` events."""
     rows = _page_rows(page)
     new, baseline = _merge(conn, ctx, rows, now) if rows else (0, 0)
-    conn.execute(
-        sync_runs.update()
-        .where(sync_runs.c.id == ctx.run_id)
-        .values(
-            pages=sync_runs.c.pages + 1,
-            items=sync_runs.c["items"] + len(page.items),
-            followers_new=sync_runs.c.followers_new + new,
-            **({} if requests is None else {"requests": requests.requests, "retries": requests.retries}),
-        )
+    # Driver SQL, as the page's other statements: SQLAlchemy's compiling and parameter processing of
+    # these two cost as much as some of the page's statements of 200 rows.
+    conn.exec_driver_sql(
+        _RUN_COUNTERS,
+        (
+            len(page.items),
+            new,
+            None if requests is None else requests.requests,
+            None if requests is None else requests.retries,
+            ctx.run_id,
+        ),
     )
     if ctx.full:
         save_checkpoint(conn, ctx, page.cursor, pages_in_pass, now)
     return new, baseline
+
+
+_RUN_COUNTERS = (
+    "UPDATE sync_runs SET pages = pages + 1, items = items + ?, followers_new = followers_new + ?,"
+    " requests = coalesce(?, requests), retries = coalesce(?, retries) WHERE id = ?"
+)
 
 
 def _merge(conn: sa.Connection, ctx: PassContext, rows: PageRows, now: datetime) -> tuple[int, int]:
@@ -182,13 +204,15 @@ def _merge(conn: sa.Connection, ctx: PassContext, rows: PageRows, now: datetime)
     conn.exec_driver_sql(_sqlite_follower_sql(ctx.full), [(source_id, i, at, at, seen_by) for i in ids])
     first_time = "baseline" if ctx.baseline else "follow"
     events = [
-        (source_id, i, first_time if i not in known else "follow", at, run_id)
-        for i in ids
-        if i not in known or known[i] is not None
+        (i, first_time if i not in known else "follow") for i in ids if i not in known or known[i] is not None
     ]
-    new = sum(1 for event in events if event[2] == "follow")
+    for start in range(0, len(events), _EVENT_ROWS):
+        part = events[start : start + _EVENT_ROWS]
+        conn.exec_driver_sql(
+            _sqlite_event_sql(len(part)), (source_id, at, run_id, *itertools.chain.from_iterable(part))
+        )
+    new = sum(1 for _, event in events if event == "follow")
     if events:
-        conn.exec_driver_sql(_SQLITE_EVENT, events)
         conn.exec_driver_sql(_SQLITE_GROWTH, (source_id, at, len(events), new))
     return new, len(events) - new
 
@@ -258,18 +282,14 @@ def _text(value: Any, boolean: bool) -> str | None:
 def save_checkpoint(
     conn: sa.Connection, ctx: PassContext, cursor: str | None, pages: int, now: datetime
 ) -> None:
-    stmt = insert(conn, sync_checkpoints)
-    values = {
-        "source_id": ctx.source_id,
-        "pass_id": ctx.pass_id,
-        "run_id": ctx.run_id,
-        "cursor": cursor,
-        "pages": pages,
-        "updated_at": now,
-    }
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[sync_checkpoints.c.source_id],
-            set_={k: v for k, v in values.items() if k != "source_id"},
-        ).values(values)
+    conn.exec_driver_sql(
+        _CHECKPOINT_SQL, (ctx.source_id, ctx.pass_id, ctx.run_id, cursor, pages, _sqlite_time(conn, now))
     )
+
+
+_CHECKPOINT_SQL = (
+    "INSERT INTO sync_checkpoints (source_id, pass_id, run_id, cursor, pages, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source_id) DO UPDATE SET pass_id = excluded.pass_id,"
+    " run_id = excluded.run_id, cursor = excluded.cursor, pages = excluded.pages,"
+    " updated_at = excluded.updated_at"
+)
