@@ -319,12 +319,17 @@ def test_unfollows_and_growth_say_what_the_views_say(db_url: str) -> None:
         ]
 
 
-@pytest.mark.parametrize("through", ["sqlalchemy", "sqlite3"])
-def test_a_dead_run_is_abandoned_and_a_live_one_is_not(db_url: str, through: str) -> None:
-    """`through` sqlite3: as `followersync status` abandons them on a SQLite file (store/sqlite_status.py)."""
+def test_a_dead_run_is_abandoned_and_a_live_one_is_not(db_url: str) -> None:
+    _abandon_the_dead_run(db_url, "sqlalchemy")
+
+
+def test_status_on_a_sqlite_file_abandons_the_same_runs(sqlite_url: str) -> None:
+    """As `followersync status` abandons them on a SQLite file, without SQLAlchemy (store/sqlite_status)."""
+    _abandon_the_dead_run(sqlite_url, "sqlite3")
+
+
+def _abandon_the_dead_run(db_url: str, through: str) -> None:
     path = sqlite_file(db_url)
-    if through == "sqlite3" and path is None:
-        pytest.skip("the driver-only read is for SQLite files")
     with history(db_url) as h:
         now = datetime.now(UTC)
         with h.engine.begin() as conn:
