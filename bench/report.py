@@ -127,7 +127,14 @@ def machine(pg_url: str) -> str:
         engine = sa.create_engine(pg_url)
         with engine.connect() as conn:
             pg = str(conn.execute(sa.text("SHOW server_version")).scalar_one())
-            names = ("shared_buffers", "synchronous_commit", "fsync", "wal_writer_delay", "max_wal_size")
+            names = (
+                "shared_buffers",
+                "synchronous_commit",
+                "fsync",
+                "wal_writer_delay",
+                "max_wal_size",
+                "autovacuum",  # off on this machine's server (its conf.d): no vacuum competes with a pass
+            )
             settings = ", ".join(f"{n}={conn.execute(sa.text(f'SHOW {n}')).scalar_one()}" for n in names)
         engine.dispose()
     except sa.exc.DBAPIError as exc:
