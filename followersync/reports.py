@@ -21,7 +21,6 @@ missing).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -29,7 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from followersync.status import RECENT_DAYS, CheckpointPosition, LastRun, Lease, SourceStatus
+from followersync.status import RECENT_DAYS, SourceStatus, source_status
 from followersync.store import outbox
 from followersync.store.schema import (
     account_leases,
@@ -203,61 +202,20 @@ def status(conn: sa.Connection, source_ids: Sequence[int], now: datetime) -> lis
         .where(s.c.id.in_(list(source_ids)))
     )
     by_id = {row.id: row for row in conn.execute(query)}
-    notifications = outbox.pending_by_source(conn, list(by_id), now)
+    payloads = outbox.pending_by_source(conn, list(by_id), now)
     return [
-        _with_notifications(_source_status(by_id[source_id]), notifications[source_id])
+        source_status(
+            # SQLite's aggregates lose the column type: their times come back as naive text.
+            {
+                **by_id[source_id]._mapping,
+                "missing_since": as_utc(by_id[source_id].missing_since),
+                "last_full_pass_at": as_utc(by_id[source_id].last_full_pass_at),
+            },
+            payloads[source_id],
+        )
         for source_id in source_ids
         if source_id in by_id
     ]
-
-
-def _with_notifications(state: SourceStatus, outbox_state: outbox.OutboxState) -> SourceStatus:
-    return dataclasses.replace(
-        state,
-        notifications_pending=outbox_state.pending,
-        notifications_given_up=outbox_state.given_up,
-        given_up_hooks=outbox_state.given_up_hooks,
-        given_up_error=outbox_state.last_error,
-    )
-
-
-def _source_status(row: sa.Row[Any]) -> SourceStatus:
-    last_run = None
-    if row.run_id is not None:
-        last_run = LastRun(
-            id=row.run_id,
-            mode=row.run_mode,
-            status=row.run_status,
-            started_at=row.run_started_at,
-            finished_at=row.run_finished_at,
-            error_type=row.run_error_type,
-        )
-    checkpoint = None
-    if row.checkpoint_pages is not None:
-        checkpoint = CheckpointPosition(pages=row.checkpoint_pages, updated_at=row.checkpoint_updated_at)
-    lease = None
-    if row.lease_holder is not None:
-        lease = Lease(holder=row.lease_holder, expires_at=row.lease_expires_at)
-    detail = row.run_error_detail if isinstance(row.run_error_detail, dict) else {}
-    error_status = detail.get("status")
-    return SourceStatus(
-        source=row.name,
-        provider=row.provider,
-        account_id=row.account_id,
-        user_id=row.user_id,
-        followers=int(row.followers),
-        missing=int(row.missing),
-        missing_since=as_utc(row.missing_since),
-        gained_7d=int(row.gained_7d),
-        lost_7d=int(row.lost_7d),
-        last_run=last_run,
-        last_full_pass_at=as_utc(row.last_full_pass_at),
-        checkpoint=checkpoint,
-        lease=lease,
-        last_error_status=error_status if isinstance(error_status, int) else None,
-        failed_streak=int(row.failed_streak),
-        unfollows_withheld=int(row.unfollows_withheld or 0),
-    )
 
 
 # --- run history -------------------------------------------------------------------------------------

@@ -6,8 +6,10 @@ driver-only SQLite read of `store.sqlite_status` (the quick start of `followersy
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from followersync.domain import ErrorKind, kind_of
 
@@ -67,6 +69,61 @@ class SourceStatus:
     notifications_given_up: int = 0  # payloads given up in the last GIVEN_UP_SHOWN_DAYS days
     given_up_hooks: tuple[str, ...] = ()
     given_up_error: str | None = None  # the newest given-up payload's last error
+
+
+Payload = tuple[str, bool, str | None]
+"""A source's undelivered payload as `status` counts it: its hook, whether it was given up, its last
+error."""
+
+
+def source_status(row: Mapping[str, Any], payloads: Sequence[Payload]) -> SourceStatus:
+    """A source's state from its row of the status query and its undelivered payloads (in the order
+    they were written), whichever read made them: `reports.status`, or on a SQLite file
+    `store.sqlite_status`. The row's columns are those of that query, by name; its times aware UTC
+    datetimes and `run_error_detail` the decoded JSON."""
+    last_run = None
+    if row["run_id"] is not None:
+        last_run = LastRun(
+            id=row["run_id"],
+            mode=row["run_mode"],
+            status=row["run_status"],
+            started_at=row["run_started_at"],
+            finished_at=row["run_finished_at"],
+            error_type=row["run_error_type"],
+        )
+    checkpoint = None
+    if row["checkpoint_pages"] is not None:
+        checkpoint = CheckpointPosition(
+            pages=row["checkpoint_pages"], updated_at=row["checkpoint_updated_at"]
+        )
+    lease = None
+    if row["lease_holder"] is not None:
+        lease = Lease(holder=row["lease_holder"], expires_at=row["lease_expires_at"])
+    detail = row["run_error_detail"]
+    error_status = detail.get("status") if isinstance(detail, dict) else None
+    given_up = [(hook, error) for hook, gave_up, error in payloads if gave_up]
+    return SourceStatus(
+        source=row["name"],
+        provider=row["provider"],
+        account_id=row["account_id"],
+        user_id=row["user_id"],
+        followers=int(row["followers"]),
+        missing=int(row["missing"]),
+        missing_since=row["missing_since"],
+        gained_7d=int(row["gained_7d"]),
+        lost_7d=int(row["lost_7d"]),
+        last_run=last_run,
+        last_full_pass_at=row["last_full_pass_at"],
+        checkpoint=checkpoint,
+        lease=lease,
+        last_error_status=error_status if isinstance(error_status, int) else None,
+        failed_streak=int(row["failed_streak"]),
+        unfollows_withheld=int(row["unfollows_withheld"] or 0),
+        notifications_pending=len(payloads) - len(given_up),
+        notifications_given_up=len(given_up),
+        given_up_hooks=tuple(dict.fromkeys(hook for hook, _ in given_up)),
+        given_up_error=given_up[-1][1] if given_up else None,
+    )
 
 
 def attention(s: SourceStatus) -> str | None:

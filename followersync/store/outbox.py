@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from followersync.status import GIVEN_UP_SHOWN_DAYS
+from followersync.status import GIVEN_UP_SHOWN_DAYS, Payload
 from followersync.store.schema import (
     PROFILE_TABLES,
     follow_events,
@@ -257,19 +257,11 @@ def failed(
     )
 
 
-@dataclass(frozen=True)
-class OutboxState:
-    """A source's notifications as `status` shows them."""
-
-    pending: int  # not delivered yet, still being tried
-    given_up: int  # given up in the last GIVEN_UP_SHOWN_DAYS days
-    given_up_hooks: tuple[str, ...]
-    last_error: str | None  # of the newest given-up payload
-
-
 def pending_by_source(
     conn: sa.Connection, source_ids: Sequence[int], now: datetime
-) -> dict[int, OutboxState]:
+) -> dict[int, list[Payload]]:
+    """Each source's payloads not delivered, still tried or given up in the last GIVEN_UP_SHOWN_DAYS
+    days, in the order they were written (`status.source_status` counts them)."""
     o = notification_outbox.c
     recent = now - timedelta(days=GIVEN_UP_SHOWN_DAYS)
     rows = conn.execute(
@@ -281,19 +273,7 @@ def pending_by_source(
         )
         .order_by(o.seq)
     )
-    pending: dict[int, int] = {}
-    given_up: dict[int, list[tuple[str, str | None]]] = {}
+    by_source: dict[int, list[Payload]] = {source_id: [] for source_id in source_ids}
     for source_id, hook, given_up_at, last_error in rows:
-        if given_up_at is None:
-            pending[source_id] = pending.get(source_id, 0) + 1
-        else:
-            given_up.setdefault(source_id, []).append((hook, last_error))
-    return {
-        source_id: OutboxState(
-            pending=pending.get(source_id, 0),
-            given_up=len(given_up.get(source_id, [])),
-            given_up_hooks=tuple(dict.fromkeys(hook for hook, _ in given_up.get(source_id, []))),
-            last_error=given_up[source_id][-1][1] if source_id in given_up else None,
-        )
-        for source_id in source_ids
-    }
+        by_source[source_id].append((hook, given_up_at is not None, last_error))
+    return by_source

@@ -16,18 +16,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from followersync.status import (
-    GIVEN_UP_SHOWN_DAYS,
-    RECENT_DAYS,
-    CheckpointPosition,
-    LastRun,
-    Lease,
-    SourceStatus,
-)
+from followersync.status import GIVEN_UP_SHOWN_DAYS, RECENT_DAYS, Payload, SourceStatus, source_status
 from followersync.store.schema_version import HEAD_REVISION, SchemaMissing, SchemaOutOfDate, out_of_date
 
 
@@ -133,17 +126,36 @@ def status(conn: sqlite3.Connection, ids: Sequence[int], now: datetime) -> list[
     parameters = {"now": _time_text(now), "recent": _time_text(now - timedelta(days=RECENT_DAYS)), **values}
     cursor = conn.execute(_STATUS.format(ids=marks), parameters)
     names = [column[0] for column in cursor.description]
-    rows = [dict(zip(names, row, strict=True)) for row in cursor]
-    by_id = {row["id"]: row for row in rows}
-    notifications = _notifications(conn, list(by_id), now)
-    return [_source_status(by_id[i], notifications.get(i, [])) for i in ids if i in by_id]
+    by_id = {
+        row["id"]: _as_sqlalchemy_reads(row) for row in (dict(zip(names, r, strict=True)) for r in cursor)
+    }
+    payloads = _payloads(conn, list(by_id), now)
+    return [source_status(by_id[i], payloads.get(i, [])) for i in ids if i in by_id]
 
 
-def _notifications(
-    conn: sqlite3.Connection, ids: Sequence[int], now: datetime
-) -> dict[int, list[tuple[str, str | None, str | None]]]:
-    """`outbox.pending_by_source`'s rows: (hook, given_up_at, last_error) of each source's payloads
-    not delivered, still tried or given up recently, in the order they were written."""
+_TIMES = (
+    "missing_since",
+    "last_full_pass_at",
+    "run_started_at",
+    "run_finished_at",
+    "checkpoint_updated_at",
+    "lease_expires_at",
+)
+
+
+def _as_sqlalchemy_reads(row: dict[str, Any]) -> dict[str, Any]:
+    """The row's stored text as SQLAlchemy's types read it: times as aware UTC datetimes, the error
+    detail as decoded JSON."""
+    for name in _TIMES:
+        row[name] = _optional_time(row[name])
+    if row["run_error_detail"] is not None:
+        row["run_error_detail"] = json.loads(row["run_error_detail"])
+    return row
+
+
+def _payloads(conn: sqlite3.Connection, ids: Sequence[int], now: datetime) -> dict[int, list[Payload]]:
+    """`outbox.pending_by_source`: each source's payloads not delivered, still tried or given up
+    recently, in the order they were written."""
     marks, values = _in_list("id", ids)
     recent = _time_text(now - timedelta(days=GIVEN_UP_SHOWN_DAYS))
     rows = conn.execute(
@@ -155,59 +167,10 @@ def _notifications(
         """,
         {"recent": recent, **values},
     )
-    by_source: dict[int, list[tuple[str, str | None, str | None]]] = {}
+    by_source: dict[int, list[Payload]] = {}
     for source_id, hook, given_up_at, last_error in rows:
-        by_source.setdefault(source_id, []).append((hook, given_up_at, last_error))
+        by_source.setdefault(source_id, []).append((hook, given_up_at is not None, last_error))
     return by_source
-
-
-def _source_status(
-    row: Mapping[str, Any], payloads: Sequence[tuple[str, str | None, str | None]]
-) -> SourceStatus:
-    """`reports._source_status` and `reports._with_notifications` in one."""
-    last_run = None
-    if row["run_id"] is not None:
-        last_run = LastRun(
-            id=row["run_id"],
-            mode=row["run_mode"],
-            status=row["run_status"],
-            started_at=_time(row["run_started_at"]),
-            finished_at=_optional_time(row["run_finished_at"]),
-            error_type=row["run_error_type"],
-        )
-    checkpoint = None
-    if row["checkpoint_pages"] is not None:
-        checkpoint = CheckpointPosition(
-            pages=row["checkpoint_pages"], updated_at=_time(row["checkpoint_updated_at"])
-        )
-    lease = None
-    if row["lease_holder"] is not None:
-        lease = Lease(holder=row["lease_holder"], expires_at=_time(row["lease_expires_at"]))
-    detail = json.loads(row["run_error_detail"]) if row["run_error_detail"] is not None else None
-    error_status = detail.get("status") if isinstance(detail, dict) else None
-    given_up = [(hook, error) for hook, given_up_at, error in payloads if given_up_at is not None]
-    return SourceStatus(
-        source=row["name"],
-        provider=row["provider"],
-        account_id=row["account_id"],
-        user_id=row["user_id"],
-        followers=int(row["followers"]),
-        missing=int(row["missing"]),
-        missing_since=_optional_time(row["missing_since"]),
-        gained_7d=int(row["gained_7d"]),
-        lost_7d=int(row["lost_7d"]),
-        last_run=last_run,
-        last_full_pass_at=_optional_time(row["last_full_pass_at"]),
-        checkpoint=checkpoint,
-        lease=lease,
-        last_error_status=error_status if isinstance(error_status, int) else None,
-        failed_streak=int(row["failed_streak"]),
-        unfollows_withheld=int(row["unfollows_withheld"] or 0),
-        notifications_pending=len(payloads) - len(given_up),
-        notifications_given_up=len(given_up),
-        given_up_hooks=tuple(dict.fromkeys(hook for hook, _ in given_up)),
-        given_up_error=given_up[-1][1] if given_up else None,
-    )
 
 
 def _in_list(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
