@@ -16,7 +16,6 @@ row as a dashboard would:
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -117,7 +116,7 @@ def _build_sqlite(conn: sa.Connection, first: datetime, baseline: int, daily: in
         conn.exec_driver_sql(insert, rows)
 
 
-def queries(engine: sa.Engine) -> dict[str, Callable[[sa.Connection], list[Any]]]:
+def queries() -> dict[str, Callable[[sa.Connection], list[Any]]]:
     """The dashboard's queries, by name, each returning every row."""
     from followersync import reports
 
@@ -138,7 +137,7 @@ def time_queries(engine: sa.Engine) -> dict[str, list[float]]:
     """Each query's times in ms (QUERY_RUNS, after a warm-up), and its rows checked non-empty."""
     times: dict[str, list[float]] = {}
     with engine.connect() as conn:
-        for name, run in queries(engine).items():
+        for name, run in queries().items():
             if not run(conn):
                 raise RuntimeError(f"growth: {name!r} returned no row")
             times[name] = []
@@ -157,7 +156,3 @@ def whole_view(engine: sa.Engine) -> list[tuple[Any, ...]]:
             (r.source, r.day if isinstance(r.day, date) else date.fromisoformat(r.day), *map(int, r[2:]))
             for r in rows
         ]
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)

@@ -38,6 +38,7 @@ import argparse
 import contextlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -521,7 +522,7 @@ class Bench:
                     goal=f"<= {goal:.0f} ms (median)" if goal else "",
                 )
                 m.values.extend(values)
-                was = growth.median(before[name])
+                was = statistics.median(before[name])
                 m.notes.append(f"before the daily sums (revision 0004): {was:,.1f} ms")
                 if goal is not None:
                     m.met = m.median <= goal and exact
