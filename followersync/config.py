@@ -104,6 +104,8 @@ class SyncSettings:
     checkpoint_max_age: float = 43200.0
     unfollow_guard_fraction: float = 0.25
     unfollow_guard_min: int = 25
+    unfollow_history_factor: float = 3.0
+    unfollow_history_min: int = 10
     unfollow_confirmations: int = 2
     confirm_after: float = 3600.0
 
@@ -122,6 +124,8 @@ class ProviderSettings:
     page_size: int
     min_request_interval: float = 3.0
     daily_request_budget: int = 2000
+    cooldown: float = 300.0
+    max_cooldown: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -317,6 +321,14 @@ def _fraction(value: object, key: str) -> float:
     # 0 would withhold every unfollow; above 1 would never withhold: neither guards anything.
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
         raise ConfigError(f"{key}: must be a number > 0 and <= 1, got {_show(value)}")
+    return float(value)
+
+
+def _factor(value: object, key: str) -> float:
+    """A number >= 1, or 0 for off."""
+    # Between 0 and 1 the guard would withhold passes that lose fewer followers than usual.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (value == 0 or value >= 1):
+        raise ConfigError(f"{key}: must be 0 (off) or a number >= 1, got {_show(value)}")
     return float(value)
 
 
@@ -522,6 +534,19 @@ def _provider_keys(provider: str) -> list[ConfigKey]:
             "requests per linked account per UTC day, shared by all processes; 0 = unlimited",
             _integer(0),
         ),
+        ConfigKey(
+            f"{prefix}.cooldown",
+            '"5m"',
+            "after the provider's limit (500 provider_error, a 429 without Retry-After) and one quick "
+            "retry, the linked account rests this long; doubled on each repeat",
+            _duration(zero_allowed=False),
+        ),
+        ConfigKey(
+            f"{prefix}.max_cooldown",
+            '"1h"',
+            "the longest a cool-down grows to",
+            _duration(zero_allowed=False),
+        ),
     ]
 
 
@@ -568,7 +593,8 @@ REFERENCE: tuple[ConfigKey, ...] = (
     ConfigKey(
         "sync.checkpoint_max_age",
         '"12h"',
-        "an older checkpoint restarts the pass from the beginning instead of resuming it",
+        "a pass whose last run was abandoned or failed restarts from the beginning once its checkpoint "
+        "is older than this; a pass paused by the daily budget or a limit resumes however old",
         _duration(zero_allowed=False),
     ),
     ConfigKey(
@@ -582,6 +608,20 @@ REFERENCE: tuple[ConfigKey, ...] = (
         "sync.unfollow_guard_min",
         "25",
         "the marking is withheld only when it is also more than this many followers",
+        _integer(0),
+    ),
+    ConfigKey(
+        "sync.unfollow_history_factor",
+        "3.0",
+        "a full pass that would newly mark more than this many times the most the source newly missed "
+        "in any of its last 10 complete full passes (and more than unfollow_history_min) withholds the "
+        "marking too; 0 turns this guard off",
+        _factor,
+    ),
+    ConfigKey(
+        "sync.unfollow_history_min",
+        "10",
+        "the history guard withholds only when it is also more than this many followers",
         _integer(0),
     ),
     ConfigKey(

@@ -64,6 +64,7 @@ class ErrorKind(enum.Enum):
     BAD_REQUEST = "the request was refused (e.g. a stale cursor)"
     NOT_FOUND = "no such account or user"
     RATE_LIMITED = "too many requests"
+    PROVIDER_LIMIT = "the provider is over its limits or struggling: rest the account"
     NOT_IMPLEMENTED = "the API does not offer this listing"
     TRANSIENT = "a passing failure: worth a retry"
     SERVER = "a server failure not worth a retry"
@@ -105,7 +106,6 @@ FORBIDDEN_TYPES = _types(
 NOT_FOUND_TYPES = _types("resource_not_found", "invalid_resource_identifier")
 TRANSIENT_TYPES = _types(
     "unexpected_error",
-    "provider_error",
     "no_client_session",
     "no_channel",
     "no_handler",
@@ -121,6 +121,8 @@ _BY_TYPE: dict[str, ErrorKind] = {
     **dict.fromkeys(FORBIDDEN_TYPES, ErrorKind.FORBIDDEN),
     **dict.fromkeys(NOT_FOUND_TYPES, ErrorKind.NOT_FOUND),
     **dict.fromkeys(TRANSIENT_TYPES, ErrorKind.TRANSIENT),
+    # "Retry later", says the reference; the service also answers a LinkedIn account's limits with it.
+    "errors/provider_error": ErrorKind.PROVIDER_LIMIT,
     "errors/authentication_intent_error": ErrorKind.SERVER,
     "errors/feature_not_implemented": ErrorKind.NOT_IMPLEMENTED,
 }

@@ -24,10 +24,13 @@ from followersync import logging as fslogging
 from followersync.api.client import Client, RequestStats
 from followersync.api.errors import (
     AccountRestrictedError,
+    ApiError,
     BadRequestError,
     CredentialError,
+    LimitWindowError,
     NotFoundError,
     PostpressError,
+    ProviderLimitError,
     RateLimitedError,
     one_line,
 )
@@ -77,8 +80,12 @@ def plan_pass(
     `missing` is how many followers await confirmation: while some do, a full pass is due
     `sync.confirm_after` after the last one instead of `sync.full_pass_interval`.
     """
+    # A pass paused on purpose (its last run deferred: the daily budget, a limit, a stop) resumes however
+    # old its checkpoint: a big account's pass spans days at its budget, and restarting it would never
+    # let it end. Only a pass that was abandoned or failed restarts once its checkpoint is too old.
     fresh = checkpoint is not None and (
-        (now - checkpoint.updated_at).total_seconds() <= settings.sync.checkpoint_max_age
+        checkpoint.last_run_status == "deferred"
+        or (now - checkpoint.updated_at).total_seconds() <= settings.sync.checkpoint_max_age
     )
     if requested == "incremental":
         return Plan("incremental", None)
@@ -100,12 +107,15 @@ class SourceResult:
     mode: str | None = None
     pages: int = 0
     items: int = 0  # items on the pages, a follower re-read after the listing shifted included
+    coerced: int = 0  # items stored with a field the API left out or sent unusable (now NULL)
+    rejected: int = 0  # items that could not be stored (no usable id), kept in `rejected_items`
     followers: int = 0  # distinct followers listed (as far as `_Distinct` can tell)
     new: int = 0  # `follow` events: new followers since the baseline, and comebacks
     baseline: int = 0  # followers recorded before the source's first complete pass
     missing: int = 0  # newly missing: not listed by this complete pass (not unfollows yet)
     lost: int = 0  # unfollows this run confirmed
     unfollows_withheld: int = 0
+    withheld_reason: str | None = None
     accepted: bool = False  # --accept-unfollows: the newly missing were unfollowed at once
     requests: int = 0
     error_type: str | None = None
@@ -212,6 +222,9 @@ class PassRunner:
             missing=result.missing,
             lost=result.lost,
             unfollows_withheld=result.unfollows_withheld,
+            withheld_reason=result.withheld_reason,
+            coerced=result.coerced,
+            rejected=result.rejected,
             requests=stats.requests,
             error_type=result.error_type,
             message=result.message,
@@ -220,8 +233,10 @@ class PassRunner:
             bound.warning(
                 "unfollows.withheld",
                 unfollows_withheld=result.unfollows_withheld,
-                hint="more than the guard allows went missing in one pass; if they really left, "
-                "run `followersync sync --mode full --accept-unfollows --source " + source.name + "`",
+                reason=result.withheld_reason,
+                hint="if they really left, run `followersync sync --mode full --accept-unfollows --source "
+                + source.name
+                + "`",
             )
         return result
 
@@ -232,7 +247,13 @@ class PassRunner:
             self._pages(run)
         except StopRequested:
             self._close_run(result, stats, "deferred", None, message="stopped by signal; checkpoint kept")
-        except (RateLimitedError, BudgetExhausted) as exc:
+        except (ProviderLimitError, RateLimitedError) as exc:
+            result.account_stopped = True
+            if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+                self._close_run(result, stats, "deferred", exc)  # it said how long: that long
+            else:
+                self._rest_account(run, exc)
+        except (BudgetExhausted, LimitWindowError) as exc:
             result.account_stopped = True
             self._close_run(result, stats, "deferred", exc)
         except (CredentialError, AccountRestrictedError) as exc:
@@ -268,10 +289,26 @@ class PassRunner:
                         raise LeaseLost("the account's lease expired and was taken by another process")
                     now = self.clock.now()
                     pages_in_pass += 1
+                    stale = _stale(page, now, run.pass_started) if ctx.full else None
                     with self.database.begin() as conn:
                         outcome = pages.apply_page(conn, ctx, page, now, pages_in_pass, stats)
+                        if stale is not None:
+                            pages.distrust_pass(conn, ctx.pass_id, stale)
+                    if stale is not None:
+                        log.warning("pass.untrusted", source=source.name, run_id=ctx.run_id, reason=stale)
+                    if page.rejected:
+                        log.warning(
+                            "items.rejected",
+                            source=source.name,
+                            run_id=ctx.run_id,
+                            page=pages_in_pass,
+                            reasons=sorted({item.reason for item in page.rejected}),
+                            count=len(page.rejected),
+                        )
                     result.pages += 1
                     result.items += outcome.items
+                    result.coerced += page.coerced
+                    result.rejected += len(page.rejected)
                     result.followers += distinct.count(page)
                     result.new += outcome.new
                     result.baseline += outcome.baseline
@@ -298,6 +335,8 @@ class PassRunner:
             confirmations=sync.unfollow_confirmations,
             guard_fraction=sync.unfollow_guard_fraction,
             guard_min=sync.unfollow_guard_min,
+            history_factor=sync.unfollow_history_factor,
+            history_min=sync.unfollow_history_min,
             accept=run.accept_unfollows,
         )
         try:
@@ -314,12 +353,15 @@ class PassRunner:
                     )
                     result.missing, result.lost = settled.missing, settled.lost
                     result.unfollows_withheld = settled.unfollows_withheld
+                    result.withheld_reason = settled.withheld_reason
                     result.accepted = rule.accept
                 runs.complete_pass(conn, ctx.source_id, ctx.pass_id, now)
+                runs.end_cooldown(conn, source.account_id)
                 self._record_end(conn, result, stats, "succeeded", now)
         except BaseException:
             # Rolled back with the transaction: the run that records the failure marked nothing.
             result.missing = result.lost = result.unfollows_withheld = 0
+            result.withheld_reason = None
             raise
 
     def _restart_pass(self, ctx: pages.PassContext) -> tuple[pages.PassContext, datetime]:
@@ -329,6 +371,35 @@ class PassRunner:
             pass_id = runs.start_pass(conn, ctx.source_id, "full", now)
             conn.execute(sync_runs.update().where(sync_runs.c.id == ctx.run_id).values(pass_id=pass_id))
         return pages.PassContext(**{**ctx.__dict__, "pass_id": pass_id}), now
+
+    def _rest_account(self, run: _Run, exc: ApiError) -> None:
+        """The provider's limits stopped the account: it rests (`[providers.*] cooldown`, doubled on a
+        repeat up to `max_cooldown`) and the run ends deferred, its checkpoint kept, resuming after."""
+        provider = self.settings.provider(run.source.provider)
+        now = self.clock.now()
+        try:
+            with self.database.begin() as conn:
+                rest = runs.start_cooldown(
+                    conn, run.source.account_id, exc.error_type, now, provider.cooldown, provider.max_cooldown
+                )
+        except sa.exc.DBAPIError:
+            self._close_run(run.result, run.stats, "deferred", exc)
+            return
+        exc.error_detail.update(
+            cooldown=rest.seconds, retry_after=rest.seconds, resume_at=rest.until.isoformat()
+        )
+        message = (
+            f"{one_line(str(exc), 200)}; account {run.source.account_id} rests "
+            f"{_duration(rest.seconds)}, until {rest.until:%Y-%m-%d %H:%M} UTC (checkpoint kept)"
+        )
+        log.warning(
+            "account.cooldown",
+            account_id=run.source.account_id,
+            seconds=rest.seconds,
+            until=rest.until.isoformat(),
+            error_type=exc.error_type,
+        )
+        self._close_run(run.result, run.stats, "deferred", exc, message=message)
 
     def _close_run(
         self,
@@ -379,9 +450,27 @@ class PassRunner:
             followers_missing=result.missing,
             followers_lost=result.lost,
             unfollows_withheld=result.unfollows_withheld,
+            withheld_reason=result.withheld_reason,
             error_type=result.error_type,
             error_detail=detail,
         )
+
+
+def _stale(page: Page, now: datetime, pass_started: datetime) -> str | None:
+    """Why the page is no evidence for the pass (None: it is): the upstream served it from a cache
+    filled before the pass began (its `Age`), so it may not list who follows now."""
+    if page.age is None or (now - pass_started).total_seconds() >= page.age:
+        return None
+    return f"an answer the upstream had cached for {page.age:.0f} s, from before the pass began"
+
+
+def _duration(seconds: float) -> str:
+    """`300` as "5m", `3600` as "1h", `90` as "90s": as the configuration writes durations."""
+    if seconds % 3600 == 0:
+        return f"{seconds / 3600:.0f}h"
+    if seconds % 60 == 0:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds:.0f}s"
 
 
 class _Distinct:

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from followersync.status import RECENT_DAYS, SourceStatus, source_status
 from followersync.store import outbox
 from followersync.store.schema import (
+    account_cooldowns,
     account_leases,
     follow_events,
     followers,
@@ -85,6 +86,7 @@ RUN_FIELDS = (
     "finished_at",
     "pages",
     "items",
+    "items_coerced",
     "followers_new",
     "followers_missing",
     "followers_lost",
@@ -140,10 +142,10 @@ def status(conn: sa.Connection, source_ids: Sequence[int], now: datetime) -> lis
         .scalar_subquery()
     )
     full_run = sync_runs.alias("full_run")
-    withheld = (
-        sa.select(full_run.c.unfollows_withheld)
-        .where(full_run.c.id == newest_run_id(runs_.c.mode == "full", runs_.c.status == "succeeded"))
-        .scalar_subquery()
+    newest_full_run = newest_run_id(runs_.c.mode == "full", runs_.c.status == "succeeded")
+    withheld = sa.select(full_run.c.unfollows_withheld).where(full_run.c.id == newest_full_run).scalar_subquery()
+    withheld_reason = (
+        sa.select(full_run.c.withheld_reason).where(full_run.c.id == newest_full_run).scalar_subquery()
     )
     active = (
         sa.select(sa.func.count())
@@ -180,6 +182,7 @@ def status(conn: sa.Connection, source_ids: Sequence[int], now: datetime) -> lis
             last_full_pass.label("last_full_pass_at"),
             failed_streak.label("failed_streak"),
             withheld.label("unfollows_withheld"),
+            withheld_reason.label("withheld_reason"),
             last_run.c.id.label("run_id"),
             last_run.c.mode.label("run_mode"),
             last_run.c.status.label("run_status"),
@@ -191,6 +194,8 @@ def status(conn: sa.Connection, source_ids: Sequence[int], now: datetime) -> lis
             sync_checkpoints.c.updated_at.label("checkpoint_updated_at"),
             account_leases.c.holder.label("lease_holder"),
             account_leases.c.expires_at.label("lease_expires_at"),
+            account_cooldowns.c.until.label("resting_until"),
+            account_cooldowns.c.error_type.label("resting_after"),
         )
         .select_from(s)
         .outerjoin(last_run, last_run.c.id == newest_run_id())
@@ -198,6 +203,10 @@ def status(conn: sa.Connection, source_ids: Sequence[int], now: datetime) -> lis
         .outerjoin(
             account_leases,
             sa.and_(account_leases.c.account_id == s.c.account_id, account_leases.c.expires_at >= now),
+        )
+        .outerjoin(
+            account_cooldowns,
+            sa.and_(account_cooldowns.c.account_id == s.c.account_id, account_cooldowns.c.until > now),
         )
         .where(s.c.id.in_(list(source_ids)))
     )

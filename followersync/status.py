@@ -64,7 +64,10 @@ class SourceStatus:
     # What `attention()` needs beyond the fields above.
     last_error_status: int | None  # the HTTP status recorded with the last run's error, if any
     failed_streak: int  # how many of the newest runs failed in a row
-    unfollows_withheld: int  # held back by the guard on the last successful full pass
+    unfollows_withheld: int  # held back by a guard on the last successful full pass
+    withheld_reason: str | None = None  # why (passes.SourceResult.withheld_reason)
+    resting_until: datetime | None = None  # its account rests after the provider's limits until then
+    resting_after: str | None = None  # the error that started the rest
     notifications_pending: int = 0  # payloads not delivered yet, still being retried
     notifications_given_up: int = 0  # payloads given up in the last GIVEN_UP_SHOWN_DAYS days
     given_up_hooks: tuple[str, ...] = ()
@@ -119,6 +122,9 @@ def source_status(row: Mapping[str, Any], payloads: Sequence[Payload]) -> Source
         last_error_status=error_status if isinstance(error_status, int) else None,
         failed_streak=int(row["failed_streak"]),
         unfollows_withheld=int(row["unfollows_withheld"] or 0),
+        withheld_reason=row["withheld_reason"],
+        resting_until=row["resting_until"],
+        resting_after=row["resting_after"],
         notifications_pending=len(payloads) - len(given_up),
         notifications_given_up=len(given_up),
         given_up_hooks=tuple(dict.fromkeys(hook for hook, _ in given_up)),
@@ -171,9 +177,15 @@ def attention(s: SourceStatus) -> str | None:
             f"receiver with `followersync notify test --name {s.given_up_hooks[0]}`"
         )
     if s.unfollows_withheld:
+        why = f" ({s.withheld_reason})" if s.withheld_reason else ""
         return (
-            f"{s.unfollows_withheld} unfollows withheld by the guard on the last full pass; if they really "
+            f"{s.unfollows_withheld} unfollows withheld on the last full pass{why}; if they really "
             f"left, run `followersync sync --source {s.source} --mode full --accept-unfollows`"
+        )
+    if s.resting_until is not None:
+        return (
+            f"resting after {s.resting_after}: the provider's limits stopped account {s.account_id}; "
+            f"the pass resumes from its checkpoint after {s.resting_until:%Y-%m-%d %H:%M} UTC"
         )
     if run.status == "deferred" and run.error_type == "budget_exhausted":
         return "deferred: the account's daily request budget is used up; the next UTC day resumes the pass"

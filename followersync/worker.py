@@ -144,11 +144,28 @@ class Fleet:
         try:
             with self.database.begin() as conn:
                 runs.mark_abandoned_runs(conn, clock.now())
-                acquired = runs.acquire_lease(conn, account_id, holder, clock.now(), ttl)
+                rest = runs.cooldown_of(conn, account_id)
+                resting = rest is not None and rest.until > clock.now()
+                acquired = not resting and runs.acquire_lease(conn, account_id, holder, clock.now(), ttl)
         except sa.exc.DBAPIError as exc:
             # This account's sources fail; the other accounts' threads go on
             # (docs/semantics.md#database-outage).
             return [database_failure(source.name, exc) for source, _ in group]
+        if resting:
+            assert rest is not None
+            log.info("account.resting", account_id=account_id, until=rest.until.isoformat())
+            # Not called at all: the provider's limits stopped the account a moment ago
+            # (docs/semantics.md#rate-limits-and-budget). No run row; its checkpoint waits.
+            return [
+                SourceResult(
+                    source=s.name,
+                    status="deferred",
+                    error_type=rest.error_type,
+                    message=f"not called: account {account_id} rests until {rest.until:%Y-%m-%d %H:%M} UTC "
+                    f"after {rest.error_type} (checkpoint kept)",
+                )
+                for s, _ in group
+            ]
         if not acquired:
             log.info("account.skipped", account_id=account_id, reason="another process holds its lease")
             return [
@@ -260,11 +277,19 @@ def next_due(state: SourceState, settings: Settings, now: datetime) -> datetime:
     docs/semantics.md#rate-limits-and-budget).
 
     Never run, or a pass left half done by a dead process: now. Deferred: once its cause has passed
-    (the Retry-After wait, the next UTC day for the budget; at once after a stop). Failed: after
+    (the Retry-After wait, the account's cool-down, the next UTC day for the budget; at once after a
+    stop). Never before its account's cool-down ends. Failed: after
     `sync.interval`. Otherwise the next incremental pass after `sync.interval`, or a full pass as
     soon as the last complete one is older than `sync.full_pass_interval` (`sync.confirm_after`
     while followers it missed await confirmation).
     """
+    due = _due_by_runs(state, settings, now)
+    if state.resting_until is not None and state.resting_until > due:
+        return state.resting_until  # its account rests after the provider's limits
+    return due
+
+
+def _due_by_runs(state: SourceState, settings: Settings, now: datetime) -> datetime:
     finished = state.last_run_finished_at
     if state.last_run_status is None or finished is None:
         return now

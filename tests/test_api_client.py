@@ -30,6 +30,7 @@ from followersync.api import (
     NotImplementedByApiError,
     Pacer,
     PostpressError,
+    ProviderLimitError,
     RateLimitedError,
     RequestStats,
     ServerError,
@@ -169,6 +170,8 @@ def expected_class(error_type: str, status: int) -> type[ApiError]:
         return ServerError
     if status == 501:
         return NotImplementedByApiError
+    if error_type == "errors/provider_error":
+        return ProviderLimitError
     return TransientApiError
 
 
@@ -197,7 +200,8 @@ def test_every_documented_error_lands_in_its_class_retried_only_if_retryable(
         "instance": "req_0123",
     }
     assert str(error).startswith(f"{status} {error_type}: {title} (Detail of it.) [instance req_0123]")
-    attempts = 3 if cls is TransientApiError else 1
+    # A provider_error may be the account's limits: one quick retry, never more (max_attempts is 3).
+    attempts = {TransientApiError: 3, ProviderLimitError: 2}.get(cls, 1)
     assert error.attempts == attempts
     assert len(sim.requests_for("acc_li")) == attempts == stats.requests
     assert stats.retries == attempts - 1
@@ -235,7 +239,7 @@ def test_an_html_error_page_is_classed_by_status_and_not_retried(sim: Simulator,
 def test_a_transient_error_is_retried_with_jittered_exponential_backoff(
     sim: Simulator, client: Client, clock: FakeClock
 ) -> None:
-    sim.inject(Fault.error("errors/provider_error"), account_id="acc_li", times=2)
+    sim.inject(Fault.error("errors/unexpected_error"), account_id="acc_li", times=2)
     with structlog.testing.capture_logs() as logs:
         stats = fetch(client)
     assert (stats.requests, stats.retries) == (3, 2)
@@ -245,8 +249,8 @@ def test_a_transient_error_is_retried_with_jittered_exponential_backoff(
     assert stats.waited == pytest.approx(first + second)
     retries = [e for e in logs if e["event"] == "api.retry"]
     assert [(e["source"], e["attempt"], e["error_type"]) for e in retries] == [
-        ("acme-page", 1, "errors/provider_error"),
-        ("acme-page", 2, "errors/provider_error"),
+        ("acme-page", 1, "errors/unexpected_error"),
+        ("acme-page", 2, "errors/unexpected_error"),
     ]
     assert [e["wait"] for e in retries] == [round(first, 3), round(second, 3)]
 
@@ -300,14 +304,28 @@ def test_retry_after_on_a_503_is_used_instead_of_backoff(
     assert clock.sleeps == [4.0]
 
 
-def test_a_429_without_retry_after_is_not_retried(sim: Simulator, client: Client, clock: FakeClock) -> None:
-    sim.inject(Fault.rate_limited(), account_id="acc_li")
-    with pytest.raises(RateLimitedError) as caught:
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [(Fault.rate_limited(), RateLimitedError), (Fault.error("errors/provider_error"), ProviderLimitError)],
+    ids=["429 without Retry-After", "500 provider_error"],
+)
+def test_an_answer_that_may_mean_the_providers_limits_gets_one_quick_retry_only(
+    sim: Simulator, clock: FakeClock, fault: Fault, error: type[ApiError]
+) -> None:
+    sim.inject(fault, account_id="acc_li", times=-1)
+    with make_client(sim.base_url, clock, max_attempts=6) as client, pytest.raises(error) as caught:
         fetch(client)
-    assert caught.value.retry_after is None
-    assert caught.value.attempts == 1
-    assert len(sim.requests) == 1
-    assert clock.sleeps == []
+    assert caught.value.attempts == 2 == len(sim.requests)
+    (wait,) = clock.sleeps
+    assert 1.0 <= wait <= 3.0
+
+
+def test_a_provider_error_that_passes_costs_one_quick_retry(
+    sim: Simulator, client: Client, clock: FakeClock
+) -> None:
+    sim.inject(Fault.error("errors/provider_error"), account_id="acc_li", times=1)
+    stats = fetch(client)
+    assert (stats.requests, stats.retries) == (2, 1)
 
 
 def test_a_retry_after_beyond_max_retry_wait_is_raised_with_the_wait(
@@ -493,18 +511,15 @@ BAD = [
     ("empty body", Fault.body(b""), "body is empty"),
     ("wrong object", Fault.page_transform(lambda p: {**p, "object": "List"}), "object: expected"),
     (
-        "missing field",
-        Fault.page_transform(drop_urn_of_item_3),
-        "items[3]: Object missing required field `urn`",
+        "other provider's variant",
+        Fault.wrong_variant(),
+        "items[0]: the items look like instagram's, not linkedin's: is the provider of this source right?",
     ),
-    ("wrong type", Fault.page_transform(set_item(0, name=5)), "items[0].name: Expected `str`, got `int`"),
-    ("other provider's variant", Fault.wrong_variant(), "items[0]: Object missing required field `urn`"),
     (
         "empty cursor",
         Fault.page_transform(lambda p: {**p, "cursor": ""}),
         "cursor: Expected `str` of length >= 1",
     ),
-    ("empty id", Fault.page_transform(set_item(0, id="")), "items[0].id: Expected `str` of length >= 1"),
     ("items not a list", Fault.page_transform(lambda p: {**p, "items": {}}), "items: Expected `array`"),
     (
         "no cursor field",
@@ -527,6 +542,19 @@ def test_every_bad_body_is_an_invalid_response_naming_the_problem(
     assert caught.value.error_detail["detail"] == caught.value.message
     assert caught.value.attempts == 1
     assert len(sim.requests) == 1  # a bad body is not retried: the same request gets the same page
+
+
+def test_items_with_unusable_fields_or_no_id_do_not_fail_the_page(sim: Simulator, client: Client) -> None:
+    sim.inject(Fault.page_transform(drop_urn_of_item_3), account_id="acc_li", times=1)
+    sim.inject(Fault.page_transform(set_item(0, id="", name=5)), account_id="acc_li", on_page=1)
+    first, second = list(client.pages(LI, cursor=None, limit=100, stats=RequestStats()))[:2]
+    assert (first.coerced, len(first.rejected), len(first.items)) == (1, 0, 100)
+    assert first.items[3].urn is None
+    assert (second.coerced, [r.reason for r in second.rejected], len(second.items)) == (
+        0,
+        ["id is empty"],
+        99,
+    )
 
 
 def test_a_bad_page_mid_listing_stops_it_after_the_good_pages(sim: Simulator, client: Client) -> None:

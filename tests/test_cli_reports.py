@@ -127,7 +127,8 @@ def test_status_and_runs_say_what_the_database_says(tmp_path: Path, db_url: str)
         assert "  ! reconnect the account in postpress" in li_block
         assert ig_block.startswith("brand-ig")
         assert (
-            "  ! 60 unfollows withheld by the guard on the last full pass; if they really left, run "
+            "  ! 60 unfollows withheld on the last full pass (60 of 121 active followers went missing in one "
+            "pass (more than 25% and more than 25)); if they really left, run "
             "`followersync sync --source brand-ig --mode full --accept-unfollows`"
         ) in ig_block
 

@@ -115,7 +115,7 @@ def profile(engine: sa.Engine, provider: str, follower_id: str) -> sa.Row[Any]:
         ("linkedin", 1, "profile_url", "https://www.linkedin.com/in/ada", "https://www.linkedin.com/in/member-1",
          "https://www.linkedin.com/in/ada"),
         ("instagram", 1, "username", "ada.codes", "user_1", "ada.codes"),
-        ("instagram", 1, "name", "", "User 1", ""),
+        ("instagram", 1, "name", "", "User 1", None),  # an empty name is as unknown as none
         ("instagram", 1, "is_private", True, "false", "true"),
         ("instagram", 2, "is_private", False, "true", "false"),
         ("instagram", 1, "is_verified", True, "false", "true"),

@@ -283,12 +283,13 @@ def test_a_rejected_cursor_restarts_the_pass_once(h: Harness, sim: Simulator) ->
 
 
 def test_rate_limit_without_retry_after_defers_and_keeps_the_checkpoint(h: Harness, sim: Simulator) -> None:
-    sim.inject(Fault.rate_limited(), account_id=IG.account_id, on_page=1)
+    sim.inject(Fault.rate_limited(), account_id=IG.account_id, on_page=1, times=2)  # and its quick retry
     results = {r.source: r for r in h.sync()}
     assert results["brand-ig"].status == "deferred"
     assert results["acme-page"].status == "succeeded"
     assert h.runs("brand-ig")[-1].status == "deferred"
     assert h.checkpoint("brand-ig").pages == 1  # type: ignore[union-attr]
+    h.clock.advance(300)  # the account's cool-down
     [resumed] = h.sync(names=["brand-ig"])
     assert resumed.status == "succeeded"
     assert h.active("brand-ig") == set(sim.follower_ids(IG.account_id))

@@ -9,16 +9,25 @@ from followersync.api.errors import (
     CursorLoopError,
     ForbiddenError,
     InvalidResponseError,
+    LimitWindowError,
     NetworkError,
     NotFoundError,
     NotImplementedByApiError,
     PostpressError,
+    ProviderLimitError,
     RateLimitedError,
     ServerError,
     TransientApiError,
     error_from_response,
 )
-from followersync.api.models import Follower, InstagramFollower, LinkedInFollower, Page, parse_page
+from followersync.api.models import (
+    Follower,
+    InstagramFollower,
+    LinkedInFollower,
+    Page,
+    RejectedItem,
+    parse_page,
+)
 from followersync.api.pacing import Pacer
 
 __all__ = [
@@ -32,6 +41,7 @@ __all__ = [
     "ForbiddenError",
     "InstagramFollower",
     "InvalidResponseError",
+    "LimitWindowError",
     "LinkedInFollower",
     "NetworkError",
     "NotFoundError",
@@ -39,7 +49,9 @@ __all__ = [
     "Pacer",
     "Page",
     "PostpressError",
+    "ProviderLimitError",
     "RateLimitedError",
+    "RejectedItem",
     "RequestStats",
     "ServerError",
     "TransientApiError",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -19,8 +20,10 @@ from followersync.api.errors import (
     ApiError,
     CursorLoopError,
     InvalidResponseError,
+    LimitWindowError,
     NetworkError,
     PostpressError,
+    ProviderLimitError,
     RateLimitedError,
     TransientApiError,
     error_from_response,
@@ -36,6 +39,10 @@ __all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "Client", "RequestStats"]
 
 BACKOFF_BASE = 1.0  # seconds before the first retry, at most (full jitter draws from 0 to this)
 BACKOFF_CAP = 60.0  # no single backoff wait is longer
+# The one quick retry of an answer that may mean the provider's limits (500 provider_error, a 429 that
+# does not say how long to wait): a second look after 1-3 s, in case it was a blip. Anything more would
+# hammer an account that is over its limit; the pass runner rests the account instead.
+QUICK_RETRY = (1.0, 3.0)
 
 # A header value must be visible ASCII; checking it here keeps the HTTP stack from quoting a bad key
 # back in its own error message.
@@ -57,7 +64,11 @@ class Client:
     """Lists followers through the postpress API.
 
     One keep-alive HTTP connection pool, shared safely by many threads. Pacing is per linked account
-    (`Pacer`); retries cover network errors, `TransientApiError` and a 429 that says how long to wait.
+    (`Pacer`); retries cover network errors, `TransientApiError` and a 429 that says how long to wait;
+    an answer that may mean the provider's limits gets one quick retry. Every request asks for a fresh
+    answer (`Cache-Control: no-cache`), and an answer's `Age` travels with its page. Where answers
+    carry `x-ratelimit-remaining` and `x-ratelimit-reset`, the account waits for its window to reset
+    before the request that would be over it (docs/api.md#limits-and-the-cache).
     """
 
     def __init__(
@@ -80,6 +91,9 @@ class Client:
         self._rng = rng or random.Random()
         self._before_request = before_request
         self._secret = api_key
+        # Account -> monotonic time its x-ratelimit window resets, once an answer said none is left.
+        self._window_resets: dict[str, float] = {}
+        self._window_lock = threading.Lock()
         self._url = api.base_url.rstrip("/") + "/users/followers"
         # TLS verification stays on (httpx's default, and nothing here can turn it off).
         self._http = httpx.Client(
@@ -87,6 +101,9 @@ class Client:
                 "X-API-KEY": api_key,
                 "accept": "application/json",
                 "user-agent": f"followersync/{__version__}",
+                # The upstream caches GET answers for up to an hour: a pass must see the listing as it
+                # is now, or a confirming pass could be served the very pages that missed someone.
+                "cache-control": "no-cache",
             },
             timeout=api.timeout,
             follow_redirects=False,
@@ -170,6 +187,7 @@ class Client:
         backoff_total = 0.0
         while True:
             attempt += 1
+            self._wait_for_window(source, stats)
             if self._before_request is not None:
                 self._before_request(source)
             outcome = self._attempt(source, interval, params, cursor, attempt, stats)
@@ -215,10 +233,11 @@ class Client:
                 return NetworkError(_describe(exc))
             except httpx.DecodingError as exc:
                 self._raise(InvalidResponseError(f"body could not be decoded: {exc}"), attempt)
+        self._note_window(source.account_id, response.headers)
         if not response.is_success:
             return error_from_response(response.status_code, body, response.headers, now=self.clock.now())
         try:
-            return parse_page(body, source.provider, request_cursor=cursor)
+            return parse_page(body, source.provider, request_cursor=cursor, age=_age(response.headers))
         except InvalidResponseError as exc:
             exc.error_detail["status"] = response.status_code
             self._raise(exc, attempt)
@@ -239,13 +258,47 @@ class Client:
             body = response.read()
         return response, body
 
+    def _note_window(self, account_id: str, headers: httpx.Headers) -> None:
+        """Remember when the account's request window resets once an answer says none is left."""
+        remaining = _number(headers.get("x-ratelimit-remaining"))
+        reset = _number(headers.get("x-ratelimit-reset"))
+        if remaining is None or reset is None or remaining > 0:
+            return
+        with self._window_lock:
+            self._window_resets[account_id] = self.clock.monotonic() + reset
+
+    def _wait_for_window(self, source: SourceConfig, stats: RequestStats) -> None:
+        """Before a request: if the account's window is used up, wait for it to reset when that is
+        within `api.max_retry_wait`, else end the run deferred until then (`LimitWindowError`)."""
+        with self._window_lock:
+            resets = self._window_resets.get(source.account_id)
+        if resets is None:
+            return
+        wait = resets - self.clock.monotonic()
+        if wait > self.api.max_retry_wait:
+            raise LimitWindowError(
+                f"account {source.account_id} has no requests left in its window (x-ratelimit-remaining: 0); "
+                f"it resets in {wait:.0f} s",
+                retry_after=round(wait, 3),
+            )
+        with self._window_lock:
+            self._window_resets.pop(source.account_id, None)
+        if wait > 0:
+            log.info("api.window_wait", source=source.name, wait=round(wait, 3))
+            stats.waited += wait
+            self.clock.sleep(wait)
+
     def _retry_wait(self, error: PostpressError, attempt: int, backoff_total: float) -> float | None:
         """Seconds to wait before the next attempt, or None to give up on `error`."""
-        if isinstance(error, RateLimitedError):
-            # Without Retry-After the provider's own limit is hit; the pass runner defers the account.
-            if error.retry_after is None:
+        if isinstance(error, ProviderLimitError) or (
+            isinstance(error, RateLimitedError) and error.retry_after is None
+        ):
+            # Maybe the provider's limits: one quick retry, then the pass runner rests the account.
+            if attempt > 1:
                 return None
-            wait = error.retry_after
+            wait = self._rng.uniform(*QUICK_RETRY)
+        elif isinstance(error, RateLimitedError):
+            wait = error.retry_after or 0.0
         elif isinstance(error, NetworkError | TransientApiError):
             retry_after = error.retry_after if isinstance(error, ApiError) else None
             if retry_after is not None:
@@ -267,6 +320,23 @@ class Client:
 
     def _scrubbed(self, text: str) -> str:
         return text.replace(self._secret, "[redacted]")
+
+
+def _number(value: str | None) -> float | None:
+    """A header's non-negative number (e.g. `x-ratelimit-remaining: 12`, `Age: 1800`); None if absent
+    or not one."""
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if number >= 0 and number == number and number != float("inf") else None
+
+
+def _age(headers: httpx.Headers) -> float | None:
+    """How long the upstream had cached the answer, from its `Age` header (None: fresh, or not said)."""
+    return _number(headers.get("age"))
 
 
 def _describe(exc: httpx.TransportError) -> str:

@@ -10,11 +10,13 @@ The hierarchy::
     │   ├── BadRequestError           400 (undocumented; e.g. a stale cursor)
     │   ├── NotFoundError             404
     │   ├── RateLimitedError          429
+    │   ├── ProviderLimitError        500 provider_error: the provider's limits; the account rests
     │   ├── NotImplementedByApiError  501
-    │   ├── TransientApiError         500 provider_error/unexpected_error, 503, 504: worth a retry
+    │   ├── TransientApiError         500 unexpected_error, 503, 504: worth a retry
     │   └── ServerError               other 5xx (e.g. 500 authentication_intent_error): not retried
     ├── NetworkError                  connect/read errors and timeouts
     ├── InvalidResponseError          a 2xx body that is not the documented page
+    ├── LimitWindowError              x-ratelimit-remaining reached 0: wait for the window to reset
     └── CursorLoopError               the listing never ends (a repeated cursor, too many pages)
 
 The class is chosen by the envelope's ``type`` first and the HTTP status second, because the API
@@ -45,10 +47,12 @@ __all__ = [
     "CursorLoopError",
     "ForbiddenError",
     "InvalidResponseError",
+    "LimitWindowError",
     "NetworkError",
     "NotFoundError",
     "NotImplementedByApiError",
     "PostpressError",
+    "ProviderLimitError",
     "RateLimitedError",
     "ServerError",
     "TransientApiError",
@@ -182,12 +186,16 @@ class RateLimitedError(ApiError):
     """Too many requests (429); `retry_after` is the seconds the API asked us to wait, if it said."""
 
 
+class ProviderLimitError(ApiError):
+    """The provider is over its limits or struggling (500 errors/provider_error): retry later, not now."""
+
+
 class NotImplementedByApiError(ApiError):
     """The API does not offer this feature yet (501)."""
 
 
 class TransientApiError(ApiError):
-    """A failure the API says a retry can cure (500 provider/unexpected error, 503, 504)."""
+    """A failure the API says a retry can cure (500 unexpected_error, 503, 504)."""
 
 
 class ServerError(ApiError):
@@ -216,6 +224,20 @@ class InvalidResponseError(PostpressError):
         )
 
 
+class LimitWindowError(PostpressError):
+    """The answers said the account's request window is used up (`x-ratelimit-remaining: 0`) and
+    resets later than a request may wait; `retry_after` is the seconds until it resets."""
+
+    error_type = "ratelimit_window"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(
+            message,
+            error_detail={"title": "Request window used up", "detail": message, "retry_after": retry_after},
+        )
+        self.retry_after = retry_after
+
+
 class CursorLoopError(PostpressError):
     """The listing does not end: a cursor came back that was already requested, or too many pages."""
 
@@ -236,6 +258,7 @@ _CLASS_OF: dict[ErrorKind, type[ApiError]] = {
     ErrorKind.BAD_REQUEST: BadRequestError,
     ErrorKind.NOT_FOUND: NotFoundError,
     ErrorKind.RATE_LIMITED: RateLimitedError,
+    ErrorKind.PROVIDER_LIMIT: ProviderLimitError,
     ErrorKind.NOT_IMPLEMENTED: NotImplementedByApiError,
     ErrorKind.TRANSIENT: TransientApiError,
     ErrorKind.SERVER: ServerError,

@@ -9,62 +9,106 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
 from followersync.api.errors import InvalidResponseError, body_excerpt
 
-__all__ = ["Follower", "InstagramFollower", "LinkedInFollower", "Page", "parse_page"]
+__all__ = ["Follower", "InstagramFollower", "LinkedInFollower", "Page", "RejectedItem", "parse_page"]
 
 PAGE_OBJECT = "UserFollowersList"
 ITEM_OBJECT = "UserFollower"
 
 # An id is a key in our tables; the bound keeps a broken answer from filling an index with megabytes.
-FollowerId = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+MAX_ID_LENGTH = 512
+FollowerId = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LENGTH)]
 # The reference gives the cursor parameter "Minimum length 1" (docs/api.md#parameters); an empty cursor
 # in a page would restart the listing.
 Cursor = Annotated[str, msgspec.Meta(min_length=1)]
 
 
 class LinkedInFollower(msgspec.Struct, frozen=True):
-    """One follower of a LinkedIn account or company page."""
+    """One follower of a LinkedIn account or company page.
 
-    object: str
+    Only `id` is sure to be there: a field the API sent null, empty, of the wrong type or not at all
+    is None (docs/api.md#what-followersync-tolerates).
+    """
+
     id: FollowerId
-    urn: str
-    name: str
-    headline: str
-    profile_url: str
-    profile_picture_url: str
-    profile_picture_url_large: str
+    object: str | None = None
+    urn: str | None = None
+    name: str | None = None
+    headline: str | None = None
+    profile_url: str | None = None
+    profile_picture_url: str | None = None
+    profile_picture_url_large: str | None = None
 
 
 class InstagramFollower(msgspec.Struct, frozen=True):
-    """One follower of an Instagram account."""
+    """One follower of an Instagram account (only `id` is sure to be there, as for LinkedIn)."""
 
-    object: str
     id: FollowerId
-    messaging_id: str
-    username: str
-    name: str
-    is_private: bool
-    is_verified: bool
+    object: str | None = None
+    messaging_id: str | None = None
+    username: str | None = None
+    name: str | None = None
+    is_private: bool | None = None
+    is_verified: bool | None = None
     profile_picture_url: str | None = None
 
 
 Follower = LinkedInFollower | InstagramFollower
 
+# The fields the reference marks required, per provider (`profile_picture_url` is optional for
+# Instagram). An item that lacks one, or sends it null, empty or of the wrong type, is coerced: stored
+# with that column NULL and counted in `sync_runs.items_coerced`.
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "linkedin": (
+        "object",
+        "urn",
+        "name",
+        "headline",
+        "profile_url",
+        "profile_picture_url",
+        "profile_picture_url_large",
+    ),
+    "instagram": ("object", "messaging_id", "username", "name", "is_private", "is_verified"),
+}
+# Fields only one provider's items have: a page whose items carry the other provider's and none of
+# their own is the wrong listing for the source's configured provider, not sloppy data.
+_OWN_FIELDS: dict[str, frozenset[str]] = {
+    "linkedin": frozenset({"urn", "headline", "profile_url", "profile_picture_url_large"}),
+    "instagram": frozenset({"messaging_id", "username", "is_private", "is_verified"}),
+}
+
+
+@dataclass(frozen=True)
+class RejectedItem:
+    """An item that cannot be stored (no usable `id`), kept raw for the quarantine table."""
+
+    position: int  # its index on the page
+    reason: str
+    raw: bytes
+
 
 @dataclass(frozen=True)
 class Page:
-    """One validated page of a follower listing."""
+    """One validated page of a follower listing.
+
+    `coerced` counts the stored items that lacked a field or had a null, empty or wrong-typed one;
+    `rejected` holds the items that could not be stored at all. `age` is the answer's `Age` header in
+    seconds (None when the answer had none): how long the upstream had cached it.
+    """
 
     provider: str
     items: list[Follower]
     raw_items: list[bytes]
     cursor: str | None
     request_cursor: str | None
+    coerced: int = 0
+    rejected: tuple[RejectedItem, ...] = ()
+    age: float | None = None
 
 
 class _RawPage(msgspec.Struct):
@@ -80,6 +124,8 @@ _item_decoders: dict[
     "linkedin": msgspec.json.Decoder(LinkedInFollower),
     "instagram": msgspec.json.Decoder(InstagramFollower),
 }
+_STRUCTS: dict[str, type[Follower]] = {"linkedin": LinkedInFollower, "instagram": InstagramFollower}
+_any_decoder = msgspec.json.Decoder()
 
 _AT_PATH = re.compile(r"^(?P<message>.*) - at `\$(?P<path>.*)`$", re.DOTALL)
 
@@ -97,7 +143,67 @@ def _where(error: msgspec.ValidationError, prefix: str) -> str:
     return f"{location}: {match['message']}"
 
 
-def parse_page(body: bytes, provider: str, *, request_cursor: str | None = None) -> Page:
+def _incomplete(item: Follower, provider: str) -> bool:
+    """Whether a decoded item lacks a required field or has it null or empty (not a wrong type: an
+    item with one never decodes as it is, see `_coerce`)."""
+    values = [getattr(item, name) for name in _REQUIRED[provider]]
+    return None in values or "" in values or item.object != ITEM_OBJECT
+
+
+def _without_empty_strings(item: Follower) -> Follower:
+    """The item with each empty string None: an empty name is as unknown as a missing one."""
+    empty = {name: None for name in item.__struct_fields__ if getattr(item, name) == ""}
+    return msgspec.structs.replace(item, **empty) if empty else item
+
+
+def _coerce(raw: bytes, provider: str) -> Follower | str:
+    """An item the strict decoder refused, as a Follower with every unusable field None; or, when it
+    cannot be stored at all, the reason why."""
+    try:
+        value = _any_decoder.decode(raw)
+    except msgspec.DecodeError:  # cannot happen inside a page that decoded, but say so if it does
+        return "the item is not JSON"
+    if not isinstance(value, dict):
+        return f"the item is a JSON {type(value).__name__}, not an object"
+    follower_id = value.get("id")
+    if "id" not in value:
+        return "no id"
+    if not isinstance(follower_id, str):
+        return (
+            f"id is {'null' if follower_id is None else 'a JSON ' + type(follower_id).__name__}, not a string"
+        )
+    if not follower_id:
+        return "id is empty"
+    if len(follower_id) > MAX_ID_LENGTH:
+        return f"id is {len(follower_id)} characters long, more than {MAX_ID_LENGTH}"
+    struct = _STRUCTS[provider]
+    fields: dict[str, Any] = {"id": follower_id}
+    for name, annotation in struct.__annotations__.items():
+        if name == "id" or name not in value:
+            continue
+        wanted = bool if "bool" in str(annotation) else str
+        field_value = value[name]
+        # bool is an int subclass, but no int is a str: isinstance is exact enough here.
+        if isinstance(field_value, wanted) and field_value != "":
+            fields[name] = field_value
+    return struct(**fields)
+
+
+def _looks_like(raw: bytes, provider: str) -> str | None:
+    """The other provider's name when the item carries its fields and none of `provider`'s."""
+    other = "instagram" if provider == "linkedin" else "linkedin"
+    try:
+        keys = _any_decoder.decode(raw).keys()
+    except (msgspec.DecodeError, AttributeError):
+        return None
+    if keys & _OWN_FIELDS[other] and not keys & _OWN_FIELDS[provider]:
+        return other
+    return None
+
+
+def parse_page(
+    body: bytes, provider: str, *, request_cursor: str | None = None, age: float | None = None
+) -> Page:
     """Decode and validate one page of followers of `provider` ("linkedin" or "instagram").
 
     A LinkedIn page as the API sends it::
@@ -107,17 +213,21 @@ def parse_page(body: bytes, provider: str, *, request_cursor: str | None = None)
                     "urn": "urn:li:fsd_profile:ACoAACr-1eYBl",
                     "name": "Jordan Walke", "headline": "Engineer at Acme",
                     "profile_url": "https://www.linkedin.com/in/jordan-walke",
-                    "profile_picture_url": "https://media.licdn.com/p.jpg",
-                    "profile_picture_url_large": "https://media.licdn.com/p-large.jpg"}],
+                    "profile_picture_url": null,
+                    "profile_picture_url_large": "https://media.licdn.com/p-large.jpg"},
+                   {"object": "UserFollower", "name": "No Id"}],
          "cursor": "eyJvIjoxMDB9"}
 
-    becomes ``Page(provider="linkedin", items=[LinkedInFollower(id="ACoAACr-1eYBl", ...)],
-    raw_items=[b'{"object": "UserFollower", "id": "ACoAACr-1eYBl", ...}'], cursor="eyJvIjoxMDB9",
-    request_cursor=<the cursor it was asked for>)``. ``"cursor": null`` gives ``cursor=None``: the last page.
+    becomes ``Page(provider="linkedin", items=[LinkedInFollower(id="ACoAACr-1eYBl", ...,
+    profile_picture_url=None)], raw_items=[b'{"object": "UserFollower", "id": "ACoAACr-1eYBl", ...}'],
+    cursor="eyJvIjoxMDB9", request_cursor=<the cursor it was asked for>, coerced=1,
+    rejected=(RejectedItem(1, "no id", b'{"object": "UserFollower", "name": "No Id"}'),))``.
+    ``"cursor": null`` gives ``cursor=None``: the last page.
 
-    Raises `InvalidResponseError` naming the first problem found, e.g.
-    ``items[3]: Object missing required field `urn``` (which is also what an Instagram item in a LinkedIn
-    listing gives).
+    Items are tolerated as the real service sends them (docs/api.md#what-followersync-tolerates); the
+    page itself is not. Raises `InvalidResponseError` naming the problem for a body that is not the
+    documented page shape, and for items of the other provider's variant, e.g. ``items[0]: the items
+    look like instagram's, not linkedin's: is the provider of this source right?``.
     """
     try:
         item_decoder = _item_decoders[provider]
@@ -136,14 +246,27 @@ def parse_page(body: bytes, provider: str, *, request_cursor: str | None = None)
 
     items: list[Follower] = []
     raw_items: list[bytes] = []
+    rejected: list[RejectedItem] = []
+    coerced = 0
     for index, raw in enumerate(raw_page.items):
-        where = f"items[{index}]"
         try:
-            item = item_decoder.decode(raw)
-        except msgspec.ValidationError as exc:
-            raise InvalidResponseError(_where(exc, where)) from None
-        if item.object != ITEM_OBJECT:
-            raise InvalidResponseError(f"{where}.object: expected {ITEM_OBJECT!r}, got {item.object[:100]!r}")
+            decoded = item_decoder.decode(raw)
+            incomplete = _incomplete(decoded, provider)
+            item: Follower | str = _without_empty_strings(decoded) if incomplete else decoded
+        except msgspec.ValidationError:
+            item = _coerce(bytes(raw), provider)
+            incomplete = True
+        if incomplete:
+            other = _looks_like(bytes(raw), provider)
+            if other is not None:
+                raise InvalidResponseError(
+                    f"items[{index}]: the items look like {other}'s, not {provider}'s: "
+                    "is the provider of this source right?"
+                )
+        if isinstance(item, str):
+            rejected.append(RejectedItem(index, item, bytes(raw)))
+            continue
+        coerced += incomplete
         items.append(item)
         raw_items.append(bytes(raw))
     return Page(
@@ -152,4 +275,7 @@ def parse_page(body: bytes, provider: str, *, request_cursor: str | None = None)
         raw_items=raw_items,
         cursor=raw_page.cursor,
         request_cursor=request_cursor,
+        coerced=coerced,
+        rejected=tuple(rejected),
+        age=age,
     )

@@ -192,6 +192,7 @@ def _print_results(results: Sequence[SourceResult]) -> None:
         column("mode"),
         *(column(name, numeric=True) for name in ("pages", "followers", "new", "missing", "lost")),
         column("unfollows_withheld", numeric=True, header="withheld"),
+        column("coerced", numeric=True),
         column("requests", numeric=True),
         column("note"),
     ]
@@ -209,5 +210,12 @@ def _result_note(r: SourceResult) -> str:
     elif r.missing:
         notes.append(f"{r.missing:,} missing: unfollows only if the next full pass misses them too")
     if r.unfollows_withheld:
-        notes.append("unfollows withheld: see `followersync sync --help`")
+        notes.append(
+            f"unfollows withheld ({r.withheld_reason or 'see `followersync sync --help`'}); if they really "
+            f"left: followersync sync --mode full --accept-unfollows --source {r.source}"
+        )
+    if r.rejected:
+        notes.append(f"{r.rejected:,} items without a usable id kept in rejected_items")
+    if r.coerced:
+        notes.append(f"{r.coerced:,} items had a field missing or unusable (stored as NULL)")
     return "; ".join(notes)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from followersync.config import SourceConfig
 from followersync.store.dialects import insert
 from followersync.store.schema import (
+    account_cooldowns,
     account_leases,
     followers,
     request_budget,
@@ -71,9 +72,19 @@ class Checkpoint:
     cursor: str | None  # None: the listing is complete, only unfollow marking remains
     pages: int
     updated_at: datetime
+    # How the pass's last run ended: `deferred` (the budget, a limit, a stop) is a pause that resumes
+    # however old the checkpoint; `failed` or `abandoned` is subject to `sync.checkpoint_max_age`.
+    last_run_status: str | None = None
 
 
 def load_checkpoint(conn: sa.Connection, source_id: int) -> Checkpoint | None:
+    last_run_status = (
+        sa.select(sync_runs.c.status)
+        .where(sync_runs.c.pass_id == sync_checkpoints.c.pass_id)
+        .order_by(sync_runs.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     row = conn.execute(
         sa.select(
             sync_checkpoints.c.pass_id,
@@ -81,6 +92,7 @@ def load_checkpoint(conn: sa.Connection, source_id: int) -> Checkpoint | None:
             sync_checkpoints.c.cursor,
             sync_checkpoints.c.pages,
             sync_checkpoints.c.updated_at,
+            last_run_status,
         )
         .join(sync_passes, sync_passes.c.id == sync_checkpoints.c.pass_id)
         .where(sync_checkpoints.c.source_id == source_id)
@@ -164,6 +176,7 @@ def finish_run(
     followers_missing: int = 0,
     followers_lost: int = 0,
     unfollows_withheld: int = 0,
+    withheld_reason: str | None = None,
     error_type: str | None = None,
     error_detail: dict[str, Any] | None = None,
 ) -> None:
@@ -178,6 +191,7 @@ def finish_run(
             followers_missing=followers_missing,
             followers_lost=followers_lost,
             unfollows_withheld=unfollows_withheld,
+            withheld_reason=withheld_reason,
             error_type=error_type,
             error_detail=error_detail,
         )
@@ -258,6 +272,48 @@ def consume_budget(conn: sa.Connection, account_id: str, now: datetime, limit: i
     return conn.execute(stmt).first() is not None
 
 
+# --- cool-downs: an account the provider's limits stopped rests, longer on each repeat -------------
+
+
+@dataclass(frozen=True)
+class Cooldown:
+    until: datetime
+    seconds: float
+    error_type: str
+
+
+def cooldown_of(conn: sa.Connection, account_id: str) -> Cooldown | None:
+    """The account's last cool-down, if a run of it has not succeeded since (it may be over)."""
+    c = account_cooldowns.c
+    row = conn.execute(sa.select(c.until, c.seconds, c.error_type).where(c.account_id == account_id)).first()
+    return Cooldown(*row) if row else None
+
+
+def start_cooldown(
+    conn: sa.Connection, account_id: str, error_type: str, now: datetime, first: float, longest: float
+) -> Cooldown:
+    """Rest the account: `first` seconds, or twice the last cool-down if no run of the account has
+    succeeded since, at most `longest`."""
+    previous = cooldown_of(conn, account_id)
+    seconds = first if previous is None else min(max(previous.seconds * 2, first), longest)
+    cooldown = Cooldown(now + timedelta(seconds=seconds), seconds, error_type)
+    stmt = insert(conn, account_cooldowns).values(
+        account_id=account_id, until=cooldown.until, seconds=seconds, error_type=error_type
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[account_cooldowns.c.account_id],
+            set_={"until": stmt.excluded.until, "seconds": stmt.excluded.seconds, "error_type": error_type},
+        )
+    )
+    return cooldown
+
+
+def end_cooldown(conn: sa.Connection, account_id: str) -> None:
+    """A run of the account succeeded: the next limit starts from the first cool-down again."""
+    conn.execute(account_cooldowns.delete().where(account_cooldowns.c.account_id == account_id))
+
+
 # --- what the worker needs to know to decide whether a source is due ------------------------------
 
 
@@ -271,11 +327,14 @@ class SourceState:
     last_full_pass_at: datetime | None
     pass_in_progress: bool
     missing: int  # followers awaiting confirmation: the next full pass comes sooner
+    resting_until: datetime | None = (
+        None  # its account's cool-down (docs/semantics.md#rate-limits-and-budget)
+    )
 
 
 def source_states(conn: sa.Connection, source_ids: Sequence[int]) -> dict[int, SourceState]:
-    """The last run, last complete full pass, checkpoint and missing followers of each source, in four
-    queries."""
+    """The last run, last complete full pass, checkpoint, missing followers and account cool-down of
+    each source, in five queries."""
     last_run_ids = (
         sa.select(sa.func.max(sync_runs.c.id))
         .where(sync_runs.c.source_id.in_(source_ids))
@@ -307,6 +366,14 @@ def source_states(conn: sa.Connection, source_ids: Sequence[int]) -> dict[int, S
         ).scalars()
     )
     missing = missing_by_source(conn, source_ids)
+    resting: dict[int, datetime] = {
+        source_id: until
+        for source_id, until in conn.execute(
+            sa.select(sources.c.id, account_cooldowns.c.until)
+            .join(account_cooldowns, account_cooldowns.c.account_id == sources.c.account_id)
+            .where(sources.c.id.in_(source_ids))
+        )
+    }
     states: dict[int, SourceState] = {}
     for source_id in source_ids:
         run = last_runs.get(source_id)
@@ -321,5 +388,6 @@ def source_states(conn: sa.Connection, source_ids: Sequence[int]) -> dict[int, S
             last_full_pass_at=full_passes.get(source_id),
             pass_in_progress=source_id in in_progress,
             missing=missing.get(source_id, 0),
+            resting_until=resting.get(source_id),
         )
     return states

@@ -11,7 +11,9 @@ Layout (the README's "The database" names the public relations; the views live i
     linkedin_profiles, instagram_profiles (one row per provider profile, with the last raw item)
       └─ profile_changes (a tracked field's old and new value, when, in which run)
     notification_outbox (payloads for the `[[notify]]` hooks, kept until delivered or given up)
-    account_leases (one syncer per linked account), request_budget (daily requests per account)
+    rejected_items (items the API sent without a usable id, kept raw)
+    account_leases (one syncer per linked account), request_budget (daily requests per account),
+    account_cooldowns (accounts the provider's limits stopped, until when)
 """
 
 from __future__ import annotations
@@ -49,16 +51,18 @@ sources = sa.Table(
     sa.CheckConstraint(sql_in("provider", tuple(PROVIDERS)), name="provider"),
 )
 
+# Only `id` and `raw` are sure: the API does not always send the fields its reference calls required,
+# and a field it sent null, empty or of the wrong type is NULL here (docs/api.md#what-followersync-tolerates).
 linkedin_profiles = sa.Table(
     "linkedin_profiles",
     metadata,
     sa.Column("id", sa.String(512), primary_key=True),
-    sa.Column("urn", sa.Text, nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("headline", sa.Text, nullable=False),
-    sa.Column("profile_url", sa.Text, nullable=False),
-    sa.Column("profile_picture_url", sa.Text, nullable=False),
-    sa.Column("profile_picture_url_large", sa.Text, nullable=False),
+    sa.Column("urn", sa.Text),
+    sa.Column("name", sa.Text),
+    sa.Column("headline", sa.Text),
+    sa.Column("profile_url", sa.Text),
+    sa.Column("profile_picture_url", sa.Text),
+    sa.Column("profile_picture_url_large", sa.Text),
     sa.Column("raw", RawJSON, nullable=False),
     sa.Column("first_seen_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
@@ -68,12 +72,12 @@ instagram_profiles = sa.Table(
     "instagram_profiles",
     metadata,
     sa.Column("id", sa.String(512), primary_key=True),
-    sa.Column("messaging_id", sa.Text, nullable=False),
-    sa.Column("username", sa.Text, nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("messaging_id", sa.Text),
+    sa.Column("username", sa.Text),
+    sa.Column("name", sa.Text),
     sa.Column("profile_picture_url", sa.Text),
-    sa.Column("is_private", sa.Boolean, nullable=False),
-    sa.Column("is_verified", sa.Boolean, nullable=False),
+    sa.Column("is_private", sa.Boolean),
+    sa.Column("is_verified", sa.Boolean),
     sa.Column("raw", RawJSON, nullable=False),
     sa.Column("first_seen_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
@@ -88,6 +92,9 @@ sync_passes = sa.Table(
     sa.Column("started_at", UTCDateTime, nullable=False),
     # Set when the pass reached `cursor: null` (full) or stopped early by design (incremental).
     sa.Column("completed_at", UTCDateTime),
+    # Why the pass's listing is no evidence of absence (items rejected, an answer older than the pass):
+    # its completion then marks no one missing and confirms no unfollow. NULL: trusted.
+    sa.Column("untrusted_reason", sa.Text),
     sa.CheckConstraint(sql_in("mode", PASS_MODES), name="mode"),
     sa.Index(None, "source_id", "mode", "completed_at"),
 )
@@ -104,12 +111,16 @@ sync_runs = sa.Table(
     sa.Column("finished_at", UTCDateTime),
     sa.Column("pages", sa.Integer, nullable=False, server_default="0"),
     sa.Column("items", sa.Integer, nullable=False, server_default="0"),
+    # Items stored with a field the API left out or sent null, empty or of the wrong type (now NULL).
+    sa.Column("items_coerced", sa.Integer, nullable=False, server_default="0"),
     sa.Column("followers_new", sa.Integer, nullable=False, server_default="0"),
     # Newly missing in this run's pass (not listed by it, not missing before); `followers_lost`
     # counts the unfollows this run confirmed.
     sa.Column("followers_missing", sa.Integer, nullable=False, server_default="0"),
     sa.Column("followers_lost", sa.Integer, nullable=False, server_default="0"),
     sa.Column("unfollows_withheld", sa.Integer, nullable=False, server_default="0"),
+    # Why this run's complete pass withheld its unfollows (the guards, or an untrusted listing).
+    sa.Column("withheld_reason", sa.Text),
     sa.Column("requests", sa.Integer, nullable=False, server_default="0"),
     sa.Column("retries", sa.Integer, nullable=False, server_default="0"),
     sa.Column("error_type", sa.String(200)),
@@ -270,6 +281,34 @@ notification_outbox = sa.Table(
         sqlite_where=sa.text("delivered_at IS NULL AND given_up_at IS NULL"),
     ),
     sa.Index(None, "source_id", "created_at"),
+)
+
+# Items the API sent that could not be stored (no usable id), kept raw with the reason, so that a
+# pass goes on and a person can look at what was dropped (docs/api.md#what-followersync-tolerates).
+rejected_items = sa.Table(
+    "rejected_items",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("sources.id"), nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("sync_runs.id"), nullable=False),
+    sa.Column("page", sa.Integer, nullable=False),  # the page's number in its pass, from 1
+    sa.Column("position", sa.Integer, nullable=False),  # the item's index on that page, from 0
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("raw", sa.Text, nullable=False),  # the item's JSON text as the API sent it
+    sa.Column("rejected_at", UTCDateTime, nullable=False),
+    sa.Index(None, "source_id", "rejected_at"),
+)
+
+# A linked account that the provider's limits stopped (500 provider_error, a 429 without Retry-After):
+# no request until `until`. `seconds` is the last cool-down, doubled on a repeat; the row goes once a
+# run of the account gets a page again (docs/semantics.md#rate-limits-and-budget).
+account_cooldowns = sa.Table(
+    "account_cooldowns",
+    metadata,
+    sa.Column("account_id", sa.String(255), primary_key=True),
+    sa.Column("until", UTCDateTime, nullable=False),
+    sa.Column("seconds", sa.Float, nullable=False),
+    sa.Column("error_type", sa.String(200), nullable=False),
 )
 
 PROFILE_TABLES = {"linkedin": linkedin_profiles, "instagram": instagram_profiles}

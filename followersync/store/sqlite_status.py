@@ -105,17 +105,24 @@ SELECT
      WHERE full_run.id = (SELECT max(r.id) FROM sync_runs AS r
                           WHERE r.source_id = sources.id AND r.mode = 'full' AND r.status = 'succeeded')
     ) AS unfollows_withheld,
+    (SELECT full_run.withheld_reason FROM sync_runs AS full_run
+     WHERE full_run.id = (SELECT max(r.id) FROM sync_runs AS r
+                          WHERE r.source_id = sources.id AND r.mode = 'full' AND r.status = 'succeeded')
+    ) AS withheld_reason,
     last_run.id AS run_id, last_run.mode AS run_mode, last_run.status AS run_status,
     last_run.started_at AS run_started_at, last_run.finished_at AS run_finished_at,
     last_run.error_type AS run_error_type, last_run.error_detail AS run_error_detail,
     sync_checkpoints.pages AS checkpoint_pages, sync_checkpoints.updated_at AS checkpoint_updated_at,
-    account_leases.holder AS lease_holder, account_leases.expires_at AS lease_expires_at
+    account_leases.holder AS lease_holder, account_leases.expires_at AS lease_expires_at,
+    account_cooldowns.until AS resting_until, account_cooldowns.error_type AS resting_after
 FROM sources
 LEFT OUTER JOIN sync_runs AS last_run
     ON last_run.id = (SELECT max(r.id) FROM sync_runs AS r WHERE r.source_id = sources.id)
 LEFT OUTER JOIN sync_checkpoints ON sync_checkpoints.source_id = sources.id
 LEFT OUTER JOIN account_leases
     ON account_leases.account_id = sources.account_id AND account_leases.expires_at >= :now
+LEFT OUTER JOIN account_cooldowns
+    ON account_cooldowns.account_id = sources.account_id AND account_cooldowns.until > :now
 WHERE sources.id IN ({ids})
 """
 
@@ -140,6 +147,7 @@ _TIMES = (
     "run_finished_at",
     "checkpoint_updated_at",
     "lease_expires_at",
+    "resting_until",
 )
 
 

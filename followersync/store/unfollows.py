@@ -14,10 +14,20 @@ may have listed a new follower the full pass had already moved past). Every step
 statement; the counts come first, in one scan of the source's active followers, so a pass over an
 unchanged listing costs one query here.
 
-The guard: a pass that would newly mark more than `guard_fraction` of the active followers missing
-(and more than `guard_min`) marks nothing at all, neither new misses nor confirmations: a truncated
-or glitching listing is no evidence. `accept` (sync --accept-unfollows) is the user vouching for the
-pass: everyone it did not list is unfollowed at once.
+A complete pass marks nothing at all, neither new misses nor confirmations, when its listing is no
+evidence of absence (docs/unfollows.md#when-unfollows-are-withheld):
+
+- the pass was marked untrusted while it ran (it rejected items, or was served an answer the
+  upstream had cached from before the pass began);
+- the fixed guard: it would newly mark more than `guard_fraction` of the active followers missing
+  (and more than `guard_min`): a truncated or glitching listing;
+- the history guard: it would newly mark more than max(`history_min`, `history_factor` x the most
+  this source newly missed in any of its last `HISTORY_PASSES` complete full passes), once it has
+  at least `HISTORY_NEEDED` of them: a listing that is short by the same few percent on every pass
+  stays under the fixed guard, but not under this one.
+
+`accept` (sync --accept-unfollows) is the user vouching for the pass: everyone it did not list is
+unfollowed at once.
 """
 
 from __future__ import annotations
@@ -29,7 +39,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from followersync.store.dialects import insert, utc_day
-from followersync.store.schema import daily_growth, follow_events, followers
+from followersync.store.schema import daily_growth, follow_events, followers, sync_passes, sync_runs
+
+HISTORY_PASSES = 10  # the complete full passes the history guard looks back on
+HISTORY_NEEDED = 3  # fewer than this: no history yet, only the fixed guard
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,8 @@ class UnfollowRule:
     confirmations: int  # consecutive complete full passes that must miss a follower (1 = the first)
     guard_fraction: float
     guard_min: int
+    history_factor: float = 3.0  # 0 turns the history guard off
+    history_min: int = 10
     accept: bool = False  # --accept-unfollows: unfollow everyone not listed, at once, whatever the guard
 
 
@@ -46,7 +61,8 @@ class UnfollowRule:
 class UnfollowOutcome:
     missing: int  # newly missing: not listed by this pass, not missing before
     lost: int  # unfollows confirmed by this pass
-    unfollows_withheld: int  # newly missing held back by the guard (then missing and lost are 0)
+    unfollows_withheld: int  # held back by a guard or an untrusted listing (then missing and lost are 0)
+    withheld_reason: str | None = None  # why, in a sentence for `status` and the run summary
 
 
 def settle_pass(
@@ -81,8 +97,12 @@ def settle_pass(
     active_count, newly, again = int(counts[0]), int(counts[1]), int(counts[2])
     if newly == 0 and again == 0:
         return UnfollowOutcome(missing=0, lost=0, unfollows_withheld=0)
-    if not rule.accept and newly > rule.guard_fraction * active_count and newly > rule.guard_min:
-        return UnfollowOutcome(missing=0, lost=0, unfollows_withheld=newly)
+    if not rule.accept:
+        reason = _withheld_because(conn, source_id, pass_id, run_id, rule, active_count, newly)
+        if reason is not None:
+            return UnfollowOutcome(
+                missing=0, lost=0, unfollows_withheld=newly or again, withheld_reason=reason
+            )
     if rule.accept:
         return UnfollowOutcome(
             missing=newly, lost=_confirm(conn, not_listed, run_id, now), unfollows_withheld=0
@@ -101,6 +121,55 @@ def settle_pass(
         )
     confirmed = sa.and_(active, f.missed_passes >= rule.confirmations)
     return UnfollowOutcome(missing=newly, lost=_confirm(conn, confirmed, run_id, now), unfollows_withheld=0)
+
+
+def _withheld_because(
+    conn: sa.Connection,
+    source_id: int,
+    pass_id: int,
+    run_id: int,
+    rule: UnfollowRule,
+    active: int,
+    newly: int,
+) -> str | None:
+    """Why this complete pass must not mark anyone (None: it may), cheapest test first."""
+    untrusted = conn.execute(
+        sa.select(sync_passes.c.untrusted_reason).where(sync_passes.c.id == pass_id)
+    ).scalar_one_or_none()
+    if untrusted is not None:
+        return f"the pass is no evidence of absence: {untrusted}"
+    if newly > rule.guard_fraction * active and newly > rule.guard_min:
+        return (
+            f"{newly} of {active} active followers went missing in one pass "
+            f"(more than {rule.guard_fraction:.0%} and more than {rule.guard_min})"
+        )
+    if rule.history_factor <= 0 or newly <= rule.history_min:
+        return None
+    r = sync_runs.c
+    history = [
+        int(n)
+        for n in conn.execute(
+            sa.select(r.followers_missing)
+            .where(
+                r.source_id == source_id,
+                r.id < run_id,
+                r.mode == "full",
+                r.status == "succeeded",
+                r.unfollows_withheld == 0,
+            )
+            .order_by(r.id.desc())
+            .limit(HISTORY_PASSES)
+        ).scalars()
+    ]
+    if len(history) < HISTORY_NEEDED:
+        return None
+    usual = max(history)
+    if newly > max(rule.history_min, rule.history_factor * usual):
+        return (
+            f"{newly} followers went missing in one pass, far more than this source usually loses "
+            f"(at most {usual} in each of its last {len(history)} complete full passes)"
+        )
+    return None
 
 
 def _confirm(conn: sa.Connection, which: sa.ColumnElement[bool], run_id: int, now: datetime) -> int:

@@ -65,20 +65,36 @@ def _without_comments(sql: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def _plain(column: sa.Column[Any]) -> str:
+    if isinstance(column.type, sa.Boolean):
+        return f"(raw ->> '{column.name}')::boolean"
+    return f"raw ->> '{column.name}'"
+
+
+def _tolerant(column: sa.Column[Any]) -> str:
+    json_type = "boolean" if isinstance(column.type, sa.Boolean) else "string"
+    value = (
+        f"(raw -> '{column.name}')::boolean"
+        if json_type == "boolean"
+        else f"NULLIF(raw ->> '{column.name}', '')"
+    )
+    return f"CASE WHEN jsonb_typeof(raw -> '{column.name}') = '{json_type}' THEN {value} END"
+
+
 @cache
-def _page_sql(provider: str, full: bool) -> str:
+def _page_sql(provider: str, full: bool, tolerant: bool = False) -> str:
     """The statement that writes a page (a JSON array of items): profiles, relationships, events, run
     counters and (full pass) the checkpoint, as data-modifying CTEs. It returns one row, the numbers
     of `follow` and `baseline` events, and reads no table beforehand (the module's docstring says why).
     """
     table = PROFILE_TABLES[provider].name
     columns = item_columns(provider)
-    # The item's fields come out of the raw JSON server-side: the same values msgspec validated, with
-    # no per-field Python work. `->>` gives JSON null as SQL NULL, like the item's None.
-    extracted = [
-        f"(raw ->> '{c.name}')::boolean" if isinstance(c.type, sa.Boolean) else f"raw ->> '{c.name}'"
-        for c in columns
-    ]
+    # The item's fields come out of the raw JSON server-side, with no per-field Python work, as
+    # `api.models` read them. On a page of complete items that is `->>` (JSON null is SQL NULL, like the
+    # item's None). A page with coerced items (`tolerant`: rare) needs a longer expression, so that a value
+    # of the wrong JSON type or an empty string is SQL NULL too; it is a statement of its own so that the
+    # usual one stays short enough for the driver to cache (`_without_comments`).
+    extracted = [_tolerant(c) if tolerant else _plain(c) for c in columns]
     names = [c.name for c in columns]
     rewritten = ", ".join(f"{n} = excluded.{n}" for n in [*names, "raw", "updated_at"])
     # Only a full pass records itself as the last pass that saw a follower: an incremental pass in the
@@ -171,7 +187,7 @@ WITH page AS MATERIALIZED (
 ), counters AS (
     UPDATE sync_runs
     -- followers_new counts `follow` events only: a first sync's baseline is not growth.
-    SET pages = pages + 1, items = items + %(count)s,
+    SET pages = pages + 1, items = items + %(count)s, items_coerced = items_coerced + %(coerced)s,
         followers_new = followers_new + (SELECT new FROM tally),
         requests = coalesce(%(requests)s, requests), retries = coalesce(%(retries)s, retries)
     WHERE id = %(run_id)s
@@ -230,6 +246,7 @@ def _page_params(
         "seen_by": ctx.pass_id if ctx.full else None,
         "first_event": "baseline" if ctx.baseline else "follow",
         "count": len(page.items),
+        "coerced": page.coerced,
         "cursor": page.cursor,
         "pages": pages_in_pass,
         "requests": None if requests is None else requests.requests,
@@ -262,7 +279,7 @@ def write_page(
     assert driver is not None
     params = _page_params(ctx, page, now=now, pages_in_pass=pages_in_pass, requests=requests)
     with _as_sqlalchemy_errors(conn, f"write a page of {ctx.provider} followers"), driver.cursor() as cur:
-        cur.execute(_page_sql(ctx.provider, ctx.full), params)
+        cur.execute(_page_sql(ctx.provider, ctx.full, page.coerced > 0), params)
         row = cur.fetchone()
         assert row is not None
     return int(row[0]), int(row[1])

@@ -154,6 +154,7 @@ def write_page(
         _RUN_COUNTERS,
         (
             len(page.items),
+            page.coerced,
             new,
             None if requests is None else requests.requests,
             None if requests is None else requests.retries,
@@ -166,7 +167,8 @@ def write_page(
 
 
 _RUN_COUNTERS = (
-    "UPDATE sync_runs SET pages = pages + 1, items = items + ?, followers_new = followers_new + ?,"
+    "UPDATE sync_runs SET pages = pages + 1, items = items + ?, items_coerced = items_coerced + ?,"
+    " followers_new = followers_new + ?,"
     " requests = coalesce(?, requests), retries = coalesce(?, retries) WHERE id = ?"
 )
 
