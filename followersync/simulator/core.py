@@ -509,7 +509,6 @@ class Simulator:
         )
         key_ok = headers.get("x-api-key") == self._api_key
         offset = 0 if cursor is None else decode_cursor(cursor)
-        cache_key: _CacheKey = (split.path, tuple(sorted(urllib.parse.parse_qsl(split.query, True))))
 
         with self._lock:
             self._seq += 1
@@ -560,7 +559,7 @@ class Simulator:
             else:
                 page_fault = fault if fault is not None and fault.is_page_shaping else None
                 response, cache_state = self._served_response(
-                    record, method, offset, effective, page_fault, cache_key
+                    record, method, offset, effective, page_fault, split.query
                 )
         except Exception as exc:
             self.errors.append(exc)
@@ -593,7 +592,7 @@ class Simulator:
         offset: int | None,
         limit: int,
         fault: Fault | None,
-        cache_key: _CacheKey,
+        query: str,
     ) -> tuple[_Response, str | None]:
         """The answer through the service's cache and request limit; and "HIT" or "MISS" when the
         account's answers go through a cache (None when they do not)."""
@@ -602,10 +601,14 @@ class Simulator:
             return refused, None
         account = record.account_id
         assert account is not None  # _refusal answers a request without one
-        now = self._clock()
         with self._lock:
             cache = _policy(self._cache_policies, account)
             limit_policy = _policy(self._limit_policies, account)
+        if cache is None and limit_policy is None:
+            return self._page_response(record, offset, limit, fault), None
+        now = self._clock()
+        cache_key: _CacheKey = (record.path, tuple(sorted(urllib.parse.parse_qsl(query, True))))
+        with self._lock:
             if cache is not None and not (cache.honour_no_cache and asks_no_cache(record.cache_control)):
                 hit = self._cache.get(cache_key)
                 if hit is not None and now - hit.stored_at < cache.ttl:
