@@ -28,6 +28,11 @@ What it gives a test::
   way (`Fault`), or churns the listing at a chosen page (`Fault.departure`: someone already listed
   leaves mid-pass, so the pass skips a follower who never left); `requests` records every request
   with the number in flight for its account, so tests can prove pacing without timing anything.
+- The real service's quirks, beyond its reference, can be switched on (docs/simulator.md): items with
+  null, missing or wrong-typed fields or no usable id, short pages (`Fault.null_fields`,
+  `Fault.wrong_types`, `Fault.items_without_id`, `Fault.short_page`, `Fault.combined`), listings
+  closed early (`close_listing_early`), a cache with `Age` / `X-Cache` (`enable_cache`) and
+  per-account request limits (`limit_requests`), timed by the `clock` the simulator is given.
 - Page bodies are built from items serialised once and cached per (listing version, offset, limit),
   so repeated passes cost little more than the socket.
 

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -33,11 +33,32 @@ from followersync.simulator.errors import (
 from followersync.simulator.faults import _AUTO, Departure, Fault, _Auto, _Injection
 from followersync.simulator.listing import _Listing, _page_body
 from followersync.simulator.people import _make_item, _other_provider
+from followersync.simulator.quirks import (
+    CachePolicy,
+    LimitAnswer,
+    LimitDecision,
+    LimitPolicy,
+    _Cached,
+    _Window,
+    asks_no_cache,
+    shape_page,
+    take_slot,
+)
 from followersync.simulator.records import RequestRecord
 from followersync.simulator.wire import _Handler, _Response, _Server
 
 # A `limit` query parameter that is an integer (RequestRecord.limit is None for anything else).
 _INT = re.compile(r"-?[0-9]{1,12}")
+
+# A cached answer is one per request path and query parameters (in any order).
+_CacheKey = tuple[str, tuple[tuple[str, str], ...]]
+
+_P = TypeVar("_P")
+
+
+def _policy(policies: dict[str | None, _P | None], account: str) -> _P | None:
+    """The account's own setting (maybe None: turned off for it), else the one for every account."""
+    return policies[account] if account in policies else policies.get(None)
 
 
 class Simulator:
@@ -46,6 +67,10 @@ class Simulator:
     Start it with `start()` or a `with` block; `base_url` is then `http://127.0.0.1:PORT/api/v1`
     (the server also answers `/v1/users/followers`). All methods are thread-safe; request handling
     for different accounts (and for the same one) runs in parallel, one thread per connection.
+
+    `clock` (seconds, default `time.monotonic`) times the cache's ages and the request limit's
+    windows, so a test can move time on by hand (e.g. `clock=lambda: fake.now().timestamp()`);
+    `set_clock` changes it later. Latency, delays and `RequestRecord.started` stay on the real clock.
     """
 
     def __init__(
@@ -56,8 +81,10 @@ class Simulator:
         seed: int = 0,
         host: str = "127.0.0.1",
         port: int = 0,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._api_key = api_key
+        self._clock: Callable[[], float] = clock or time.monotonic
         self._latency = latency
         self._seed = seed
         self._host = host
@@ -71,6 +98,12 @@ class Simulator:
         self._seq = 0
         self._account_seq: dict[str | None, int] = {}
         self._in_flight: dict[str | None, int] = {}
+        # The cache and the request limits: per account id, None = every account without its own.
+        # A policy of None for an account id turns the account's cache off while the rest have one.
+        self._cache_policies: dict[str | None, CachePolicy | None] = {}
+        self._cache: dict[_CacheKey, _Cached] = {}
+        self._limit_policies: dict[str | None, LimitPolicy | None] = {}
+        self._windows: dict[str, _Window] = {}
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -324,6 +357,115 @@ class Simulator:
         """Delay every response by `seconds` from now on."""
         self._latency = seconds
 
+    def set_clock(self, clock: Callable[[], float] | None) -> None:
+        """Time the cache and the request limits by `clock` from now on (None: `time.monotonic`).
+
+        Ages and windows already running are measured on the new clock as they stand: switch
+        clocks before the first request, or to one that continues the old one."""
+        self._clock = clock or time.monotonic
+
+    # -- the real service's quirks ------------------------------------------------------------------
+
+    def close_listing_early(self, account_id: str, *, after: int | None, user_id: str | None = None) -> None:
+        """From now on every pass of the listing (account_id, user_id) ends after its first `after`
+        followers: the page that reaches `after` is cut there and its cursor is null, and a cursor
+        beyond gets an empty last page. `after=None` serves the whole listing again.
+
+        Like the real service, which for some accounts lists a fixed sample and then `cursor: null`.
+        The listing itself is untouched (`follower_ids` still returns everyone).
+        """
+        if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 0):
+            raise ValueError(f"after must be an integer >= 0 or None, not {after!r}")
+        with self._lock:
+            listing = self._listing(account_id, user_id)
+            listing.closes_after = after
+            listing.changed()
+
+    def enable_cache(
+        self, account_id: str | None = None, *, ttl: float = 3600, honour_no_cache: bool = True
+    ) -> None:
+        """Cache the answers of `account_id` (None: of every account without a setting of its own)
+        for `ttl` seconds, as the real service does (up to an hour), on the simulator's clock.
+
+        A page is cached per request path and query parameters. An answer from the cache is sent
+        with `Age: <whole seconds since it was cached>` and `X-Cache: HIT`, as it was when cached
+        (later follows, unfollows and profile changes do not show until it expires); every other
+        answer to the account's requests carries `X-Cache: MISS`, and a fresh 200 page is cached.
+        Errors are never cached. A request with `Cache-Control: no-cache` skips the cache and
+        refreshes the entry, unless `honour_no_cache=False` (a misbehaving cache that serves the
+        cached page anyway, so a client's handling of `Age` can be tested).
+
+        An answer from the cache never reached the provider: it neither counts against a request
+        limit nor is refused by one, and gets no injected page fault (which it uses up).
+        """
+        if ttl <= 0:
+            raise ValueError("ttl must be positive (disable_cache turns the cache off)")
+        with self._lock:
+            self._cache_policies[account_id] = CachePolicy(ttl, honour_no_cache)
+
+    def disable_cache(self, account_id: str | None = None) -> None:
+        """No cache for `account_id` from now on (even when enabled for every account); None: no
+        cache for any account. The answers cached so far are forgotten either way."""
+        with self._lock:
+            if account_id is None:
+                self._cache_policies.clear()
+            else:
+                self._cache_policies[account_id] = None
+            self._cache.clear()
+
+    def limit_requests(
+        self,
+        account_id: str | None = None,
+        *,
+        max_requests: int,
+        window: float,
+        answer: LimitAnswer = "provider_error",
+        headers: bool = False,
+    ) -> None:
+        """At most `max_requests` answers per `window` seconds for `account_id` (None: for each
+        account without a limit of its own, each counted on its own), on the simulator's clock.
+
+        A fixed window that starts at the account's first request when none is active and lasts
+        `window` seconds; every request answered in it counts (pages, and the 400/404 a bad one
+        gets). Beyond `max_requests` the answer is a 500 `errors/provider_error` envelope
+        (`answer="provider_error"`, what the real service mostly sends) or a 429
+        `errors/too_many_requests` without Retry-After (`answer="rate_limited"`); those refusals
+        are not counted and do not extend the window. With `headers=True` every answer of the
+        account (refusals too) carries `x-ratelimit-limit`, `x-ratelimit-remaining` (requests left
+        in the window after this one) and `x-ratelimit-reset` (whole seconds, rounded up, until
+        the window ends; the full window when none is active).
+
+        Not counted: answers from the cache, injected faults that replace the answer (errors,
+        disconnects...), and requests refused before they name a listing (no or wrong key, wrong
+        path or method, no account_id).
+        """
+        if isinstance(max_requests, bool) or not isinstance(max_requests, int) or max_requests < 1:
+            raise ValueError(f"max_requests must be an integer >= 1, not {max_requests!r}")
+        if window <= 0:
+            raise ValueError("window must be positive")
+        if answer not in ("provider_error", "rate_limited"):
+            raise ValueError(f"answer must be provider_error or rate_limited, not {answer!r}")
+        with self._lock:
+            self._limit_policies[account_id] = LimitPolicy(max_requests, window, answer, headers)
+            # A new limit starts with a fresh window.
+            if account_id is None:
+                self._windows.clear()
+            else:
+                self._windows.pop(account_id, None)
+
+    def remove_limits(self, account_id: str | None = None) -> None:
+        """No request limit for `account_id` from now on (even when set for every account); None:
+        no limit for any account."""
+        with self._lock:
+            if account_id is None:
+                self._limit_policies.clear()
+                self._windows.clear()
+            else:
+                self._limit_policies[account_id] = None
+                self._windows.pop(account_id, None)
+
+    # -- records ------------------------------------------------------------------------------------
+
     def requests_for(self, account_id: str) -> list[RequestRecord]:
         """The recorded requests of one account, in arrival order."""
         with self._lock:
@@ -395,6 +537,7 @@ class Simulator:
                 status=0,
                 method=method,
                 page=offset // effective if offset is not None and effective >= 1 else None,
+                cache_control=headers.get("cache-control"),
             )
             fault = self._take_fault(record)
             if fault is not None:
@@ -404,6 +547,7 @@ class Simulator:
             callbacks = list(self._callbacks)
 
         response: _Response | None = None
+        cache_state: str | None = None
         try:
             for callback in callbacks:
                 callback(record)
@@ -414,7 +558,9 @@ class Simulator:
                 response = self._fault_response(fault, record, offset, effective)
             else:
                 page_fault = fault if fault is not None and fault.is_page_shaping else None
-                response = self._normal_response(record, method, offset, effective, page_fault)
+                response, cache_state = self._served_response(
+                    record, method, offset, effective, page_fault, split.query
+                )
         except Exception as exc:
             self.errors.append(exc)
             traceback.print_exc(file=sys.stderr)
@@ -425,7 +571,7 @@ class Simulator:
             with self._lock:
                 self._in_flight[account_id] -= 1
                 if response is not None and response.action != "disconnect":
-                    self._set_status(position, record, response.status)
+                    self._set_status(position, record, response.status, cache_state)
 
         if response is None or response.action == "disconnect":
             handler.close_connection = True
@@ -439,10 +585,75 @@ class Simulator:
             return
         handler.write(data)
 
-    def _set_status(self, position: int, record: RequestRecord, status: int) -> None:
+    def _served_response(
+        self,
+        record: RequestRecord,
+        method: str,
+        offset: int | None,
+        limit: int,
+        fault: Fault | None,
+        query: str,
+    ) -> tuple[_Response, str | None]:
+        """The answer through the service's cache and request limit; and "HIT" or "MISS" when the
+        account's answers go through a cache (None when they do not)."""
+        refused = self._refusal(record, method)
+        if refused is not None:
+            return refused, None
+        account = record.account_id
+        assert account is not None  # _refusal answers a request without one
+        with self._lock:
+            cache = _policy(self._cache_policies, account)
+            limit_policy = _policy(self._limit_policies, account)
+        if cache is None and limit_policy is None:
+            return self._page_response(record, offset, limit, fault), None
+        now = self._clock()
+        cache_key: _CacheKey = (record.path, tuple(sorted(urllib.parse.parse_qsl(query, True))))
+        with self._lock:
+            if cache is not None and not (cache.honour_no_cache and asks_no_cache(record.cache_control)):
+                hit = self._cache.get(cache_key)
+                if hit is not None and now - hit.stored_at < cache.ttl:
+                    age = max(0, int(now - hit.stored_at))
+                    decision = self._limit_decision(limit_policy, account, now, count=False)
+                    hit_headers = (("Age", str(age)), ("X-Cache", "HIT"), *decision.headers)
+                    return _Response(200, hit.body, headers=hit_headers), "HIT"
+            decision = self._limit_decision(limit_policy, account, now, count=True)
+        if decision.refused:
+            assert limit_policy is not None
+            response = self._envelope(
+                "errors/too_many_requests"
+                if limit_policy.answer == "rate_limited"
+                else "errors/provider_error",
+                record,
+                detail=f"Request limit reached: {limit_policy.max_requests} requests per "
+                f"{limit_policy.window:g} s for account {account}.",
+            )
+        else:
+            response = self._page_response(record, offset, limit, fault)
+            if cache is not None and response.status == 200:
+                with self._lock:
+                    self._cache[cache_key] = _Cached(now, response.body)
+        response.headers = (
+            *response.headers,
+            *((("X-Cache", "MISS"),) if cache is not None else ()),
+            *decision.headers,
+        )
+        return response, None if cache is None else "MISS"
+
+    def _limit_decision(
+        self, policy: LimitPolicy | None, account: str, now: float, *, count: bool
+    ) -> LimitDecision:
+        """Count (or with count=False only look at) one request against the account's limit."""
+        if policy is None:
+            return LimitDecision(refused=False)
+        window, decision = take_slot(policy, self._windows.get(account), now, count=count)
+        if window is not None:
+            self._windows[account] = window
+        return decision
+
+    def _set_status(self, position: int, record: RequestRecord, status: int, cache: str | None) -> None:
         # clear_requests may have emptied the list since; only patch our own record.
         if position < len(self.requests) and self.requests[position] is record:
-            self.requests[position] = replace(record, status=status)
+            self.requests[position] = replace(record, status=status, cache=cache)
 
     def _take_fault(self, record: RequestRecord) -> Fault | None:
         for injection in self._injections:
@@ -485,6 +696,13 @@ class Simulator:
         fault: Fault | None,
     ) -> _Response:
         """The answer the real API would give: an error envelope or a page (maybe fault-shaped)."""
+        refused = self._refusal(record, method)
+        if refused is not None:
+            return refused
+        return self._page_response(record, offset, limit, fault)
+
+    def _refusal(self, record: RequestRecord, method: str) -> _Response | None:
+        """The error for a request that names no listing to answer from (None: it names one)."""
         if record.path not in FOLLOWERS_PATHS:
             return self._envelope("errors/resource_not_found", record, detail=f"No route {record.path}.")
         if method != "GET":
@@ -499,6 +717,13 @@ class Simulator:
             )
         if not record.account_id:
             return self._envelope("errors/resource_not_found", record, detail="account_id is required.")
+        return None
+
+    def _page_response(
+        self, record: RequestRecord, offset: int | None, limit: int, fault: Fault | None
+    ) -> _Response:
+        """A page of the request's listing, or the 400/404 its parameters get."""
+        assert record.account_id is not None  # _refusal answered a request without one
         if record.cursor is not None and offset is None:
             return self._envelope(
                 "errors/invalid_parameters", record, detail="cursor is not a valid pagination cursor."
@@ -542,7 +767,7 @@ class Simulator:
         self.departures.append(Departure(listing.account_id, listing.user_id, left, skipped))
 
     def _reshape(self, listing: _Listing, offset: int, limit: int, cursor: str | None) -> bytes:
-        return _page_body([e.body for e in listing.entries[offset : offset + limit]], cursor)
+        return _page_body([e.body for e in listing.window(offset, limit)], cursor)
 
     def _apply_page_fault(
         self,
@@ -568,9 +793,11 @@ class Simulator:
                 msgspec.json.encode(
                     _make_item(other, listing.seed, listing.account_id, listing.user_id, e.index)
                 )
-                for e in listing.entries[offset : offset + limit]
+                for e in listing.window(offset, limit)
             ]
             return _page_body(items, next_cursor)
+        if fault.is_page_shaping:  # the quirks: null_fields, wrong_types, items_without_id, short_page
+            return shape_page(fault, listing, offset, limit)
         raise AssertionError(f"not a page fault: {fault.kind}")
 
     def _envelope(

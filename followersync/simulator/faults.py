@@ -31,7 +31,17 @@ FaultKind = Literal[
     "disconnect",
     "stall",
     "departure",
+    "null_fields",
+    "wrong_types",
+    "items_without_id",
+    "short_page",
+    "combined",
 ]
+
+IdLoss = Literal["missing", "null", "empty", "number"]
+
+# The page-shaping faults that edit a page's items and cursor (quirks.py) and so can be combined.
+_ITEM_QUIRKS = ("null_fields", "wrong_types", "items_without_id", "short_page")
 
 
 @dataclass(frozen=True)
@@ -39,9 +49,11 @@ class Fault:
     """What the simulator does instead of (or on top of) answering a request normally.
 
     Build one with a classmethod and hand it to `Simulator.inject`. A fault replaces whatever the
-    request would have got, including a 401 or 404; the page-shaping faults (`page_transform`,
-    `wrong_variant`, `repeat_cursor`, `truncate`) only change a 200 page and are used up without
-    effect on a request that fails anyway.
+    request would have got, including a 401 or 404 (and bypasses the simulator's cache and request
+    limit); the page-shaping faults (`page_transform`, `wrong_variant`, `repeat_cursor`, `truncate`,
+    `departure`, and the quirks `null_fields`, `wrong_types`, `items_without_id`, `short_page`,
+    `combined`) only change a 200 page and are used up without effect on a request that fails anyway
+    or is answered from the cache (which serves the page as it was shaped when cached).
     """
 
     kind: FaultKind
@@ -55,6 +67,13 @@ class Fault:
     title: str | None = None
     detail: str | _Auto | None = _AUTO
     instance: str | _Auto | None = _AUTO
+    fields: tuple[str, ...] = ()  # null_fields
+    values: tuple[tuple[str, Any], ...] = ()  # wrong_types: (field, value sent instead)
+    every: int = 1  # null_fields, items_without_id: items at page positions 0, every, 2*every...
+    missing: bool = False  # null_fields: remove the fields rather than send null
+    id_loss: IdLoss = "missing"  # items_without_id
+    keep: int = 0  # short_page
+    parts: tuple[Fault, ...] = ()  # combined
 
     @classmethod
     def error(
@@ -176,10 +195,79 @@ class Fault:
         """
         return cls("departure")
 
+    @classmethod
+    def null_fields(cls, *fields: str, every: int = 1, missing: bool = False) -> Fault:
+        """The normal page, but the items at positions 0, every, 2*every, ... of the page get each of
+        `fields` set to JSON null (removed from the item instead with `missing=True`).
+
+        Like the real API's members without a photo (`"profile_picture_url": null`) or without a
+        headline (no `headline` at all). A field an item lacks is added as null (or stays absent).
+        """
+        if not fields:
+            raise ValueError("name at least one field")
+        return cls("null_fields", fields=fields, every=_every(every), missing=missing)
+
+    @classmethod
+    def wrong_types(cls, **values: Any) -> Fault:
+        """The normal page, but every item has each field of `values` replaced by that value, e.g.
+        `Fault.wrong_types(is_private="yes", name=42)` (a value None sends JSON null)."""
+        if not values:
+            raise ValueError("give at least one field=value")
+        return cls("wrong_types", values=tuple(values.items()))
+
+    @classmethod
+    def items_without_id(cls, every: int = 1, how: IdLoss = "missing") -> Fault:
+        """The normal page, but the items at positions 0, every, 2*every, ... of the page have no
+        usable id: `how` is "missing" (no `id` key), "null", "empty" ("") or "number" (a JSON integer,
+        the item's place in the listing)."""
+        if how not in ("missing", "null", "empty", "number"):
+            raise ValueError(f"how must be missing, null, empty or number, not {how!r}")
+        return cls("items_without_id", every=_every(every), id_loss=how)
+
+    @classmethod
+    def short_page(cls, keep: int) -> Fault:
+        """Only the first `keep` items of the page (fewer than the `limit` asked), with a cursor that
+        continues right after them: nothing is skipped. The cursor is null only if the listing really
+        ends there. A page that has `keep` items or fewer anyway is sent as it is."""
+        if keep < 1:
+            raise ValueError("keep must be at least 1 (an empty page with a cursor never advances)")
+        return cls("short_page", keep=keep)
+
+    @classmethod
+    def combined(cls, *faults: Fault) -> Fault:
+        """Several of `null_fields`, `wrong_types`, `items_without_id` and `short_page` on the same
+        page, applied in the order given (one request gets one injected fault; this is how several
+        quirks reach the same page, as `followersync simulate --quirk` does)."""
+        parts: list[Fault] = []
+        for fault in faults:
+            if fault.kind == "combined":
+                parts.extend(fault.parts)
+            elif fault.kind in _ITEM_QUIRKS:
+                parts.append(fault)
+            else:
+                raise ValueError(f"only item quirks combine ({', '.join(_ITEM_QUIRKS)}), not {fault.kind}")
+        if not parts:
+            raise ValueError("combine at least one fault")
+        return cls("combined", parts=tuple(parts))
+
     @property
     def is_page_shaping(self) -> bool:
         """Whether this fault only alters a normal 200 page."""
-        return self.kind in ("page_transform", "wrong_variant", "repeat_cursor", "truncate", "departure")
+        return self.kind in (
+            "page_transform",
+            "wrong_variant",
+            "repeat_cursor",
+            "truncate",
+            "departure",
+            *_ITEM_QUIRKS,
+            "combined",
+        )
+
+
+def _every(every: int) -> int:
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"every must be an integer >= 1, not {every!r}")
+    return every
 
 
 def _format_seconds(seconds: float) -> str:

@@ -38,6 +38,7 @@ class _Listing:
         self.version = 0
         self.pages: dict[tuple[int, int], bytes] = {}
         self.repeat_armed: str | None = None  # cursor to repeat once (Fault.repeat_cursor)
+        self.closes_after: int | None = None  # Simulator.close_listing_early: passes end after this many
 
     def new_entries(self, count: int) -> list[_Entry]:
         """`count` new followers (not yet listed), oldest first."""
@@ -88,14 +89,29 @@ class _Listing:
         self.version += 1
         self.pages.clear()
 
+    @property
+    def end(self) -> int:
+        """Where a pass ends: the listing's length, or the early close when there is one."""
+        if self.closes_after is None:
+            return len(self.entries)
+        return min(self.closes_after, len(self.entries))
+
+    def window(self, offset: int, limit: int) -> list[_Entry]:
+        """The entries a page at `offset` of `limit` serves (none past the end)."""
+        return self.entries[offset : max(offset, min(offset + limit, self.end))]
+
+    def cursor_after(self, offset: int) -> str | None:
+        """The cursor of a page whose last item is just before `offset` (None: the pass is over)."""
+        return encode_cursor(offset) if offset < self.end else None
+
     def page(self, offset: int, limit: int) -> tuple[bytes, str | None]:
         """The serialised page at `offset` and its next cursor (None on the last page)."""
         key = (offset, limit)
-        chunk_end = min(offset + limit, len(self.entries))
-        cursor = encode_cursor(chunk_end) if chunk_end < len(self.entries) else None
+        chunk = self.window(offset, limit)
+        cursor = self.cursor_after(offset + len(chunk))
         body = self.pages.get(key)
         if body is None:
-            body = _page_body([e.body for e in self.entries[offset:chunk_end]], cursor)
+            body = _page_body([e.body for e in chunk], cursor)
             if len(self.pages) >= _MAX_CACHED_PAGES:
                 self.pages.clear()
             self.pages[key] = body

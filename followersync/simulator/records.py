@@ -28,3 +28,5 @@ class RequestRecord:
     method: str = "GET"
     page: int | None = None  # offset // limit when cursor and limit are valid; 0 without cursor
     fault: str | None = None  # kind of the injected fault applied to this request, if any
+    cache_control: str | None = None  # the request's Cache-Control header, as sent (None: none)
+    cache: str | None = None  # "HIT" or "MISS" when the account's answers go through a cache (enable_cache)

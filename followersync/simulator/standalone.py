@@ -7,12 +7,14 @@ from __future__ import annotations
 import random
 import signal
 import threading
+from collections.abc import Sequence
 from types import FrameType
 
 import click
 
 from followersync.simulator.core import Simulator
 from followersync.simulator.errors import DEFAULT_API_KEY
+from followersync.simulator.quirk_options import Quirk, apply_quirks, quirks_help, quirks_option
 
 
 def _account_ids(prefix: str, count: int) -> list[str]:
@@ -43,17 +45,20 @@ def serve(
     seed: int,
     latency: float,
     churn: float,
+    quirks: Sequence[Quirk] = (),
 ) -> None:
     """Run a simulator in the foreground until SIGINT or SIGTERM (`followersync simulate`).
 
     Creates `acc_linkedin_01`.. and `acc_ig_01`.., each with `followers` followers, churns them at
-    `churn` events per second, and prints the base URL and the account ids (never the key).
+    `churn` events per second, turns `quirks` on for every account (quirk_options.py), and prints the
+    base URL and the account ids (never the key).
     """
     sim = Simulator(api_key, latency=latency, seed=seed, host=host, port=port)
     accounts = [(a, "linkedin") for a in _account_ids("acc_linkedin_", linkedin_accounts)]
     accounts += [(a, "instagram") for a in _account_ids("acc_ig_", instagram_accounts)]
     for account_id, provider in accounts:
         sim.add_account(account_id, provider, followers=followers)
+    apply_quirks(sim, quirks)
 
     stop = threading.Event()
 
@@ -76,6 +81,7 @@ def serve(
             f" on {host}:{sim.port}",
             f"X-API-KEY: {key_note}",
             f"latency {latency:g}s, churn {churn:g} events/s, seed {seed}",
+            *([f"quirks: {' '.join(q.text for q in quirks)}"] if quirks else []),
             "accounts:",
             *(f"  {a:<20} {p:<10} {followers} followers" for a, p in accounts),
         ]
@@ -109,7 +115,9 @@ def serve(
         "  POSTPRESS_API_KEY=dev-key followersync simulate --port 8080 \\\n"
         "      --instagram-accounts 2 --followers 5000 --churn 2\n"
         "  curl -H 'X-API-KEY: dev-key' \\\n"
-        "      'http://127.0.0.1:8080/api/v1/users/followers?account_id=acc_ig_01&limit=5'"
+        "      'http://127.0.0.1:8080/api/v1/users/followers?account_id=acc_ig_01&limit=5'\n\n"
+        + quirks_help()
+        + "\n\nWhat each quirk does, with a curl line to see it: docs/simulator.md."
     ),
 )
 @click.option(
@@ -149,6 +157,14 @@ def serve(
     type=click.FloatRange(0),
     help="Follow/unfollow events per second.",
 )
+@click.option(
+    "--quirk",
+    "quirks",
+    multiple=True,
+    metavar="NAME[=VALUE]",
+    callback=quirks_option,
+    help="Behave like the real service in one more way (repeatable; the list is below).",
+)
 def simulate_command(
     host: str,
     port: int,
@@ -159,11 +175,13 @@ def simulate_command(
     seed: int,
     latency: float,
     churn: float,
+    quirks: tuple[Quirk, ...],
 ) -> None:
     """Serve a realistic fake postpress API (GET /api/v1/users/followers) until Ctrl-C or SIGTERM.
 
     For demos, docker-compose and integration tests: deterministic followers (by seed), real
-    pagination with offset cursors, optional latency and live follow/unfollow churn.
+    pagination with offset cursors, optional latency and live follow/unfollow churn, and on demand
+    the real service's quirks (--quirk).
     """
     try:
         serve(
@@ -176,6 +194,7 @@ def simulate_command(
             seed=seed,
             latency=latency,
             churn=churn,
+            quirks=quirks,
         )
     except OSError as exc:  # the port is taken, or the host is not an address of this machine
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
