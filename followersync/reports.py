@@ -143,7 +143,9 @@ def status(conn: sa.Connection, source_ids: Sequence[int], now: datetime) -> lis
     )
     full_run = sync_runs.alias("full_run")
     newest_full_run = newest_run_id(runs_.c.mode == "full", runs_.c.status == "succeeded")
-    withheld = sa.select(full_run.c.unfollows_withheld).where(full_run.c.id == newest_full_run).scalar_subquery()
+    withheld = (
+        sa.select(full_run.c.unfollows_withheld).where(full_run.c.id == newest_full_run).scalar_subquery()
+    )
     withheld_reason = (
         sa.select(full_run.c.withheld_reason).where(full_run.c.id == newest_full_run).scalar_subquery()
     )

@@ -14,12 +14,13 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
 
 from followersync import logging as fslogging
+from followersync import sizing
 from followersync.api.client import Client
 from followersync.clock import Clock, StopRequested
 from followersync.config import Settings, SourceConfig
@@ -104,6 +105,8 @@ class Fleet:
 
     runner: PassRunner
     settings: Settings
+    # Sources whose size this process has checked against their pacing and budget (said once).
+    _sized: set[str] = field(default_factory=set)
 
     @property
     def database(self) -> sa.Engine:
@@ -217,6 +220,7 @@ class Fleet:
                         result = database_failure(source.name, exc)
                     results.append(result)
                     self._record_notifications(source, source_id)
+                    self._check_size(source, source_id)
         finally:
             try:
                 with self.database.begin() as conn:
@@ -224,6 +228,23 @@ class Fleet:
             except sa.exc.DBAPIError:
                 log.warning("lease.release_failed", account_id=account_id)
         return results
+
+    def _check_size(self, source: SourceConfig, source_id: int) -> None:
+        """Say once per process when the source cannot complete a full pass and its confirming pass
+        within `sync.full_pass_interval` at its pacing and budget (docs/configuration.md#sizing)."""
+        if source.name in self._sized:
+            return
+        self._sized.add(source.name)
+        try:
+            with self.database.connect() as conn:
+                followers = runs.active_followers(conn, source_id)
+        except sa.exc.DBAPIError:
+            return  # only advice: the next process says it
+        provider = self.settings.provider(source.provider)
+        size = sizing.PassSize.of(followers, provider)
+        slow = sizing.too_slow(source.name, source.provider, size, provider, self.settings.sync)
+        if slow is not None:
+            log.warning("source.too_slow", source=source.name, detail=slow)
 
     def deliver_notifications(self) -> None:
         """Deliver the outbox's due payloads: after a command's runs, between a worker's rounds, never

@@ -39,7 +39,15 @@ STATUS_FIELDS = {
     "checkpoint",
     "attention",
 }
-STATUS_EXTRAS = {"gained_7d", "lost_7d", "lease", "missing_since", "confirmation_due"}
+STATUS_EXTRAS = {
+    "gained_7d",
+    "lost_7d",
+    "lease",
+    "missing_since",
+    "confirmation_due",
+    "full_pass_progress",
+    "sizing",
+}
 LAST_RUN_FIELDS = ["id", "mode", "status", "started_at", "finished_at", "error_type"]
 
 

@@ -125,6 +125,11 @@ def check_new_jobs(story: Story, rows: list[sa.Row[Any]]) -> None:
     assert all(r.source == LI.name for r in rows)
 
 
+def check_rejected(story: Story, rows: list[sa.Row[Any]]) -> None:
+    # The story's listings sent every item with an id: nothing is quarantined.
+    assert rows == [] and story.rows("SELECT count(*) FROM rejected_items")[0][0] == 0
+
+
 # The answer each documented query must give, by its title.
 EXPECTED: dict[str, Callable[[Story, list[sa.Row[Any]]], None]] = {
     "Followers and net growth over the last 30 days (every day has a row, today included)": check_growth,
@@ -134,6 +139,7 @@ EXPECTED: dict[str, Callable[[Story, list[sa.Row[Any]]], None]] = {
     "Followers awaiting confirmation": check_missing,
     "Runs that marked followers missing, confirmed unfollows or withheld them": check_runs_that_marked,
     "Who changed jobs this month: LinkedIn followers' new headlines": check_new_jobs,
+    "Items the API sent without a usable id, newest first": check_rejected,
 }
 
 

@@ -68,7 +68,7 @@ class Client:
     an answer that may mean the provider's limits gets one quick retry. Every request asks for a fresh
     answer (`Cache-Control: no-cache`), and an answer's `Age` travels with its page. Where answers
     carry `x-ratelimit-remaining` and `x-ratelimit-reset`, the account waits for its window to reset
-    before the request that would be over it (docs/api.md#limits-and-the-cache).
+    before the request that would be over it (docs/api.md#rate-limits).
     """
 
     def __init__(

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from followersync import logging as fslogging
-from followersync import status
+from followersync import sizing, status
 from followersync.cli.common import DatabaseFailed, Globals, driver_message, open_database
 from followersync.cli.render import duration, format_option, human, jsonable
 from followersync.clock import SystemClock
@@ -52,7 +52,9 @@ def status_command(g: Globals, fmt: str) -> None:
     listed by the last full pass, awaiting confirmation), notifications_pending (payloads not
     delivered yet), last_full_pass_at, checkpoint {pages,
     updated_at} or null, attention; and gained_7d, lost_7d, lease {holder, expires_at} or null,
-    missing_since, confirmation_due.
+    missing_since, confirmation_due, full_pass_progress (how far a full pass in progress is, and
+    when it should end at the budget) and sizing (a sentence when the source cannot complete a full
+    pass and its confirming pass within sync.full_pass_interval at its pacing and budget), or null.
     """
     settings = g.settings()
     now = SystemClock().now()
@@ -65,12 +67,12 @@ def status_command(g: Globals, fmt: str) -> None:
     if abandoned:
         log.warning("runs.abandoned", count=abandoned, reason="their process stopped renewing its lease")
     if fmt == "json":
-        records = [status_record(s, settings.sync) for s in states]
+        records = [status_record(s, settings) for s in states]
         click.echo(json.dumps(records, indent=2, ensure_ascii=False))
     elif not states:
         click.echo("no sources configured: add [[sources]] tables to the configuration file")
     else:
-        click.echo("\n\n".join(status_block(s, settings.sync) for s in states))
+        click.echo("\n\n".join(status_block(s, settings) for s in states))
 
 
 def never_synced(source: SourceConfig) -> status.SourceStatus:
@@ -102,8 +104,24 @@ def confirmation_due(s: status.SourceStatus, sync: SyncSettings) -> datetime | N
     return sync.full_pass_due(s.last_full_pass_at, s.missing)
 
 
-def status_record(s: status.SourceStatus, sync: SyncSettings) -> dict[str, Any]:
+def full_pass_progress(s: status.SourceStatus, settings: Settings) -> str | None:
+    """How far the full pass in progress is (None: no pass in progress)."""
+    if s.checkpoint is None:
+        return None
+    provider = settings.provider(s.provider)
+    return sizing.progress(s.checkpoint.pages, s.followers, s.last_full_pass_at is None, provider)
+
+
+def sizing_note(s: status.SourceStatus, settings: Settings) -> str | None:
+    """The sentence of `sizing.too_slow` for the source's followers now (None: it keeps up)."""
+    provider = settings.provider(s.provider)
+    size = sizing.PassSize.of(s.followers, provider)
+    return sizing.too_slow(s.source, s.provider, size, provider, settings.sync)
+
+
+def status_record(s: status.SourceStatus, settings: Settings) -> dict[str, Any]:
     """A source's status as its JSON object (README, "Reports and status"): contract fields first."""
+    sync = settings.sync
     record = {
         "source": s.source,
         "provider": s.provider,
@@ -121,12 +139,15 @@ def status_record(s: status.SourceStatus, sync: SyncSettings) -> dict[str, Any]:
         "lease": dataclasses.asdict(s.lease) if s.lease else None,
         "missing_since": s.missing_since,
         "confirmation_due": confirmation_due(s, sync),
+        "full_pass_progress": full_pass_progress(s, settings),
+        "sizing": sizing_note(s, settings),
     }
     result: dict[str, Any] = jsonable(record)
     return result
 
 
-def status_block(s: status.SourceStatus, sync: SyncSettings) -> str:
+def status_block(s: status.SourceStatus, settings: Settings) -> str:
+    sync = settings.sync
     whose = f", followers of {s.user_id}" if s.user_id else ""
     lines = [f"{s.source}  ({s.provider}, account {s.account_id}{whose})"]
 
@@ -160,6 +181,7 @@ def status_block(s: status.SourceStatus, sync: SyncSettings) -> str:
         row("checkpoint", "none (no pass in progress)")
     else:
         row("checkpoint", f"page {s.checkpoint.pages}, saved {human(s.checkpoint.updated_at)} UTC")
+        row("progress", full_pass_progress(s, settings) or "")
     if s.notifications_pending or s.notifications_given_up:
         given_up = f", {s.notifications_given_up} given up" if s.notifications_given_up else ""
         row("notifications", f"{s.notifications_pending} waiting for delivery{given_up}")
@@ -168,6 +190,9 @@ def status_block(s: status.SourceStatus, sync: SyncSettings) -> str:
     note = status.attention(s)
     if note:
         lines.append(f"  ! {note}")
+    slow = sizing_note(s, settings)
+    if slow:
+        lines.append(f"  note: {slow}")
     return "\n".join(lines)
 
 

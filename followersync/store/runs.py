@@ -114,6 +114,16 @@ def last_full_pass_at(conn: sa.Connection, source_id: int) -> datetime | None:
     return value
 
 
+def active_followers(conn: sa.Connection, source_id: int) -> int:
+    """How many followers the source has now (the missing included, until confirmed)."""
+    count: int = conn.execute(
+        sa.select(sa.func.count()).where(
+            followers.c.source_id == source_id, followers.c.unfollowed_at.is_(None)
+        )
+    ).scalar_one()
+    return count
+
+
 def missing_followers(conn: sa.Connection, source_id: int) -> int:
     """How many of the source's followers await confirmation (missing, not unfollowed yet)."""
     return missing_by_source(conn, [source_id]).get(source_id, 0)
