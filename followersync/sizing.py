@@ -77,11 +77,19 @@ def too_slow(
     )
 
 
-def progress(pages_done: int, followers: int, first_pass: bool, provider: ProviderSettings) -> str:
-    """Where a full pass in progress stands, and when it should end at the budget, e.g.
+def progress(
+    pages_done: int,
+    followers: int,
+    first_pass: bool,
+    provider: ProviderSettings,
+    *,
+    budget_used_up: bool = False,
+) -> str:
+    """Where a full pass in progress stands, and when it should end, e.g.
     "full pass 43%: 860 of about 2,000 pages; about 1 more day at the budget".
 
     The total is estimated from the followers stored; a source's first pass cannot know it yet.
+    `budget_used_up`: the pass is paused until the next UTC day (its last run ended on the budget).
     """
     budget = provider.daily_request_budget
     if first_pass:
@@ -91,7 +99,7 @@ def progress(pages_done: int, followers: int, first_pass: bool, provider: Provid
     left = total - pages_done
     percent = 100 * pages_done // total if total else 100
     text = f"full pass {percent}%: {pages_done:,} of about {total:,} pages"
-    if left and budget and left > budget:
+    if left and budget and (budget_used_up or left > budget):
         days = math.ceil(left / budget)
         text += f"; about {days} more day{'s' if days != 1 else ''} at the budget"
     elif left:

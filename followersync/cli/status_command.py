@@ -109,7 +109,11 @@ def full_pass_progress(s: status.SourceStatus, settings: Settings) -> str | None
     if s.checkpoint is None:
         return None
     provider = settings.provider(s.provider)
-    return sizing.progress(s.checkpoint.pages, s.followers, s.last_full_pass_at is None, provider)
+    run = s.last_run
+    paused = run is not None and run.status == "deferred" and run.error_type == "budget_exhausted"
+    return sizing.progress(
+        s.checkpoint.pages, s.followers, s.last_full_pass_at is None, provider, budget_used_up=paused
+    )
 
 
 def sizing_note(s: status.SourceStatus, settings: Settings) -> str | None:
