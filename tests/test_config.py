@@ -64,7 +64,7 @@ concurrency = 8                  # sources synced at once (different linked acco
 full_pass_interval = "24h"       # mode auto: full pass when the last complete one is older
 interval = "1h"                  # worker: how often a source is synced (incremental between full passes)
 lease_ttl = "60s"                # how long a dead process's hold on an account outlives it
-checkpoint_max_age = "12h"       # older checkpoints restart the pass
+checkpoint_max_age = "12h"       # an abandoned or failed pass's older checkpoint restarts it (a budget pause never does)
 unfollow_guard_fraction = 0.25
 unfollow_guard_min = 25
 unfollow_confirmations = 2       # consecutive complete full passes that must miss a follower (1 = the first)
