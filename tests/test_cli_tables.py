@@ -74,15 +74,15 @@ def shown(when: str) -> str:
 
 
 def summary_cells(stdout: str) -> list[list[str]]:
-    """The sync summary's cells: ten columns without spaces, then the note (which has some)."""
-    return [line.split(maxsplit=10) for line in stdout.splitlines()]
+    """The sync summary's cells: eleven columns without spaces, then the note (which has some)."""
+    return [line.split(maxsplit=11) for line in stdout.splitlines()]
 
 
 SUMMARY_HEADER = [
-    "source", "status", "mode", "pages", "followers", "new", "missing", "lost", "withheld", "requests",
-    "note",
+    "source", "status", "mode", "pages", "followers", "new", "missing", "lost", "withheld", "coerced",
+    "requests", "note",
 ]  # fmt: skip
-SUMMARY_NUMERIC = [False] * 3 + [True] * 7 + [False]
+SUMMARY_NUMERIC = [False] * 3 + [True] * 8 + [False]
 
 
 def test_unfollows_changes_and_the_sync_summary_line_up_by_display_width(
@@ -94,7 +94,7 @@ def test_unfollows_changes_and_the_sync_summary_line_up_by_display_width(
     first = ok(config, "sync")
     header, *rows = summary_cells(first)
     assert header == SUMMARY_HEADER
-    assert [(r[0], r[1], r[4], r[10]) for r in rows] == [
+    assert [(r[0], r[1], r[4], r[11]) for r in rows] == [
         (LI.name, "succeeded", "30", "30 followers recorded (baseline)"),
         (IG.name, "succeeded", "7", "7 followers recorded (baseline)"),
     ]

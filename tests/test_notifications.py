@@ -239,6 +239,7 @@ def test_withheld_unfollows_and_a_credential_failure_are_told_once(h: Harness, r
     deliver(h)
     (withheld,) = receiver.got[-1].payload["events"]
     assert withheld["event"] == "withheld" and withheld["count"] == 30
+    assert "active followers went missing in one pass (more than 25% and more than 25)" in withheld["reason"]
     assert withheld["command"] == f"followersync sync --source {LI.name} --mode full --accept-unfollows"
 
     h.sim.inject(Fault.error("errors/disconnected_account"), times=3)

@@ -74,9 +74,8 @@ def summary(source: str | None, events: Sequence[dict[str, Any]]) -> str:
         if e["event"] == "attention":
             parts.append(f"needs attention: {e['message']}")
         elif e["event"] == "withheld":
-            parts.append(
-                f"{e['count']:,} unfollows withheld by the guard; if they really left, run `{e['command']}`"
-            )
+            why = f" ({e['reason']})" if e.get("reason") else ""
+            parts.append(f"{e['count']:,} unfollows withheld{why}; if they really left, run `{e['command']}`")
         elif e["event"] == "test":
             parts.append("test notification from followersync")
     if unfollows:

@@ -71,6 +71,7 @@ def _run_events(
                 "withheld",
                 run.finished_at or run.started_at,
                 count=run.unfollows_withheld,
+                reason=run.withheld_reason,
                 command=f"followersync sync --source {source.name} --mode full --accept-unfollows",
             )
         )

@@ -41,6 +41,7 @@ class FinishedRun:
     followers_new: int
     followers_lost: int
     unfollows_withheld: int
+    withheld_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def unnotified_runs(conn: sa.Connection, source_id: int) -> list[FinishedRun]:
             r.followers_new,
             r.followers_lost,
             r.unfollows_withheld,
+            r.withheld_reason,
         )
         .where(r.source_id == source_id, r.notified_at.is_(None), r.status != "running")
         .order_by(r.id)
