@@ -122,8 +122,8 @@ def test_status_says_what_the_tables_say(db_url: str) -> None:
         )
         assert (ig.followers, ig.unfollows_withheld) == (121, 60)
         assert status.attention(ig) == (
-            "60 unfollows withheld on the last full pass (60 of 121 active followers went missing in one pass "
-            "(more than 25% and more than 25)); if they really left, run "
+            "60 unfollows withheld on the last full pass (60 of 121 active followers went missing in one "
+            "pass (more than 25% and more than 25)); if they really left, run "
             "`followersync sync --source brand-ig --mode full --accept-unfollows`"
         )
 
