@@ -104,7 +104,7 @@ class SyncSettings:
     checkpoint_max_age: float = 43200.0
     unfollow_guard_fraction: float = 0.25
     unfollow_guard_min: int = 25
-    unfollow_history_factor: float = 3.0
+    unfollow_history_factor: float = 5.0
     unfollow_history_min: int = 10
     unfollow_confirmations: int = 2
     confirm_after: float = 3600.0
@@ -612,10 +612,10 @@ REFERENCE: tuple[ConfigKey, ...] = (
     ),
     ConfigKey(
         "sync.unfollow_history_factor",
-        "3.0",
+        "5.0",
         "a full pass that would newly mark more than this many times the most the source newly missed "
-        "in any of its last 10 complete full passes (and more than unfollow_history_min) withholds the "
-        "marking too; 0 turns this guard off",
+        "in any of its last 10 complete full passes (once it has 5 after the baseline; and more than "
+        "unfollow_history_min) withholds the marking too; 0 turns this guard off",
         _factor,
     ),
     ConfigKey(

@@ -91,6 +91,7 @@ RUN_FIELDS = (
     "followers_missing",
     "followers_lost",
     "unfollows_withheld",
+    "withheld_reason",
     "requests",
     "retries",
     "error_type",

@@ -22,8 +22,8 @@ evidence of absence (docs/unfollows.md#when-unfollows-are-withheld):
 - the fixed guard: it would newly mark more than `guard_fraction` of the active followers missing
   (and more than `guard_min`): a truncated or glitching listing;
 - the history guard: it would newly mark more than max(`history_min`, `history_factor` x the most
-  this source newly missed in any of its last `HISTORY_PASSES` complete full passes), once it has
-  at least `HISTORY_NEEDED` of them: a listing that is short by the same few percent on every pass
+  this source newly missed in any of its last `HISTORY_PASSES` complete full passes after the
+  baseline), once it has at least `HISTORY_NEEDED` of them: a listing that is short by the same few percent on every pass
   stays under the fixed guard, but not under this one.
 
 `accept` (sync --accept-unfollows) is the user vouching for the pass: everyone it did not list is
@@ -42,7 +42,10 @@ from followersync.store.dialects import insert, utc_day
 from followersync.store.schema import daily_growth, follow_events, followers, sync_passes, sync_runs
 
 HISTORY_PASSES = 10  # the complete full passes the history guard looks back on
-HISTORY_NEEDED = 3  # fewer than this: no history yet, only the fixed guard
+# Fewer than this (the baseline pass not counted: it can miss no one): no history yet, only the fixed
+# guard. With three, two ordinary days decided what "usual" was, and a third day with four times their
+# loss, common at small churn, was withheld.
+HISTORY_NEEDED = 5
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class UnfollowRule:
     confirmations: int  # consecutive complete full passes that must miss a follower (1 = the first)
     guard_fraction: float
     guard_min: int
-    history_factor: float = 3.0  # 0 turns the history guard off
+    history_factor: float = 5.0  # 0 turns the history guard off
     history_min: int = 10
     accept: bool = False  # --accept-unfollows: unfollow everyone not listed, at once, whatever the guard
 
@@ -146,17 +149,13 @@ def _withheld_because(
     if rule.history_factor <= 0 or newly <= rule.history_min:
         return None
     r = sync_runs.c
+    completed = sa.and_(r.source_id == source_id, r.mode == "full", r.status == "succeeded")
+    baseline_run = sa.select(sa.func.min(r.id)).where(completed).scalar_subquery()
     history = [
         int(n)
         for n in conn.execute(
             sa.select(r.followers_missing)
-            .where(
-                r.source_id == source_id,
-                r.id < run_id,
-                r.mode == "full",
-                r.status == "succeeded",
-                r.unfollows_withheld == 0,
-            )
+            .where(completed, r.id < run_id, r.id > baseline_run, r.unfollows_withheld == 0)
             .order_by(r.id.desc())
             .limit(HISTORY_PASSES)
         ).scalars()
