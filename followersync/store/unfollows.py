@@ -23,8 +23,8 @@ evidence of absence (docs/unfollows.md#when-unfollows-are-withheld):
   (and more than `guard_min`): a truncated or glitching listing;
 - the history guard: it would newly mark more than max(`history_min`, `history_factor` x the most
   this source newly missed in any of its last `HISTORY_PASSES` complete full passes after the
-  baseline), once it has at least `HISTORY_NEEDED` of them: a listing that is short by the same few percent on every pass
-  stays under the fixed guard, but not under this one.
+  baseline), once it has at least `HISTORY_NEEDED` of them: a listing that is short by the same few
+  percent on every pass stays under the fixed guard, but not under this one.
 
 `accept` (sync --accept-unfollows) is the user vouching for the pass: everyone it did not list is
 unfollowed at once.
