@@ -103,11 +103,11 @@ def downgrade() -> None:
     with op.batch_alter_table("rejected_items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_rejected_items_source_id_rejected_at"))
     op.drop_table("rejected_items")
-    with op.batch_alter_table("sync_passes", schema=None) as batch_op:
-        batch_op.drop_column("untrusted_reason")
-    with op.batch_alter_table("sync_runs", schema=None) as batch_op:
-        batch_op.drop_column("withheld_reason")
-        batch_op.drop_column("items_coerced")
+    # ALTER TABLE ... DROP COLUMN on both databases (SQLite since 3.35): a SQLite rebuild of these two
+    # tables (batch mode) would DROP them, which the foreign keys of their runs and checkpoints refuse.
+    op.execute("ALTER TABLE sync_passes DROP COLUMN untrusted_reason")
+    op.execute("ALTER TABLE sync_runs DROP COLUMN withheld_reason")
+    op.execute("ALTER TABLE sync_runs DROP COLUMN items_coerced")
 
     # NOT NULL again: what the API left out becomes an empty string (or false), as older versions
     # could never have stored it.
