@@ -147,13 +147,13 @@ def test_sigterm_ends_the_run_deferred_and_keeps_the_checkpoint(
 def test_every_log_line_of_a_run_carries_source_and_run_id(
     tmp_path: Path, sqlite_url: str, sim: Simulator
 ) -> None:
-    sim.inject(Fault.error("errors/provider_error"), account_id=IG.account_id, times=1)
+    sim.inject(Fault.error("errors/unexpected_error"), account_id=IG.account_id, times=1)
     config = write_config(tmp_path / "f.toml", sqlite_url, sim.base_url, [IG])
     done = run_cli(["sync"], config=config)
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     retries = [line for line in lines if line["event"] == "api.retry"]
-    assert retries, "the injected provider_error was not retried"
+    assert retries, "the injected unexpected_error was not retried"
     run_lines = [line for line in lines if line["event"].startswith(("run.", "api."))]
     assert all(line.get("source") == "brand-ig" and line.get("run_id") == 1 for line in run_lines), run_lines
 
