@@ -212,9 +212,10 @@ def child_copy(spec: dict[str, Any]) -> dict[str, Any]:
     dsn = sa.make_url(spec["db_url"]).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(dsn) as conn:
         conn.execute(
-            "CREATE TABLE copy_baseline (id text PRIMARY KEY, messaging_id text NOT NULL,"
-            " username text NOT NULL, name text NOT NULL, profile_picture_url text,"
-            " is_private boolean NOT NULL, is_verified boolean NOT NULL, raw jsonb NOT NULL,"
+            # The shape of instagram_profiles: only id and raw are sure (an empty name is NULL).
+            "CREATE TABLE copy_baseline (id text PRIMARY KEY, messaging_id text,"
+            " username text, name text, profile_picture_url text,"
+            " is_private boolean, is_verified boolean, raw jsonb NOT NULL,"
             " first_seen_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"
         )
         conn.commit()
