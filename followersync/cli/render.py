@@ -6,7 +6,7 @@ for scripts. One renderer, `emit`, so the machine formats follow the same rules 
 - times are ISO 8601 with an offset (UTC), days YYYY-MM-DD, numbers are numbers;
 - what followers and the API wrote reaches the output only through followersync.text: tables show it
   `printable` and cut to their column's width, JSON keeps it exact, CSV exact but spreadsheet-safe
-  unless `--csv-raw` (docs/semantics.md, "What followersync prints").
+  unless `--csv-raw` (docs/semantics.md#what-followersync-prints).
 """
 
 from __future__ import annotations
@@ -67,14 +67,26 @@ def emit(
     if fmt == "json":
         click.echo(text.json_text([jsonable(dict(r)) for r in records]))
     elif fmt == "csv":
-        # "\n" rather than csv's default "\r\n": the output goes to shells and pipes first.
-        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer = csv.writer(_LineFeedRows(), lineterminator="\r\n")
         writer.writerow(fields)
         writer.writerows([csv_cell(record[name], raw=csv_raw) for name in fields] for record in records)
     elif not records:
         click.echo(empty)
     else:
         print_table(columns, records)
+
+
+class _LineFeedRows:
+    """Where the CSV writer writes: stdout, each row ending in "\n" rather than csv's "\r\n", since
+    the output goes to shells and pipes first.
+
+    The writer itself is told "\r\n": it quotes a field holding a character of its line terminator,
+    so told "\n" it would leave a name's lone carriage return bare, and a reader would end the row
+    there. It writes each row whole, terminator last, and only that terminator is replaced.
+    """
+
+    def write(self, row: str) -> int:
+        return sys.stdout.write(row.removesuffix("\r\n") + "\n")
 
 
 def print_table(columns: Sequence[Column], records: Sequence[Mapping[str, Any]]) -> None:
