@@ -13,9 +13,9 @@ from typing import Any
 
 from rich.cells import cell_len
 
+from followersync import text
 from followersync.cli.render import LINK_WIDTH, TEXT_WIDTH
 from followersync.simulator import Simulator
-from followersync.text import cell
 from tests.harness import run_cli, write_config
 from tests.sim_support import IG, LI, MakeSim
 
@@ -126,9 +126,9 @@ def test_unfollows_changes_and_the_sync_summary_line_up_by_display_width(
                 [
                     shown(u["unfollowed_at"]),
                     u["source"],
-                    cell(u["name"], TEXT_WIDTH),
-                    cell(u["handle"], LINK_WIDTH),
-                    cell(u["follower_id"], LINK_WIDTH),
+                    text.cell(u["name"], TEXT_WIDTH),
+                    text.cell(u["handle"], LINK_WIDTH),
+                    text.cell(u["follower_id"], LINK_WIDTH),
                 ]
                 for u in gone
             ),
@@ -154,8 +154,8 @@ def test_unfollows_changes_and_the_sync_summary_line_up_by_display_width(
                     c["source"],
                     c["follower_id"],
                     c["field"],
-                    cell(c["old_value"], LINK_WIDTH),
-                    cell(c["new_value"], LINK_WIDTH),
+                    text.cell(c["old_value"], LINK_WIDTH),
+                    text.cell(c["new_value"], LINK_WIDTH),
                 ]
                 for c in changes
             ),
