@@ -5,8 +5,8 @@ followersync prints them in tables, `status`, console log lines, CSV files and c
 terminal takes an ESC or a C1 control for the start of a command (colours, a new window title, a
 cleared screen), a bidirectional override reorders what follows it, a newline or a tab splits a table
 row, a spreadsheet runs a cell that starts with `=`, and a chat service turns `<!channel>` into a
-ping. So every such value passes through one of these functions on its way out (docs/semantics.md,
-"What followersync prints"):
+ping. So every such value passes through one of these functions on its way out
+(docs/semantics.md#what-followersync-prints):
 
 - `printable`: for a terminal. Controls and bidirectional controls are shown escaped, as the text
   `\\x1b` or `\\u202e` (visible, so a strange name looks strange rather than vanishing); a run of

@@ -10,7 +10,7 @@ all of them, so the machine formats follow the same rules everywhere:
 - times are ISO 8601 with an offset (UTC), days YYYY-MM-DD, numbers are numbers;
 - CSV cells that a spreadsheet would run as a formula get a leading `'`, unless `--csv-raw`;
 - a table shows what followers wrote on one line, no control character raw, cut to its column's
-  width (followersync.text; docs/semantics.md, "What followersync prints").
+  width (followersync.text; docs/semantics.md#what-followersync-prints).
 
 None of these commands calls the API, so none needs the API key.
 """

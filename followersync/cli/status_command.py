@@ -152,7 +152,7 @@ def status_record(s: status.SourceStatus, settings: Settings) -> dict[str, Any]:
 def status_block(s: status.SourceStatus, settings: Settings) -> str:
     """A source's lines for people. Each goes out through `text.printable`: an error type or title is
     the API's own text, a hook's last error its receiver's, and none may move the cursor or break the
-    block's lines (docs/semantics.md, "What followersync prints")."""
+    block's lines (docs/semantics.md#what-followersync-prints)."""
     sync = settings.sync
     whose = f", followers of {s.user_id}" if s.user_id else ""
     lines = [text.printable(f"{s.source}  ({s.provider}, account {s.account_id}{whose})")]
