@@ -17,6 +17,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
+from followersync.text import printable
+
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
@@ -40,6 +42,16 @@ def _scrub(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(_scrub(v) for v in value)
     return value
+
+
+def printable_values(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """structlog processor for console lines: text values through `followersync.text.printable`.
+
+    A value may quote a follower or the API (a name, an error title); on a terminal an ESC in it would
+    be a command. Other values the console renderer shows with repr(), which escapes them already;
+    JSON lines escape control characters themselves.
+    """
+    return {key: printable(value) if isinstance(value, str) else value for key, value in event_dict.items()}
 
 
 def redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
@@ -108,6 +120,7 @@ def _configure_structlog(set_up: _SetUp) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info if set_up.log_format == "json" else _keep,
         redact_secrets,
+        _keep if set_up.log_format == "json" else printable_values,
         renderer,
     ]
     structlog.configure(

@@ -1,6 +1,7 @@
 """The tables people read, for real names: the columns after 김민준, 佐藤 花子 or a flag start where
 their header does, measured in display columns (what a terminal shows, rich.cells.cell_len), not in
-code points. The real command line in a subprocess, against the simulator.
+code points, and a long name is cut to its column's width. The real command line in a subprocess,
+against the simulator.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 from rich.cells import cell_len
 
+from followersync import text
+from followersync.cli.render import LINK_WIDTH, TEXT_WIDTH
 from followersync.simulator import Simulator
 from tests.harness import run_cli, write_config
 from tests.sim_support import IG, LI, MakeSim
@@ -120,13 +123,21 @@ def test_unfollows_changes_and_the_sync_summary_line_up_by_display_width(
         [
             ["unfollowed (UTC)", "source", "name", "handle", "follower id"],
             *(
-                [shown(u["unfollowed_at"]), u["source"], u["name"], u["handle"], u["follower_id"]]
+                [
+                    shown(u["unfollowed_at"]),
+                    u["source"],
+                    text.cell(u["name"], TEXT_WIDTH),
+                    text.cell(u["handle"], LINK_WIDTH),
+                    text.cell(u["follower_id"], LINK_WIDTH),
+                ]
                 for u in gone
             ),
         ],
         [False] * 5,
     )
-    assert any(LONG_NAME in line for line in table)  # whole, on one line
+    # 96 characters cut to 40 display columns, the last of them the ellipsis; the JSON above is whole.
+    assert any("  Dr. María José Fernández de la Cruz y S…  " in line for line in table)
+    assert not any(LONG_NAME in line for line in table)
 
     changes = json_of(config, "report", "changes")
     assert sorted((c["follower_id"], c["field"], c["old_value"], c["new_value"]) for c in changes) == sorted(
@@ -143,8 +154,8 @@ def test_unfollows_changes_and_the_sync_summary_line_up_by_display_width(
                     c["source"],
                     c["follower_id"],
                     c["field"],
-                    c["old_value"],
-                    c["new_value"],
+                    text.cell(c["old_value"], LINK_WIDTH),
+                    text.cell(c["new_value"], LINK_WIDTH),
                 ]
                 for c in changes
             ),

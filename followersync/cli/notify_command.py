@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
+from followersync import text
 from followersync.cli.common import EXIT_SOURCE_FAILED, Globals, UsageProblem
 from followersync.config import ConfigError
 from followersync.notify.deliver import http_client, send
@@ -49,6 +50,7 @@ def test_command(g: Globals, name: str | None) -> None:
             answer = send(hook, body, payload_id, client)
             failed += not answer.ok
             verdict = "ok" if answer.ok else "FAILED"
-            click.echo(f"{hook.name.ljust(width)}  {hook.target}  {verdict}: {answer.detail}")
+            # The detail quotes the receiver's answer: its text, not ours (followersync.text).
+            click.echo(text.printable(f"{hook.name.ljust(width)}  {hook.target}  {verdict}: {answer.detail}"))
     if failed:
         sys.exit(EXIT_SOURCE_FAILED)

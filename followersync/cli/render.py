@@ -3,7 +3,10 @@ for scripts. One renderer, `emit`, so the machine formats follow the same rules 
 
 - `--format json` prints one JSON array on stdout and nothing else (logs go to stderr);
 - CSV has the JSON fields as columns, with a header row;
-- times are ISO 8601 with an offset (UTC), days YYYY-MM-DD, numbers are numbers.
+- times are ISO 8601 with an offset (UTC), days YYYY-MM-DD, numbers are numbers;
+- what followers and the API wrote reaches the output only through followersync.text: tables show it
+  `printable` and cut to their column's width, JSON keeps it exact, CSV exact but spreadsheet-safe
+  unless `--csv-raw` (docs/semantics.md#what-followersync-prints).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any
 
 import click
 
+from followersync import text
+
 
 @dataclass(frozen=True)
 class Column:
@@ -26,11 +31,23 @@ class Column:
     header: str
     cell: Callable[[Mapping[str, Any]], str]
     numeric: bool = False  # right-aligned
+    # At most this many display columns, the rest cut with `…` (None: never cut). Set on columns of
+    # text someone else wrote, so one 300-character name does not make its column 300 wide for every
+    # row; the last column (a note) may stay whole, since nothing comes after it.
+    width: int | None = None
 
 
-def column(name: str, *, numeric: bool = False, header: str | None = None) -> Column:
+# Widths of the columns that show what followers wrote: a name or a headline reads in 40 columns;
+# a handle (an Instagram username, a LinkedIn profile URL) or an id is wanted whole more often.
+TEXT_WIDTH = 40
+LINK_WIDTH = 60
+
+
+def column(
+    name: str, *, numeric: bool = False, header: str | None = None, width: int | None = None
+) -> Column:
     """A column that shows one field of the record as it is (times as UTC, None as `-`)."""
-    return Column(header or name, lambda record: human(record[name]), numeric)
+    return Column(header or name, lambda record: human(record[name]), numeric, width)
 
 
 def emit(
@@ -40,28 +57,46 @@ def emit(
     fields: Sequence[str],
     columns: Sequence[Column],
     empty: str,
+    csv_raw: bool = False,
 ) -> None:
-    """Print `records` as `fmt` (json, csv or table); `empty` is the table's text when there are none."""
+    """Print `records` as `fmt` (json, csv or table); `empty` is the table's text when there are none.
+
+    `csv_raw`: CSV cells exactly as stored, without the leading `'` that keeps a spreadsheet from
+    running a cell as a formula (`--csv-raw`, for programs).
+    """
     if fmt == "json":
-        click.echo(json.dumps([jsonable(dict(r)) for r in records], indent=2, ensure_ascii=False))
+        click.echo(text.json_text([jsonable(dict(r)) for r in records]))
     elif fmt == "csv":
-        # "\n" rather than csv's default "\r\n": the output goes to shells and pipes first.
-        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer = csv.writer(_LineFeedRows(), lineterminator="\r\n")
         writer.writerow(fields)
-        writer.writerows([csv_cell(record[name]) for name in fields] for record in records)
+        writer.writerows([csv_cell(record[name], raw=csv_raw) for name in fields] for record in records)
     elif not records:
         click.echo(empty)
     else:
         print_table(columns, records)
 
 
+class _LineFeedRows:
+    """Where the CSV writer writes: stdout, each row ending in "\n" rather than csv's "\r\n", since
+    the output goes to shells and pipes first.
+
+    The writer itself is told "\r\n": it quotes a field holding a character of its line terminator,
+    so told "\n" it would leave a name's lone carriage return bare, and a reader would end the row
+    there. It writes each row whole, terminator last, and only that terminator is replaced.
+    """
+
+    def write(self, row: str) -> int:
+        return sys.stdout.write(row.removesuffix("\r\n") + "\n")
+
+
 def print_table(columns: Sequence[Column], records: Sequence[Mapping[str, Any]]) -> None:
     """The table every command prints for people: a header row, then one line per record.
 
     Plain and stable, for scripts and tests as much as for eyes: no borders or colours, two spaces
-    between columns, text left and numbers right, every cell whole (never wrapped or cut), no
-    trailing spaces. Widths are display widths, as rich measures them: 김민준 and 📈 take two
-    columns a character, so the columns after a Korean name or an emoji still line up.
+    between columns, text left and numbers right, never wrapped, no trailing spaces. Every cell goes
+    through `text.cell`: on one line, no control or bidi character raw, cut with `…` at its column's
+    `width`. Widths are display widths, as rich measures them: 김민준 and 📈 take two columns a
+    character, so the columns after a Korean name or an emoji still line up.
 
     Laid out here with rich's measure rather than by rich's Table, which takes seconds for the tens
     of thousands of rows an unfollow report can have; rich is imported here, not at the top, so that
@@ -69,7 +104,9 @@ def print_table(columns: Sequence[Column], records: Sequence[Mapping[str, Any]])
     """
     from rich.cells import cell_len
 
-    rows = [[c.header for c in columns]] + [[c.cell(record) for c in columns] for record in records]
+    rows = [[c.header for c in columns]] + [
+        [text.cell(c.cell(record), c.width) for c in columns] for record in records
+    ]
     widths = [max(cell_len(row[i]) for row in rows) for i in range(len(columns))]
     for row in rows:
         cells = [
@@ -96,12 +133,13 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def csv_cell(value: Any) -> Any:
+def csv_cell(value: Any, *, raw: bool = False) -> Any:
+    """A CSV cell: the JSON value (nested ones as JSON text), safe for a spreadsheet unless `raw`."""
     if value is None:
         return ""
     if isinstance(value, Mapping | list):
-        return json.dumps(jsonable(value), ensure_ascii=False)
-    return jsonable(value)
+        value = json.dumps(jsonable(value), ensure_ascii=False)
+    return text.csv_value(jsonable(value), raw=raw)
 
 
 def human(value: Any) -> str:
@@ -139,4 +177,17 @@ def format_option(*choices: str) -> Callable[[Callable[..., Any]], Callable[...,
         default="table",
         show_default=True,
         help=help + ".",
+    )
+
+
+def csv_raw_option() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--csv-raw` (a fixed name: scripts rely on it), for every command with `--format csv`."""
+    return click.option(
+        "--csv-raw",
+        is_flag=True,
+        help=(
+            "With --format csv: write every value exactly as stored. Without it, a cell that starts "
+            "with =, +, -, @, a tab or a carriage return gets a leading ' so that a spreadsheet shows "
+            "it as text instead of running it as a formula."
+        ),
     )

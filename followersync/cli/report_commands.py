@@ -7,7 +7,10 @@ all of them, so the machine formats follow the same rules everywhere:
 
 - `--format json` prints one JSON array on stdout and nothing else (logs go to stderr);
 - CSV has the JSON fields as columns, with a header row;
-- times are ISO 8601 with an offset (UTC), days YYYY-MM-DD, numbers are numbers.
+- times are ISO 8601 with an offset (UTC), days YYYY-MM-DD, numbers are numbers;
+- CSV cells that a spreadsheet would run as a formula get a leading `'`, unless `--csv-raw`;
+- a table shows what followers wrote on one line, no control character raw, cut to its column's
+  width (followersync.text; docs/semantics.md#what-followersync-prints).
 
 None of these commands calls the API, so none needs the API key.
 """
@@ -27,7 +30,17 @@ from followersync import logging as fslogging
 from followersync import reports
 from followersync.cli.chart import DEFAULT_CHART_PATH, INSTALL_CHARTS, charts_missing, draw_growth_chart
 from followersync.cli.common import Globals, UsageProblem, open_database
-from followersync.cli.render import Column, column, duration, emit, format_option, human
+from followersync.cli.render import (
+    LINK_WIDTH,
+    TEXT_WIDTH,
+    Column,
+    column,
+    csv_raw_option,
+    duration,
+    emit,
+    format_option,
+    human,
+)
 from followersync.clock import SystemClock
 from followersync.config import Settings
 
@@ -44,6 +57,12 @@ CHANGE_FIELDS = ("source", "follower_id", "field", "old_value", "new_value", "ch
 
 
 RUNS_FIELDS = ("source", *reports.RUN_FIELDS)
+
+
+def _check_csv_raw(fmt: str, csv_raw: bool) -> None:
+    """--csv-raw with another format is a mistake worth saying, not an option silently ignored."""
+    if csv_raw and fmt != "csv":
+        raise UsageProblem("--csv-raw: only --format csv writes CSV")
 
 
 def _source_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -101,7 +120,7 @@ def runs_command(g: Globals, source: str | None, limit: int, fmt: str) -> None:
         column("unfollows_withheld", numeric=True, header="withheld"),
         column("requests", numeric=True),
         column("retries", numeric=True),
-        Column("error", _run_error),
+        Column("error", _run_error, width=80),
     ]
     emit(history, fmt, fields=RUNS_FIELDS, columns=columns, empty="no runs yet")
 
@@ -111,8 +130,7 @@ def _run_error(run: Mapping[str, Any]) -> str:
         return ""
     detail = run["error_detail"] if isinstance(run["error_detail"], Mapping) else {}
     text = detail.get("title") or detail.get("detail")
-    full = f"{run['error_type']}: {text}" if text else str(run["error_type"])
-    return full if len(full) <= 80 else full[:79] + "…"
+    return f"{run['error_type']}: {text}" if text else str(run["error_type"])
 
 
 @click.group("report")
@@ -156,8 +174,11 @@ def _since_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any
 @_source_option("Only the followers of this source.")
 @_since_option("unfollows")
 @format_option("table", "csv", "json")
+@csv_raw_option()
 @click.pass_obj
-def unfollows_command(g: Globals, source: str | None, since: datetime | None, fmt: str) -> None:
+def unfollows_command(
+    g: Globals, source: str | None, since: datetime | None, fmt: str, csv_raw: bool
+) -> None:
     """Who unfollowed, and when (newest first). Followers who came back are not listed.
 
     \b
@@ -169,7 +190,12 @@ def unfollows_command(g: Globals, source: str | None, since: datetime | None, fm
     \b
     Fields (JSON and CSV): source, follower_id, name, handle (Instagram username, LinkedIn profile
     URL), unfollowed_at.
+
+    Names and handles are the followers' own: the table shows them on one line with control
+    characters escaped and cuts long ones with …; JSON has them exactly; CSV exactly, but a cell that
+    starts with =, +, -, @, a tab or a carriage return gets a leading ' (--csv-raw: none).
     """
+    _check_csv_raw(fmt, csv_raw)
     settings = g.settings()
     with open_database(settings, schema="required") as engine, engine.connect() as conn:
         _check_source(conn, settings, source)
@@ -177,12 +203,13 @@ def unfollows_command(g: Globals, source: str | None, since: datetime | None, fm
     columns = [
         column("unfollowed_at", header="unfollowed (UTC)"),
         column("source"),
-        column("name"),
-        column("handle"),
-        column("follower_id", header="follower id"),
+        column("name", width=TEXT_WIDTH),
+        column("handle", width=LINK_WIDTH),
+        column("follower_id", header="follower id", width=LINK_WIDTH),
     ]
     empty = "no unfollows" + (f" since {human(since)} UTC" if since else "")
-    emit([dataclasses.asdict(u) for u in gone], fmt, fields=UNFOLLOW_FIELDS, columns=columns, empty=empty)
+    records = [dataclasses.asdict(u) for u in gone]
+    emit(records, fmt, fields=UNFOLLOW_FIELDS, columns=columns, empty=empty, csv_raw=csv_raw)
 
 
 @report_group.command("growth")
@@ -195,13 +222,16 @@ def unfollows_command(g: Globals, source: str | None, since: datetime | None, fm
     help="How many UTC days, today included.",
 )
 @format_option("table", "csv", "json", "png")
+@csv_raw_option()
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     help=f"Where --format png writes the chart (default: ./{DEFAULT_CHART_PATH}).",
 )
 @click.pass_obj
-def growth_command(g: Globals, source: str | None, days: int, fmt: str, output: Path | None) -> None:
+def growth_command(
+    g: Globals, source: str | None, days: int, fmt: str, csv_raw: bool, output: Path | None
+) -> None:
     """Daily followers, gained and lost per source, oldest day first.
 
     `followers` is the number of active followers at the end of the UTC day; `gained` counts new
@@ -217,8 +247,10 @@ def growth_command(g: Globals, source: str | None, days: int, fmt: str, output: 
       followersync report growth --format png --output docs/growth.png
 
     \b
-    Fields (JSON and CSV): source, day (YYYY-MM-DD), followers, gained, lost.
+    Fields (JSON and CSV): source, day (YYYY-MM-DD), followers, gained, lost. A CSV cell that
+    starts with =, +, -, @, a tab or a carriage return gets a leading ' (--csv-raw: none).
     """
+    _check_csv_raw(fmt, csv_raw)
     if output is not None and fmt != "png":
         raise UsageProblem("--output: only --format png writes a file; redirect stdout for the others")
     if output is not None and not output.parent.is_dir():
@@ -250,15 +282,17 @@ def growth_command(g: Globals, source: str | None, days: int, fmt: str, output: 
         column("lost", numeric=True),
         Column("net", lambda r: f"{r['gained'] - r['lost']:+d}", numeric=True),
     ]
-    emit([dataclasses.asdict(r) for r in rows], fmt, fields=GROWTH_FIELDS, columns=columns, empty=empty)
+    records = [dataclasses.asdict(r) for r in rows]
+    emit(records, fmt, fields=GROWTH_FIELDS, columns=columns, empty=empty, csv_raw=csv_raw)
 
 
 @report_group.command("changes")
 @_source_option("Only the followers of this source.")
 @_since_option("changes")
 @format_option("table", "csv", "json")
+@csv_raw_option()
 @click.pass_obj
-def changes_command(g: Globals, source: str | None, since: datetime | None, fmt: str) -> None:
+def changes_command(g: Globals, source: str | None, since: datetime | None, fmt: str, csv_raw: bool) -> None:
     """Profile changes of followers (renames, new headline, gone private ...), newest first.
 
     A sync records a change when a listing brings another value of a tracked field than the one
@@ -275,7 +309,12 @@ def changes_command(g: Globals, source: str | None, since: datetime | None, fmt:
 
     \b
     Fields (JSON and CSV): source, follower_id, field, old_value, new_value, changed_at.
+
+    The values are the followers' own: the table shows them on one line with control characters
+    escaped and cuts long ones with …; JSON has them exactly; CSV exactly, but a cell that starts
+    with =, +, -, @, a tab or a carriage return gets a leading ' (--csv-raw: none).
     """
+    _check_csv_raw(fmt, csv_raw)
     settings = g.settings()
     with open_database(settings, schema="required") as engine, engine.connect() as conn:
         _check_source(conn, settings, source)
@@ -283,10 +322,12 @@ def changes_command(g: Globals, source: str | None, since: datetime | None, fmt:
     columns = [
         column("changed_at", header="changed (UTC)"),
         column("source"),
-        column("follower_id", header="follower id"),
+        column("follower_id", header="follower id", width=LINK_WIDTH),
         column("field"),
-        column("old_value", header="old"),
-        column("new_value", header="new"),
+        # A profile_url change is a URL: as wide as a handle.
+        column("old_value", header="old", width=LINK_WIDTH),
+        column("new_value", header="new", width=LINK_WIDTH),
     ]
     empty = "no profile changes" + (f" since {human(since)} UTC" if since else "")
-    emit([dataclasses.asdict(c) for c in changes], fmt, fields=CHANGE_FIELDS, columns=columns, empty=empty)
+    records = [dataclasses.asdict(c) for c in changes]
+    emit(records, fmt, fields=CHANGE_FIELDS, columns=columns, empty=empty, csv_raw=csv_raw)

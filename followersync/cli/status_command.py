@@ -10,7 +10,6 @@ the same records, so the output is the same whichever read made it.
 from __future__ import annotations
 
 import dataclasses
-import json
 import sqlite3
 from datetime import datetime
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import click
 
 from followersync import logging as fslogging
-from followersync import sizing, status
+from followersync import sizing, status, text
 from followersync.cli.common import DatabaseFailed, Globals, driver_message, open_database
 from followersync.cli.render import duration, format_option, human, jsonable
 from followersync.clock import SystemClock
@@ -68,7 +67,7 @@ def status_command(g: Globals, fmt: str) -> None:
         log.warning("runs.abandoned", count=abandoned, reason="their process stopped renewing its lease")
     if fmt == "json":
         records = [status_record(s, settings) for s in states]
-        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+        click.echo(text.json_text(records))
     elif not states:
         click.echo("no sources configured: add [[sources]] tables to the configuration file")
     else:
@@ -151,12 +150,15 @@ def status_record(s: status.SourceStatus, settings: Settings) -> dict[str, Any]:
 
 
 def status_block(s: status.SourceStatus, settings: Settings) -> str:
+    """A source's lines for people. Each goes out through `text.printable`: an error type or title is
+    the API's own text, a hook's last error its receiver's, and none may move the cursor or break the
+    block's lines (docs/semantics.md#what-followersync-prints)."""
     sync = settings.sync
     whose = f", followers of {s.user_id}" if s.user_id else ""
-    lines = [f"{s.source}  ({s.provider}, account {s.account_id}{whose})"]
+    lines = [text.printable(f"{s.source}  ({s.provider}, account {s.account_id}{whose})")]
 
-    def row(label: str, text: str) -> None:
-        lines.append(f"  {label:<16} {text}")
+    def row(label: str, value: str) -> None:
+        lines.append(f"  {label:<16} {text.printable(value)}")
 
     row("followers now", f"{s.followers}  (+{s.gained_7d} / -{s.lost_7d} in {status.RECENT_DAYS} days)")
     due = confirmation_due(s, sync)
@@ -193,10 +195,10 @@ def status_block(s: status.SourceStatus, settings: Settings) -> str:
         row("syncing now", f"held by {s.lease.holder} until {human(s.lease.expires_at)} UTC")
     note = status.attention(s)
     if note:
-        lines.append(f"  ! {note}")
+        lines.append(f"  ! {text.printable(note)}")
     slow = sizing_note(s, settings)
     if slow:
-        lines.append(f"  note: {slow}")
+        lines.append(f"  note: {text.printable(slow)}")
     return "\n".join(lines)
 
 

@@ -5,9 +5,11 @@
                  "occurred_at": "..."}, ...],
      "text": "acme-page: 1 unfollowed: Jane Doe"}
 
-The README's "Notifications" is the contract. A payload holds at most MAX_EVENTS events: a run that
-found more sends several, each with its own id and a text that says which part it is. Nothing here
-touches the database or the network.
+The README's "Notifications" is the contract. The events carry every value exactly as stored; in
+`text`, which chat services render, what followers wrote goes through `followersync.text.chat`, so a
+name cannot ping a channel, link elsewhere or format the message. A payload holds at most MAX_EVENTS
+events: a run that found more sends several, each with its own id and a text that says which part it
+is. Nothing here touches the database or the network.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+
+from followersync import text as chat_text
 
 MAX_EVENTS = 1000
 _NAMES_IN_TEXT = 5
@@ -93,7 +97,9 @@ def summary(source: str | None, events: Sequence[dict[str, Any]]) -> str:
 
 
 def _who(event: dict[str, Any]) -> str:
-    return str(event.get("name") or event.get("handle") or event["follower_id"])
+    """The follower as `text` names them: their own words, so made inert for chat (name, handle and id
+    are all the follower's or the API's)."""
+    return chat_text.chat(str(event.get("name") or event.get("handle") or event["follower_id"]))
 
 
 def _names(events: Sequence[dict[str, Any]]) -> str:
