@@ -292,6 +292,23 @@ def test_require_api_key() -> None:
     assert load_settings(env={"POSTPRESS_API_KEY": "k"}).require_api_key() == "k"
 
 
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("sim key", "contains a space (character 4 of 7)"),
+        ("a\tb", "contains a tab (character 2 of 3)"),
+        ("clé", "contains a non-ASCII character (character 3 of 3)"),
+        ("a\x00b", "contains an invisible character (character 2 of 3)"),
+    ],
+)
+def test_require_api_key_refuses_a_key_the_header_cannot_carry(key: str, problem: str) -> None:
+    settings = load_settings(env={"POSTPRESS_API_KEY": key})  # loading alone is fine: status needs no key
+    with pytest.raises(ConfigError) as caught:
+        settings.require_api_key()
+    assert str(caught.value).startswith(f"POSTPRESS_API_KEY: {problem}; ")
+    assert key not in str(caught.value)
+
+
 def test_api_key_never_in_repr_or_str() -> None:
     settings = load_text(SOURCES_EXAMPLE, env={"POSTPRESS_API_KEY": "sk-very-secret-key"})
     assert settings.api.api_key == "sk-very-secret-key"
