@@ -65,7 +65,7 @@ def open_database(
     """The configured database, connected to and its schema checked before the command does anything
     with it: `create_if_empty` (`sync`, `worker`) creates the schema of an empty database, `required`
     (the commands that only read) creates nothing and wants the schema there, `any` (`migrate`) only
-    connects.
+    connects, and refuses a schema newer than this followersync (as the other two do).
 
     Up to there, a database that cannot be used is a configuration error (exit 2). Afterwards it was
     there and went away: whatever error escapes the command is exit 1, one line.
@@ -85,7 +85,8 @@ def open_database(
             elif schema == "required":
                 db.require_schema(engine)
             else:
-                engine.connect().close()
+                # `migrate`: any schema it can upgrade, but not one a newer followersync made.
+                db.refuse_newer(db.current_revision(engine))
         try:
             yield engine
         except sa.exc.DBAPIError as exc:
@@ -110,7 +111,7 @@ def at_start(settings: Settings) -> Iterator[None]:
             f"database.url: {settings.database.safe_url} has no followersync schema yet: "
             "run `followersync migrate` or `followersync sync`"
         ) from None
-    except db.SchemaOutOfDate as exc:
+    except (db.SchemaOutOfDate, db.SchemaNewer) as exc:
         raise UsageProblem(str(exc)) from None
     except sa.exc.DBAPIError as exc:  # unreachable, refused, or not a database at all
         raise UsageProblem(

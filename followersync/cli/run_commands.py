@@ -41,7 +41,10 @@ def migrate(g: Globals) -> None:
     settings = g.settings()
     with open_database(settings, schema="any") as engine:
         before = db.current_revision(engine)
-        db.migrate(engine)
+        try:
+            db.migrate(engine)
+        except db.SchemaNewer as exc:  # a newer followersync migrated it since open_database looked
+            raise UsageProblem(str(exc)) from None
         after = db.current_revision(engine)
     click.echo(f"database {settings.database.safe_url}: schema {before or 'empty'} -> {after}")
 

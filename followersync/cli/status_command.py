@@ -24,7 +24,7 @@ from followersync.cli.render import duration, format_option, human, jsonable
 from followersync.clock import SystemClock
 from followersync.config import Settings, SourceConfig, SyncSettings
 from followersync.store import sqlite_status
-from followersync.store.schema_version import SchemaMissing, SchemaOutOfDate
+from followersync.store.schema_version import SchemaMissing, SchemaNewer, SchemaOutOfDate
 
 log = fslogging.get_logger("followersync.reports")
 
@@ -228,7 +228,7 @@ def _read_sqlite_file(
     """
     try:
         conn = sqlite_status.open_reading(path)
-    except (sqlite3.Error, SchemaMissing, SchemaOutOfDate):
+    except (sqlite3.Error, SchemaMissing, SchemaOutOfDate, SchemaNewer):
         return None
     try:
         abandoned = sqlite_status.mark_abandoned_runs(conn, now)
