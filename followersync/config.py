@@ -595,7 +595,8 @@ REFERENCE: tuple[ConfigKey, ...] = (
     ConfigKey(
         "sync.lease_ttl",
         '"60s"',
-        "how long a dead process's hold on a linked account outlives it",
+        "how long a dead process's hold on a linked account outlives it (a process of this host that "
+        "is gone is taken over at once)",
         _duration(zero_allowed=False),
     ),
     ConfigKey(
