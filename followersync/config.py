@@ -383,6 +383,15 @@ def _database_url(value: object, key: str) -> str:
         # Only the scheme is rewritten: re-rendering the URL could re-quote the rest of it.
         return _PSYCOPG + text[text.index("://") :]
     if backend == "sqlite" and driver in ("", "pysqlite"):
+        parsed = make_url(text)
+        if parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
+            # `sqlite://` and `sqlite:///:memory:` are valid SQLAlchemy URLs, of a database that lives
+            # in one connection: each of followersync's threads would get an empty one of its own (no
+            # such table), and `migrate` would migrate a database thrown away as it exits.
+            raise ConfigError(
+                f"{key}: an in-memory SQLite database does not outlive one connection, let alone the "
+                "command; give a file: sqlite:///PATH"
+            )
         return text
     if backend in ("postgresql", "postgres", "sqlite"):
         raise ConfigError(f'{key}: driver "{driver}" is not supported ({_DATABASE_HINT})')

@@ -74,6 +74,7 @@ def open_database(
 
     from followersync.store import db
 
+    _require_sqlite_folder(settings)
     try:
         engine = db.create_engine(settings.database.url, read_only=schema == "required")
     except ConfigError as exc:
@@ -95,6 +96,21 @@ def open_database(
             ) from None
     finally:
         engine.dispose()
+
+
+def _require_sqlite_folder(settings: Settings) -> None:
+    """A SQLite file's folder must exist: SQLite creates the file, never its folder, and says only
+    "unable to open database file" (or, for the reading commands, we would say there is no schema and
+    send people to a `migrate` that cannot work either)."""
+    path = settings.database.sqlite_file
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageProblem(
+            f"database.url: the folder {folder} of {settings.database.safe_url} does not exist; "
+            "create it, or point database.url at a file in an existing folder"
+        )
 
 
 @contextmanager
