@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sqlite3
 from datetime import datetime
 from typing import Any
@@ -19,10 +20,10 @@ import click
 
 from followersync import logging as fslogging
 from followersync import sizing, status
-from followersync.cli.common import DatabaseFailed, Globals, driver_message, open_database
+from followersync.cli.common import DatabaseFailed, Globals, UsageProblem, driver_message, open_database
 from followersync.cli.render import duration, format_option, human, jsonable
 from followersync.clock import SystemClock
-from followersync.config import Settings, SourceConfig, SyncSettings
+from followersync.config import CONFIG_FILE_NAME, ENV_CONFIG, Settings, SourceConfig, SyncSettings
 from followersync.store import sqlite_status
 from followersync.store.schema_version import SchemaMissing, SchemaNewer, SchemaOutOfDate
 
@@ -57,6 +58,14 @@ def status_command(g: Globals, fmt: str) -> None:
     pass and its confirming pass within sync.full_pass_interval at its pacing and budget), or null.
     """
     settings = g.settings()
+    if settings.config_path is None:
+        # Without a file there are no sources to show, and the database it would read is the default
+        # one, most likely not there: say what is missing first, not what follows from it.
+        raise UsageProblem(
+            f"no configuration file: status shows the sources of {CONFIG_FILE_NAME}, and "
+            f"{os.path.join(os.getcwd(), CONFIG_FILE_NAME)} does not exist; "
+            f"give --config PATH or set {ENV_CONFIG}"
+        )
     now = SystemClock().now()
     names = [s.name for s in settings.sources]
     path = settings.database.sqlite_file
