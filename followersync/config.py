@@ -207,11 +207,19 @@ class Settings:
             raise ConfigError(f'unknown provider "{name}" (expected {_EXPECTED_PROVIDERS})') from None
 
     def require_api_key(self) -> str:
-        """The API key, or a ConfigError for the commands that call the API (`sync`, `worker`)."""
+        """The API key, or a ConfigError for the commands that call the API (`sync`, `worker`): unset,
+        or not a value the X-API-KEY header can carry. Checked here, at start, so that such a key is
+        one line and exit 2 before any database is opened, not a traceback once the client is built."""
         if not self.api.api_key:
             raise ConfigError(
                 f"{ENV_API_KEY} is not set: the sync and worker commands need the postpress API key "
                 "in the environment"
+            )
+        problem = api_key_problem(self.api.api_key)
+        if problem is not None:
+            raise ConfigError(
+                f"{ENV_API_KEY}: {problem}; an API key is visible ASCII without spaces (copy it "
+                "again from the postpress dashboard)"
             )
         return self.api.api_key
 
@@ -375,6 +383,15 @@ def _database_url(value: object, key: str) -> str:
         # Only the scheme is rewritten: re-rendering the URL could re-quote the rest of it.
         return _PSYCOPG + text[text.index("://") :]
     if backend == "sqlite" and driver in ("", "pysqlite"):
+        parsed = make_url(text)
+        if parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
+            # `sqlite://` and `sqlite:///:memory:` are valid SQLAlchemy URLs, of a database that lives
+            # in one connection: each of followersync's threads would get an empty one of its own (no
+            # such table), and `migrate` would migrate a database thrown away as it exits.
+            raise ConfigError(
+                f"{key}: an in-memory SQLite database does not outlive one connection, let alone the "
+                "command; give a file: sqlite:///PATH"
+            )
         return text
     if backend in ("postgresql", "postgres", "sqlite"):
         raise ConfigError(f'{key}: driver "{driver}" is not supported ({_DATABASE_HINT})')
@@ -587,7 +604,8 @@ REFERENCE: tuple[ConfigKey, ...] = (
     ConfigKey(
         "sync.lease_ttl",
         '"60s"',
-        "how long a dead process's hold on a linked account outlives it",
+        "how long a dead process's hold on a linked account outlives it (a process of this host that "
+        "is gone is taken over at once)",
         _duration(zero_allowed=False),
     ),
     ConfigKey(
@@ -951,6 +969,29 @@ def _unknown_key(dotted: str, table: str, name: str, known: list[str]) -> str:
 def _section(values: Mapping[str, Any], table: str) -> dict[str, Any]:
     """The read values of one table, by their names inside it."""
     return {key.rpartition(".")[2]: value for key, value in values.items() if key.rpartition(".")[0] == table}
+
+
+# What an HTTP header value may carry, and so an API key: visible ASCII, no space. The one definition
+# of a valid key: the API client guards its header with it too.
+_VALID_API_KEY = re.compile(r"[\x21-\x7e]+")
+
+
+def api_key_problem(key: str) -> str | None:
+    """What is wrong with `key` as an API key (None: nothing), in words that never repeat the key: the
+    first character the header cannot carry, by kind and position."""
+    if _VALID_API_KEY.fullmatch(key):
+        return None
+    if not key:
+        return "is empty"
+    position, char = next((n, c) for n, c in enumerate(key, 1) if not _VALID_API_KEY.fullmatch(c))
+    kinds = {" ": "a space", "\t": "a tab", "\n": "a line break", "\r": "a carriage return"}
+    if char in kinds:
+        kind = kinds[char]
+    elif ord(char) > 0x7E and char.isprintable():
+        kind = "a non-ASCII character"
+    else:
+        kind = "an invisible character"
+    return f"contains {kind} (character {position} of {len(key)})"
 
 
 # `sqlite:///PATH`, no more: SQLAlchemy's URL parser reads such a URL as the SQLite driver and the

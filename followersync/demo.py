@@ -7,8 +7,9 @@ On day 2 a follower leaves while the LinkedIn pass is running, which makes the o
 skip someone who never left: the demo shows them missing for a pass, never unfollowed. On day 3 a
 LinkedIn follower gets a new headline and an Instagram follower a new username: profile history,
 and what a chat webhook (a `[[notify]]` hook, served in-process like the API) shows of that day. An
-hour after the last day, the confirmation pass confirms that day's unfollows. No network, no API
-key, no other set-up.
+hour after the last day, the confirmation pass confirms that day's unfollows. The narration says each
+day what the reports will say of it: an unfollow is dated from the pass that first missed it, so the
+unfollows a day's pass confirms are the previous day's. No network, no API key, no other set-up.
 """
 
 from __future__ import annotations
@@ -154,12 +155,15 @@ def run(
             say(f"Day 1 ({clock.now():%Y-%m-%d}): first sync of {len(selected)} sources")
             with show_progress(runner, enabled=progress):
                 fleet.sync(selected)
+            synced_on = clock.now()  # when the last pass ran: the date its missing followers get
             for day in range(2, days + 1):
                 clock.advance(86400)
                 changes = []
                 for source in SOURCES:
-                    gained = len(sim.follow(source.account_id, rng.randint(8, 45)))
+                    # Leavers first, among those the last pass saw: a follower who came and went between
+                    # two syncs is in no listing, and so in no report, and the narration would count them.
                     lost = len(sim.unfollow(source.account_id, count=rng.randint(3, 22)))
+                    gained = len(sim.follow(source.account_id, rng.randint(8, 45)))
                     changes.append(f"{source.name} +{gained} -{lost}")
                 if day == 2:  # someone already listed leaves while the pass runs
                     sim.inject(Fault.departure(), account_id=SOURCES[0].account_id, on_page=1)
@@ -168,11 +172,23 @@ def run(
                 told = len(chat_texts)
                 results = fleet.sync(selected)
                 fleet.deliver_notifications()
+                # Told as the reports will tell it: today's leavers are only missing until the next full
+                # pass confirms them, and then dated today, when they were first missed; the unfollows
+                # this pass confirms are the previous pass's missing, dated that day. So "lost" in the
+                # growth report for a day is that day's leavers, not the unfollows confirmed on it.
                 summary = ", ".join(
-                    f"{r.source} {r.status} ({r.mode}, {r.missing} missing, {r.lost} unfollows confirmed)"
+                    f"{r.source} {r.status} ({r.mode}, {r.missing} missing, {r.lost} unfollows confirmed "
+                    f"dated {synced_on:%Y-%m-%d})"
                     for r in results
                 )
                 say(f"Day {day} ({clock.now():%Y-%m-%d}): churn {'; '.join(changes)} -> {summary}")
+                if day == 2:
+                    say(
+                        "  (a follower missing from a full pass is an unfollow only once the next full pass "
+                        "misses them too, and is dated from the first miss: the growth report counts "
+                        "today's leavers as lost today, once confirmed)"
+                    )
+                synced_on = clock.now()
                 for departure in sim.departures:
                     say(
                         f"  mid-pass: {departure.left} left while {SOURCES[0].name} was listed, so the "
@@ -186,7 +202,10 @@ def run(
             clock.advance(confirm_after.total_seconds())
             results = fleet.sync(selected)
             fleet.deliver_notifications()
-            summary = ", ".join(f"{r.source} {r.lost} unfollows confirmed ({r.mode})" for r in results)
+            summary = ", ".join(
+                f"{r.source} {r.lost} unfollows confirmed dated {synced_on:%Y-%m-%d} ({r.mode})"
+                for r in results
+            )
             say(f"{clock.now():%Y-%m-%d %H:%M} UTC: confirmation pass, {confirm_after} later -> {summary}")
         engine.dispose()
     return demo

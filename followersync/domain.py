@@ -76,7 +76,8 @@ def _types(*names: str) -> frozenset[str]:
 
 
 # The 401 types (the reference's catalogue, docs/api.md#errors). Which one a wrong API key gets is not
-# documented (the simulator answers missing_credentials): these three may mean the key; the others are
+# documented (the simulator answers missing_credentials when no key is sent, invalid_credentials when
+# a wrong one is, as the reference's descriptions read): these three may mean the key; the others are
 # about the linked account's connection to the provider, which the API can only judge once it accepted
 # the key.
 API_KEY_TYPES = _types("missing_credentials", "invalid_credentials", "insufficient_privileges")

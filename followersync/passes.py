@@ -109,7 +109,11 @@ class SourceResult:
     items: int = 0  # items on the pages, a follower re-read after the listing shifted included
     coerced: int = 0  # items stored with a field the API left out or sent unusable (now NULL)
     rejected: int = 0  # items that could not be stored (no usable id), kept in `rejected_items`
-    followers: int = 0  # distinct followers listed (as far as `_Distinct` can tell)
+    listed: int = 0  # distinct followers this run listed (as far as `_Distinct` can tell)
+    # The source's followers after the run (active, the missing included): what the account has, not
+    # what this run saw (an incremental pass lists a page or two). None when it could not be read.
+    followers: int | None = None
+    resumed: bool = False  # the run continued a pass an earlier run began (from its checkpoint)
     new: int = 0  # `follow` events: new followers since the baseline, and comebacks
     baseline: int = 0  # followers recorded before the source's first complete pass
     missing: int = 0  # newly missing: not listed by this complete pass (not unfollows yet)
@@ -194,7 +198,8 @@ class PassRunner:
             full=plan.mode == "full",
             baseline=last_full is None,
         )
-        result = SourceResult(source=source.name, status="running", run_id=run_id, mode=plan.mode)
+        resumed = plan.resume is not None
+        result = SourceResult(source.name, "running", run_id=run_id, mode=plan.mode, resumed=resumed)
         bound = log.bind(source=source.name, run_id=run_id, mode=plan.mode)
         bound.info(
             "run.start",
@@ -207,6 +212,7 @@ class PassRunner:
             self._run_pages(
                 _Run(source, ctx, plan.resume, pass_started, result, stats, lease_lost, accept_unfollows)
             )
+        result.followers = self._followers_now(source_id)
         if self.on_progress is not None:
             self.on_progress(result, stats)
         # A failed source needs someone; a deferred one resumes by itself on the next run.
@@ -216,6 +222,7 @@ class PassRunner:
             status=result.status,
             pages=result.pages,
             items=result.items,
+            listed=result.listed,
             followers=result.followers,
             new=result.new,
             baseline=result.baseline,
@@ -309,7 +316,7 @@ class PassRunner:
                     result.items += outcome.items
                     result.coerced += page.coerced
                     result.rejected += len(page.rejected)
-                    result.followers += distinct.count(page)
+                    result.listed += distinct.count(page)
                     result.new += outcome.new
                     result.baseline += outcome.baseline
                     if self.on_progress is not None:
@@ -326,6 +333,7 @@ class PassRunner:
                 # (docs/semantics.md#checkpoints-and-resume).
                 log.warning("checkpoint.rejected", source=source.name, run_id=ctx.run_id)
                 ctx, run.pass_started = self._restart_pass(ctx)
+                result.resumed = False  # the pass starts again from its first page
                 cursor, pages_in_pass = None, 0
             finally:
                 fetched.close()  # waits for a page still being fetched: no request outlives the loop
@@ -363,6 +371,15 @@ class PassRunner:
             result.missing = result.lost = result.unfollows_withheld = 0
             result.withheld_reason = None
             raise
+
+    def _followers_now(self, source_id: int) -> int | None:
+        """The source's active followers once the run has ended, for the summary (None: the database
+        failed, which the run's own status already says)."""
+        try:
+            with self.database.connect() as conn:
+                return runs.active_followers(conn, source_id)
+        except sa.exc.DBAPIError:
+            return None
 
     def _restart_pass(self, ctx: pages.PassContext) -> tuple[pages.PassContext, datetime]:
         now = self.clock.now()

@@ -39,12 +39,12 @@ class SourceProgress:
             style = _STATUS_STYLE.get(result.status, "white")
             self._progress.update(
                 task,
-                completed=result.followers,
+                completed=result.listed,
                 status=f"[{style}]{result.status}[/]",
                 detail=detail(result, stats),
             )
             if result.status != "running":
-                self._progress.update(task, total=result.followers)
+                self._progress.update(task, total=result.listed)
 
 
 def plural(count: int, noun: str) -> str:
@@ -62,11 +62,13 @@ def detail(result: SourceResult, stats: RequestStats) -> str:
 
 
 def _followers(result: SourceResult) -> str:
-    """Distinct followers listed, and what they were: a first sync's are the baseline, not new."""
+    """Distinct followers this run listed, and what they were: a first sync's are the baseline, not
+    new; a run that resumed the first pass records more of it."""
     if result.baseline:
-        text = f"{plural(result.followers, 'follower')} recorded (baseline)"
+        more = " more" if result.resumed else ""
+        text = f"{plural(result.listed, 'follower')}{more} recorded (baseline)"
         return text + (f", {result.new:,} new" if result.new else "")
-    return f"{plural(result.followers, 'follower')}, {result.new:,} new"
+    return f"{plural(result.listed, 'follower')} listed, {result.new:,} new"
 
 
 @contextmanager

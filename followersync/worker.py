@@ -49,6 +49,31 @@ def new_holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def holder_is_gone(holder: str) -> bool:
+    """True only when the lease's holder was a process of this host that no longer exists
+    (docs/semantics.md#one-syncer-per-account): its lease need not be waited out.
+
+    Every doubt is "alive": another host (we cannot look at its processes), a holder id not in
+    new_holder_id's form, a pid that exists, whoever it belongs to now (the kernel reuses pids, and
+    containers sharing a hostname have pids of their own: a pid that exists may be someone else's,
+    and then the lease simply expires as before), or one we may not signal (PermissionError: it exists).
+    """
+    host, _, rest = holder.partition(":")
+    pid_text, _, _ = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid <= 1 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: sends nothing, only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 class BudgetGate:
     """Counts every request against its account's daily budget, in the database shared by all workers."""
 
@@ -146,6 +171,12 @@ class Fleet:
         clock, holder, ttl = self.runner.clock, self.runner.holder, self.settings.sync.lease_ttl
         try:
             with self.database.begin() as conn:
+                current = runs.live_lease_holder(conn, account_id, clock.now())
+                if current is not None and current != holder and holder_is_gone(current):
+                    # A process of this host killed without releasing its lease (kill -9, OOM): its
+                    # lease goes now, not `sync.lease_ttl` later, and its run is abandoned just below.
+                    log.warning("lease.holder_gone", account_id=account_id, holder=current)
+                    runs.release_lease(conn, account_id, current)
                 runs.mark_abandoned_runs(conn, clock.now())
                 rest = runs.cooldown_of(conn, account_id)
                 resting = rest is not None and rest.until > clock.now()

@@ -213,7 +213,7 @@ def test_a_wrong_key_is_a_credential_error(sim: Simulator, clock: FakeClock) -> 
         pytest.raises(CredentialError) as caught,
     ):
         fetch(client)
-    assert caught.value.type == "errors/missing_credentials"
+    assert caught.value.type == "errors/invalid_credentials"
     assert not sim.requests[0].key_ok
     assert "pp_live_WRONG_KEY_99" not in str(caught.value) + repr(caught.value)
 

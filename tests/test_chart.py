@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import io
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +20,8 @@ from matplotlib.axes import Axes
 from matplotlib.container import BarContainer
 from matplotlib.lines import Line2D
 
-from followersync.cli.chart import CARETDOWNBASE, CARETUPBASE, growth_figure
+from followersync.cli.chart import CARETDOWNBASE, CARETUPBASE, draw_growth_chart, growth_figure
+from followersync.cli.common import UsageProblem
 from followersync.reports import GrowthDay
 
 LAST_DAY = date(2026, 12, 1)
@@ -132,3 +134,19 @@ def test_a_page_without_followers_yet_counts_from_zero() -> None:
     values = whole_ticks(followers_ax)
     assert values[0] == 0 and len(values) >= 2, values
     assert all(v == round(v) for v in values)
+
+
+def test_the_file_gets_the_format_its_name_says(tmp_path: Path) -> None:
+    """A PNG for *.png (or no suffix), an SVG for *.svg; never PNG bytes in a file named otherwise
+    (issue #22: `--output x.svg` used to get a PNG)."""
+    rows = growth(10)
+    for name in ("g.png", "G.PNG", "g"):
+        draw_growth_chart(rows, tmp_path / name)
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    draw_growth_chart(rows, tmp_path / "g.svg")
+    svg = (tmp_path / "g.svg").read_text()
+    assert svg.startswith("<?xml") and "<svg" in svg
+    for name in ("g.jpg", "g.pdf", "g.png.txt"):
+        with pytest.raises(UsageProblem, match=r"--output: .* the chart is written as \.png or \.svg"):
+            draw_growth_chart(rows, tmp_path / name)
+        assert not (tmp_path / name).exists()

@@ -251,6 +251,14 @@ def test_reports_say_what_the_views_say(tmp_path: Path, db_url: str) -> None:
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
         assert struct.unpack(">II", png[16:24]) == (CHART_WIDTH_PX, CHART_HEIGHT_PX)
         assert png.endswith(b"IEND\xaeB`\x82")
+        vector = tmp_path / "growth.svg"
+        ok(config, "report", "growth", "--format", "png", "--output", str(vector))
+        assert "<svg" in vector.read_text()  # what its name says, not PNG bytes
+        done = cli(config, "report", "growth", "--format", "png", "--output", str(tmp_path / "g.jpg"))
+        assert done.returncode == 2 and not (tmp_path / "g.jpg").exists()
+        assert done.stderr.splitlines() == [
+            f"Error: --output: {tmp_path / 'g.jpg'} ends in .jpg; the chart is written as .png or .svg"
+        ]
 
 
 def test_status_records_dead_runs_as_abandoned_and_shows_the_checkpoint(tmp_path: Path, db_url: str) -> None:

@@ -17,6 +17,7 @@ import pytest
 from followersync.cli import cli
 from followersync.cli.lazy import COMMANDS
 from followersync.store import db
+from tests.harness import cli_env
 
 # Libraries and modules `status` on a SQLite file has no use for; structlog (and rich, which its
 # console renderer loads) only once a line is written.
@@ -139,3 +140,23 @@ def test_first_lines_written_at_once_by_many_threads_all_follow_the_set_up() -> 
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert sorted(line["thread"] for line in lines) == list(range(8))
     assert all(line["event"] == "first" and line["level"] == "info" for line in lines)
+
+
+def test_status_without_a_configuration_file_says_so(tmp_path: Path) -> None:
+    """In a folder without followersync.toml, and with neither --config nor FOLLOWERSYNC_CONFIG,
+    `status` names the missing file, where it looked and how to point at one, not the schema of a
+    default database that is not there either; nothing is created (issue #22)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "followersync", "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=cli_env(),
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [
+        f"Error: no configuration file: status shows the sources of followersync.toml, and "
+        f"{tmp_path / 'followersync.toml'} does not exist; give --config PATH or set FOLLOWERSYNC_CONFIG"
+    ]
+    assert list(tmp_path.iterdir()) == []

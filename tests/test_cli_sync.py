@@ -73,10 +73,10 @@ def test_configuration_errors_exit_2_before_any_request(
 
 def test_sync_refuses_an_older_schema(tmp_path: Path, sqlite_url: str, sim: Simulator) -> None:
     config = write_config(tmp_path / "f.toml", sqlite_url, sim.base_url, [IG])
-    assert run_cli(["migrate"], config=config).returncode == 0
-    engine = sa.create_engine(sqlite_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0000_older'"))
+    # A real older revision: a revision id this followersync does not know is a newer schema
+    # (test_migrations.py, test_a_schema_newer_than_this_followersync_is_one_line_for_every_command).
+    engine = db.create_engine(sqlite_url)
+    db.migrate(engine, db.KNOWN_REVISIONS[-2])
     engine.dispose()
     done = run_cli(["sync"], config=config)
     assert done.returncode == 2 and "followersync migrate" in done.stderr

@@ -7,6 +7,7 @@ against the simulator.
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from rich.cells import cell_len
 from followersync import text
 from followersync.cli.render import LINK_WIDTH, TEXT_WIDTH
 from followersync.simulator import Simulator
-from tests.harness import run_cli, write_config
+from tests.harness import query, run_cli, start_cli, wait_until, write_config
 from tests.sim_support import IG, LI, MakeSim
 
 LONG_NAME = "Dr. María José Fernández de la Cruz y Santos, Head of Growth 📈 at Müller & Söhne GmbH, ex-Hooli"
@@ -77,15 +78,15 @@ def shown(when: str) -> str:
 
 
 def summary_cells(stdout: str) -> list[list[str]]:
-    """The sync summary's cells: eleven columns without spaces, then the note (which has some)."""
-    return [line.split(maxsplit=11) for line in stdout.splitlines()]
+    """The sync summary's cells: twelve columns without spaces, then the note (which has some)."""
+    return [line.split(maxsplit=12) for line in stdout.splitlines()]
 
 
 SUMMARY_HEADER = [
-    "source", "status", "mode", "pages", "followers", "new", "missing", "lost", "withheld", "coerced",
-    "requests", "note",
+    "source", "status", "mode", "pages", "followers", "listed", "new", "missing", "lost", "withheld",
+    "coerced", "requests", "note",
 ]  # fmt: skip
-SUMMARY_NUMERIC = [False] * 3 + [True] * 8 + [False]
+SUMMARY_NUMERIC = [False] * 3 + [True] * 9 + [False]
 
 
 def test_unfollows_changes_and_the_sync_summary_line_up_by_display_width(
@@ -97,9 +98,9 @@ def test_unfollows_changes_and_the_sync_summary_line_up_by_display_width(
     first = ok(config, "sync")
     header, *rows = summary_cells(first)
     assert header == SUMMARY_HEADER
-    assert [(r[0], r[1], r[4], r[11]) for r in rows] == [
-        (LI.name, "succeeded", "30", "30 followers recorded (baseline)"),
-        (IG.name, "succeeded", "7", "7 followers recorded (baseline)"),
+    assert [(r[0], r[1], r[4], r[5], r[12]) for r in rows] == [
+        (LI.name, "succeeded", "30", "30", "30 followers recorded (baseline)"),
+        (IG.name, "succeeded", "7", "7", "7 followers recorded (baseline)"),
     ]
     assert_lined_up(first.splitlines(), [header, *rows], SUMMARY_NUMERIC)
 
@@ -111,7 +112,8 @@ def test_unfollows_changes_and_the_sync_summary_line_up_by_display_width(
     sim.unfollow(LI.account_id, renamed)
     last = ok(config, "sync", "--source", LI.name, "--mode", "full", "--accept-unfollows")
     header, row = summary_cells(last)
-    assert (row[0], row[1], row[2], row[4], row[7]) == (LI.name, "succeeded", "full", "24", "6")
+    # The source keeps 24 followers, the 24 the pass listed; the 6 it did not list are unfollowed.
+    assert (row[0], row[1], row[2], row[4], row[5], row[8]) == (LI.name, "succeeded", "full", "24", "24", "6")
     assert row[-1] == "6 not listed: unfollowed at once (--accept-unfollows)"
     assert_lined_up(last.splitlines(), [header, row], SUMMARY_NUMERIC)
 
@@ -162,3 +164,45 @@ def test_unfollows_changes_and_the_sync_summary_line_up_by_display_width(
         ],
         [False] * 6,
     )
+
+
+def test_the_summary_shows_the_sources_followers_and_what_the_run_listed_apart(
+    tmp_path: Path, db_url: str, make_sim: MakeSim
+) -> None:
+    """`followers` is the source's followers after the run; `listed` what this run listed. An
+    incremental pass of a large account lists a page or two of it (issue #22)."""
+    sim: Simulator = make_sim(seed=5, accounts={LI: 1000})
+    config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [LI])
+    ok(config, "sync")
+    sim.follow(LI.account_id, 3)
+    header, row = summary_cells(ok(config, "sync", "--mode", "incremental"))
+    assert header == SUMMARY_HEADER
+    cells = dict(zip(header, row, strict=False))  # no note: one cell fewer
+    # The new three are on the first page (newest first); the second brings nobody new: it stops.
+    assert {k: cells[k] for k in ("mode", "pages", "followers", "listed", "new")} == {
+        "mode": "incremental",
+        "pages": "2",
+        "followers": "1003",
+        "listed": "200",
+        "new": "3",
+    }
+
+
+def test_a_resumed_baseline_says_it_recorded_more_and_how_many_in_all(
+    tmp_path: Path, db_url: str, make_sim: MakeSim
+) -> None:
+    sim: Simulator = make_sim(seed=5, accounts={LI: 3000}, latency=0.05)  # 30 pages: a second or two
+    config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [LI])
+    stopped = start_cli(["sync"], config=config)
+    try:
+        wait_until(db_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 3")
+    finally:
+        stopped.send_signal(signal.SIGTERM)  # the page in flight commits, the run ends deferred
+        stopped.communicate(timeout=60)
+    [(recorded,)] = query(db_url, "SELECT count(*) FROM followers")
+    assert 300 <= recorded < 3000
+    sim.set_latency(0)
+    _, row = summary_cells(ok(config, "sync"))
+    cells = dict(zip(SUMMARY_HEADER, row, strict=True))
+    assert (cells["status"], cells["followers"]) == ("succeeded", "3000")
+    assert cells["note"] == f"{3000 - recorded:,} more followers recorded (baseline, resumed: 3,000 in all)"

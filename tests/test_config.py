@@ -292,6 +292,23 @@ def test_require_api_key() -> None:
     assert load_settings(env={"POSTPRESS_API_KEY": "k"}).require_api_key() == "k"
 
 
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("sim key", "contains a space (character 4 of 7)"),
+        ("a\tb", "contains a tab (character 2 of 3)"),
+        ("clé", "contains a non-ASCII character (character 3 of 3)"),
+        ("a\x00b", "contains an invisible character (character 2 of 3)"),
+    ],
+)
+def test_require_api_key_refuses_a_key_the_header_cannot_carry(key: str, problem: str) -> None:
+    settings = load_settings(env={"POSTPRESS_API_KEY": key})  # loading alone is fine: status needs no key
+    with pytest.raises(ConfigError) as caught:
+        settings.require_api_key()
+    assert str(caught.value).startswith(f"POSTPRESS_API_KEY: {problem}; ")
+    assert key not in str(caught.value)
+
+
 def test_api_key_never_in_repr_or_str() -> None:
     settings = load_text(SOURCES_EXAMPLE, env={"POSTPRESS_API_KEY": "sk-very-secret-key"})
     assert settings.api.api_key == "sk-very-secret-key"
@@ -329,7 +346,6 @@ def test_database_password_never_in_a_message() -> None:
     [
         ("sqlite:///followersync.db", "sqlite:///followersync.db"),
         ("sqlite+pysqlite:///x.db", "sqlite+pysqlite:///x.db"),
-        ("sqlite://", "sqlite://"),
         ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
         # psycopg 3 is the installed driver: the bare forms would ask SQLAlchemy for psycopg2.
         ("postgresql://u:p%40ss@h:5433/db", "postgresql+psycopg://u:p%40ss@h:5433/db"),
@@ -339,6 +355,18 @@ def test_database_password_never_in_a_message() -> None:
 )
 def test_database_urls(given: str, used: str) -> None:
     assert load_text(f'[database]\nurl = "{given}"\n').database.url == used
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///:memory:", "sqlite+pysqlite://", "sqlite:///file:x?mode=memory&uri=true"]
+)
+def test_an_in_memory_sqlite_database_is_refused(url: str) -> None:
+    """It would live in one connection: `sync` would find no table in the others, and `migrate`
+    would migrate a database thrown away as it exits (issue #22)."""
+    assert config_error(f'[database]\nurl = "{url}"\n') == (
+        "database.url: an in-memory SQLite database does not outlive one connection, let alone the "
+        "command; give a file: sqlite:///PATH (in given.toml)"
+    )
 
 
 # --- validation: one line naming the key ---------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sqlite3
 import subprocess
@@ -62,6 +63,7 @@ def test_demo_runs_end_to_end_without_network_or_key(tmp_path: Path) -> None:
     (linkedin,) = [line for line in webhook if "chat webhook: acme-linkedin: " in line]
     assert "(headline)" in linkedin
     assert undelivered == (0,)
+    assert_the_narration_says_what_the_growth_report_says(out, tmp_path / "demo" / "followersync-demo.db")
     # The closing hints work as printed, from the same shell.
     hints = [line.strip() for line in out.splitlines() if line.startswith(f"  {program} ")]
     assert len(hints) == 2, out
@@ -70,3 +72,31 @@ def test_demo_runs_end_to_end_without_network_or_key(tmp_path: Path) -> None:
             shlex.split(hint), capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path
         )
         assert again.returncode == 0, (hint, again.stderr)
+
+
+def assert_the_narration_says_what_the_growth_report_says(out: str, database: Path) -> None:
+    """Each day's narrated churn is that day's `gained` in the growth report, and the unfollows a pass
+    confirms are `lost` on the day they are dated, the previous pass's: an unfollow is dated from its
+    first miss, a day before the pass that confirms it (issue #22: the narration counted them on the
+    day they were confirmed, a day after the report)."""
+    with sqlite3.connect(database) as db:
+        growth = {(s, d): (g, lost) for s, d, g, lost in db.execute(
+            "SELECT source, day, gained, lost FROM v_follower_growth_daily"
+        )}  # fmt: skip
+    narrated_gained = {
+        (source, day): int(gained)
+        for day, churn in re.findall(r"^Day \d+ \((\S+)\): churn (.*?) ->", out, re.MULTILINE)
+        for source, gained in re.findall(r"(acme-\w+) \+(\d+)", churn)
+    }
+    confirmed = re.findall(
+        r"(acme-\w+) (?:succeeded \(\w+, \d+ missing, )?(\d+) unfollows confirmed dated (\d{4}-\d\d-\d\d)",
+        out,
+    )
+    # Days 2 to 4, two sources; then the passes of days 2 to 4 and the confirmation pass.
+    assert len(narrated_gained) == 6 and len(confirmed) == 8, out
+    assert narrated_gained == {key: growth[key][0] for key in narrated_gained}
+    narrated_lost = {(source, day): int(n) for source, n, day in confirmed}
+    assert sum(narrated_lost.values()) > 0
+    # Every day's `lost` is narrated (day 1, the baseline, has none), and as many as the report says.
+    assert narrated_lost == {key: lost for key, (_, lost) in growth.items() if key in narrated_lost}
+    assert sum(lost for _, lost in growth.values()) == sum(narrated_lost.values())

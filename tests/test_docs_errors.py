@@ -30,6 +30,13 @@ CASES = {
     "api.base_url (from": ("", {"FOLLOWERSYNC_BASE_URL": "ftp://example.com"}, "status"),
     "followersync.toml: invalid TOML": ("[api]\n\n\n\n\n\ntimeout 3\n", {}, "status"),
     "POSTPRESS_API_KEY is not set": (LI_PAGE, {"POSTPRESS_API_KEY": ""}, "sync"),
+    "POSTPRESS_API_KEY: contains a space": (LI_PAGE, {"POSTPRESS_API_KEY": "sim key"}, "sync"),
+    "database.url: an in-memory": ('[database]\nurl = "sqlite://"\n', {}, "status"),
+    "database.url: the folder": (
+        '[database]\nurl = "sqlite:////srv/missing/followersync.db"\n' + LI_PAGE,
+        {},
+        "status",
+    ),
 }
 
 

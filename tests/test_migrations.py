@@ -22,7 +22,7 @@ from followersync.store.schema import (
     sync_runs,
 )
 from followersync.store.views import VIEW_NAMES, create_view_statements
-from tests.harness import query, start_cli, write_config
+from tests.harness import query, run_cli, start_cli, write_config
 from tests.page_support import NOW, SOURCE, item
 
 PUBLIC_COLUMNS = {
@@ -91,6 +91,63 @@ def test_the_head_revision_constant_is_alembic_head(sqlite_url: str) -> None:
     engine = db.create_engine(sqlite_url)
     assert ScriptDirectory.from_config(db.alembic_config(engine)).get_current_head() == db.HEAD_REVISION
     engine.dispose()
+
+
+def test_the_known_revisions_are_alembics_history(sqlite_url: str) -> None:
+    from alembic.script import ScriptDirectory
+
+    engine = db.create_engine(sqlite_url)
+    scripts = ScriptDirectory.from_config(db.alembic_config(engine))
+    oldest_first = [script.revision for script in reversed(list(scripts.walk_revisions()))]
+    assert tuple(oldest_first) == db.KNOWN_REVISIONS
+    engine.dispose()
+
+
+# Every command that opens the database, with what it needs to get that far.
+EVERY_COMMAND = [
+    ["migrate"],
+    ["sync"],
+    ["worker", "--once"],
+    ["status"],
+    ["status", "--format", "json"],
+    ["runs"],
+    ["report", "unfollows"],
+    ["report", "growth"],
+    ["report", "changes"],
+]
+
+
+def test_a_schema_newer_than_this_followersync_is_one_line_for_every_command(
+    tmp_path: Path, db_url: str
+) -> None:
+    """After a rollback, or in a fleet running mixed versions, the database was migrated by a newer
+    followersync: a revision this one does not know. No command may use it or try to migrate it (alembic
+    would end in a traceback about the revision it cannot find); each says so, exit 2 (issue #22)."""
+    engine = db.create_engine(db_url)
+    db.migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    config = write_config(tmp_path / "f.toml", db_url, "http://127.0.0.1:9/api/v1", [SOURCE])
+    for command in EVERY_COMMAND:
+        done = run_cli(command, config=config)
+        assert (done.returncode, done.stdout) == (2, ""), (command, done.stderr)
+        assert done.stderr.splitlines() == [
+            f"Error: the database is at revision 0099, newer than this followersync ({db.HEAD_REVISION}): "
+            "upgrade followersync"
+        ], command
+    assert [tuple(r) for r in query(db_url, "SELECT version_num FROM alembic_version")] == [("0099",)]
+
+
+def test_an_older_schema_still_asks_for_migrate(tmp_path: Path, db_url: str) -> None:
+    engine = db.create_engine(db_url)
+    db.migrate(engine, db.KNOWN_REVISIONS[-2])
+    engine.dispose()
+    config = write_config(tmp_path / "f.toml", db_url, "http://127.0.0.1:9/api/v1", [SOURCE])
+    done = run_cli(["status"], config=config)
+    assert done.returncode == 2
+    assert "run `followersync migrate` first" in done.stderr
+    assert run_cli(["migrate"], config=config).returncode == 0
 
 
 def _rows_of_an_older_schema(engine: sa.Engine) -> None:

@@ -213,10 +213,10 @@ def test_a_wrong_api_key_is_reported_as_such(db_url: str, make_sim: MakeSim) -> 
     h = Harness(db_url, sim, [LI])  # which sends API_KEY
     try:
         [result] = h.sync()
-        assert (result.status, result.error_type) == ("failed", "errors/missing_credentials")
+        assert (result.status, result.error_type) == ("failed", "errors/invalid_credentials")
         [state] = source_states(h.engine, [h.ids[LI.name]], h.clock.now())
         assert status.attention(state) == (
-            "check POSTPRESS_API_KEY: the API did not accept the key (errors/missing_credentials); "
+            "check POSTPRESS_API_KEY: the API did not accept the key (errors/invalid_credentials); "
             "if the key is right, reconnect the account in postpress (account acc_li_1)"
         )
     finally:

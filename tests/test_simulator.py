@@ -8,6 +8,7 @@ what a client observes (status, body, a dropped connection, a read timeout).
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import signal
@@ -277,18 +278,22 @@ def test_the_api_key_must_be_in_the_x_api_key_header(sim: Simulator, client: htt
     url = f"{sim.base_url}/users/followers"
     missing = httpx.get(url, params={"account_id": "acc_ig"})
     assert_envelope(missing, 401, "errors/missing_credentials")
+    # A key that came but is not the right one is invalid, not missing (as the reference words them).
     wrong = httpx.get(url, params={"account_id": "acc_ig"}, headers={"X-API-KEY": "nope"})
-    assert_envelope(wrong, 401, "errors/missing_credentials")
+    assert_envelope(wrong, 401, "errors/invalid_credentials")
+    empty = httpx.get(url, params={"account_id": "acc_ig"}, headers={"X-API-KEY": ""})
+    assert_envelope(empty, 401, "errors/invalid_credentials")
     leaked = httpx.get(url, params={"account_id": "acc_ig", "api_key": KEY})
     assert leaked.status_code == 401
     assert get(client, account_id="acc_ig").status_code == 200
 
     records = sim.requests_for("acc_ig")
-    assert [(r.key_ok, r.key_in_query, r.status) for r in records] == [
-        (False, False, 401),
-        (False, False, 401),
-        (False, True, 401),
-        (True, False, 200),
+    assert [(r.key_ok, r.key_sent, r.key_in_query, r.status) for r in records] == [
+        (False, False, False, 401),
+        (False, True, False, 401),
+        (False, True, False, 401),
+        (False, False, True, 401),
+        (True, True, False, 200),
     ]
 
 
@@ -674,6 +679,41 @@ def test_simulate_serves_until_sigterm_without_printing_the_key() -> None:
         process.wait()
     assert process.returncode == 0
     assert "secret-456" not in first + "".join(lines) + rest
+
+
+@pytest.mark.parametrize("key_in_env", [None, "secret-789"])
+def test_the_start_up_hints_curl_works_as_printed(key_in_env: str | None) -> None:
+    """With the built-in key, $POSTPRESS_API_KEY is unset: the hint names the default key itself.
+    With a key from the environment, the hint names the variable, never the key."""
+    env = {k: v for k, v in os.environ.items() if k != "POSTPRESS_API_KEY"}
+    if key_in_env is not None:
+        env["POSTPRESS_API_KEY"] = key_in_env
+    process = subprocess.Popen(
+        [sys.executable, "-m", "followersync.simulator", "--port", "0", "--followers", "5"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(8)]
+        [hint] = [line for line in lines if line.startswith("try: curl ")]
+        assert key_in_env is None or key_in_env not in hint
+        # The printed command, run by a shell with the same environment, as the user would.
+        done = subprocess.run(
+            hint.removeprefix("try: ").strip() + " --silent --show-error --write-out ' %{http_code}'",
+            shell=True,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+    body, code = done.stdout.rsplit(" ", 1)
+    assert code == "200", done.stdout + done.stderr
+    assert len(json.loads(body)["items"]) == 2
 
 
 def test_record_is_plain_data() -> None:

@@ -45,7 +45,7 @@ def test_first_full_pass_stores_every_follower_as_baseline(h: Harness, sim: Simu
     )
     by_source = {r.source: r for r in results}
     assert (by_source["acme-page"].baseline, by_source["acme-page"].new) == (250, 0)
-    assert by_source["acme-page"].followers == 250
+    assert (by_source["acme-page"].followers, by_source["acme-page"].listed) == (250, 250)
     assert (run.requests, run.retries, run.followers_lost) == (3, 0, 0)
     # A run without error has SQL NULL there, not the JSON text `null`.
     assert (run.error_type, run.error_detail) == (None, None)

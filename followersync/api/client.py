@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import random
-import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from followersync.api.errors import (
 from followersync.api.models import Page, parse_page
 from followersync.api.pacing import Pacer
 from followersync.clock import Clock, SystemClock
-from followersync.config import ApiSettings, ProviderSettings, SourceConfig
+from followersync.config import ApiSettings, ProviderSettings, SourceConfig, api_key_problem
 from followersync.domain import PROVIDERS
 
 __all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "Client", "RequestStats"]
@@ -44,9 +43,6 @@ BACKOFF_CAP = 60.0  # no single backoff wait is longer
 # hammer an account that is over its limit; the pass runner rests the account instead.
 QUICK_RETRY = (1.0, 3.0)
 
-# A header value must be visible ASCII; checking it here keeps the HTTP stack from quoting a bad key
-# back in its own error message.
-_VALID_KEY = re.compile(r"^[\x21-\x7e]+$")
 
 log = fslogging.get_logger("followersync.api")
 
@@ -82,7 +78,10 @@ class Client:
         rng: random.Random | None = None,
         before_request: Callable[[SourceConfig], None] | None = None,
     ) -> None:
-        if not _VALID_KEY.match(api_key or ""):
+        # A header value must be visible ASCII; checking it here keeps the HTTP stack from quoting a
+        # bad key back in its own error message. The commands refuse such a key at start
+        # (Settings.require_api_key, the same rule); this guards every other caller.
+        if api_key_problem(api_key or "") is not None:
             raise ValueError("the API key must be non-empty visible ASCII without spaces")
         self.api = api
         self.providers = dict(providers)

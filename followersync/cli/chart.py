@@ -41,8 +41,25 @@ def charts_missing() -> bool:
 
 
 def draw_growth_chart(rows: Sequence[reports.GrowthDay], path: Path) -> None:
-    """Write the chart of `rows` (see `growth_figure`) to `path` as a PNG."""
-    growth_figure(rows).savefig(path, format="png")
+    """Write the chart of `rows` (see `growth_figure`) to `path`: an SVG when its name ends in .svg,
+    else a PNG. Any other suffix is refused first (one line, exit 2), nothing written."""
+    fmt = chart_format(path)  # before drawing: a refused name costs nothing
+    growth_figure(rows).savefig(path, format=fmt)
+
+
+def chart_format(path: Path) -> str:
+    """What `path` asks for: `svg` for *.svg (a vector image, sharp at any size, for web pages and
+    READMEs), `png` for *.png or no suffix. Another suffix would get bytes it does not name (a PNG in
+    `x.jpg` opens as a broken image, or not at all), so it is a usage error."""
+    # Here rather than in the command's module: cli/common is below both, and the chart is what writes.
+    from followersync.cli.common import UsageProblem
+
+    suffix = path.suffix.lower()
+    if suffix in ("", ".png"):
+        return "png"
+    if suffix == ".svg":
+        return "svg"
+    raise UsageProblem(f"--output: {path} ends in {path.suffix}; the chart is written as .png or .svg")
 
 
 def growth_figure(rows: Sequence[reports.GrowthDay]) -> Figure:

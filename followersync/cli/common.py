@@ -65,7 +65,7 @@ def open_database(
     """The configured database, connected to and its schema checked before the command does anything
     with it: `create_if_empty` (`sync`, `worker`) creates the schema of an empty database, `required`
     (the commands that only read) creates nothing and wants the schema there, `any` (`migrate`) only
-    connects.
+    connects, and refuses a schema newer than this followersync (as the other two do).
 
     Up to there, a database that cannot be used is a configuration error (exit 2). Afterwards it was
     there and went away: whatever error escapes the command is exit 1, one line.
@@ -74,6 +74,7 @@ def open_database(
 
     from followersync.store import db
 
+    _require_sqlite_folder(settings)
     try:
         engine = db.create_engine(settings.database.url, read_only=schema == "required")
     except ConfigError as exc:
@@ -85,7 +86,8 @@ def open_database(
             elif schema == "required":
                 db.require_schema(engine)
             else:
-                engine.connect().close()
+                # `migrate`: any schema it can upgrade, but not one a newer followersync made.
+                db.refuse_newer(db.current_revision(engine))
         try:
             yield engine
         except sa.exc.DBAPIError as exc:
@@ -94,6 +96,21 @@ def open_database(
             ) from None
     finally:
         engine.dispose()
+
+
+def _require_sqlite_folder(settings: Settings) -> None:
+    """A SQLite file's folder must exist: SQLite creates the file, never its folder, and says only
+    "unable to open database file" (or, for the reading commands, we would say there is no schema and
+    send people to a `migrate` that cannot work either)."""
+    path = settings.database.sqlite_file
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageProblem(
+            f"database.url: the folder {folder} of {settings.database.safe_url} does not exist; "
+            "create it, or point database.url at a file in an existing folder"
+        )
 
 
 @contextmanager
@@ -110,7 +127,7 @@ def at_start(settings: Settings) -> Iterator[None]:
             f"database.url: {settings.database.safe_url} has no followersync schema yet: "
             "run `followersync migrate` or `followersync sync`"
         ) from None
-    except db.SchemaOutOfDate as exc:
+    except (db.SchemaOutOfDate, db.SchemaNewer) as exc:
         raise UsageProblem(str(exc)) from None
     except sa.exc.DBAPIError as exc:  # unreachable, refused, or not a database at all
         raise UsageProblem(

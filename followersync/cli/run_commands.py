@@ -41,7 +41,10 @@ def migrate(g: Globals) -> None:
     settings = g.settings()
     with open_database(settings, schema="any") as engine:
         before = db.current_revision(engine)
-        db.migrate(engine)
+        try:
+            db.migrate(engine)
+        except db.SchemaNewer as exc:  # a newer followersync migrated it since open_database looked
+            raise UsageProblem(str(exc)) from None
         after = db.current_revision(engine)
     click.echo(f"database {settings.database.safe_url}: schema {before or 'empty'} -> {after}")
 
@@ -190,7 +193,9 @@ def _print_results(results: Sequence[SourceResult]) -> None:
         column("source"),
         column("status"),
         column("mode"),
-        *(column(name, numeric=True) for name in ("pages", "followers", "new", "missing", "lost")),
+        # `followers`: the source's, after the run; `listed`: the distinct followers this run listed
+        # (an incremental pass lists a page or two of a large account).
+        *(column(name, numeric=True) for name in ("pages", "followers", "listed", "new", "missing", "lost")),
         column("unfollows_withheld", numeric=True, header="withheld"),
         column("coerced", numeric=True),
         column("requests", numeric=True),
@@ -203,7 +208,11 @@ def _print_results(results: Sequence[SourceResult]) -> None:
 def _result_note(r: SourceResult) -> str:
     """What a good run's numbers do not say by themselves."""
     notes = []
-    if r.baseline:
+    if r.baseline and r.resumed:
+        # This run recorded only the part of the first pass its earlier runs had not.
+        in_all = f": {r.followers:,} in all" if r.followers is not None else ""
+        notes.append(f"{r.baseline:,} more followers recorded (baseline, resumed{in_all})")
+    elif r.baseline:
         notes.append(f"{r.baseline:,} followers recorded (baseline)")
     if r.missing and r.accepted:
         notes.append(f"{r.missing:,} not listed: unfollowed at once (--accept-unfollows)")

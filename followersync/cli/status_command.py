@@ -10,6 +10,7 @@ the same records, so the output is the same whichever read made it.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sqlite3
 from datetime import datetime
 from typing import Any
@@ -18,12 +19,12 @@ import click
 
 from followersync import logging as fslogging
 from followersync import sizing, status, text
-from followersync.cli.common import DatabaseFailed, Globals, driver_message, open_database
+from followersync.cli.common import DatabaseFailed, Globals, UsageProblem, driver_message, open_database
 from followersync.cli.render import duration, format_option, human, jsonable
 from followersync.clock import SystemClock
-from followersync.config import Settings, SourceConfig, SyncSettings
+from followersync.config import CONFIG_FILE_NAME, ENV_CONFIG, Settings, SourceConfig, SyncSettings
 from followersync.store import sqlite_status
-from followersync.store.schema_version import SchemaMissing, SchemaOutOfDate
+from followersync.store.schema_version import SchemaMissing, SchemaNewer, SchemaOutOfDate
 
 log = fslogging.get_logger("followersync.reports")
 
@@ -56,6 +57,14 @@ def status_command(g: Globals, fmt: str) -> None:
     pass and its confirming pass within sync.full_pass_interval at its pacing and budget), or null.
     """
     settings = g.settings()
+    if settings.config_path is None:
+        # Without a file there are no sources to show, and the database it would read is the default
+        # one, most likely not there: say what is missing first, not what follows from it.
+        raise UsageProblem(
+            f"no configuration file: status shows the sources of {CONFIG_FILE_NAME}, and "
+            f"{os.path.join(os.getcwd(), CONFIG_FILE_NAME)} does not exist; "
+            f"give --config PATH or set {ENV_CONFIG}"
+        )
     now = SystemClock().now()
     names = [s.name for s in settings.sources]
     path = settings.database.sqlite_file
@@ -230,7 +239,7 @@ def _read_sqlite_file(
     """
     try:
         conn = sqlite_status.open_reading(path)
-    except (sqlite3.Error, SchemaMissing, SchemaOutOfDate):
+    except (sqlite3.Error, SchemaMissing, SchemaOutOfDate, SchemaNewer):
         return None
     try:
         abandoned = sqlite_status.mark_abandoned_runs(conn, now)

@@ -507,6 +507,7 @@ class Simulator:
         key_in_query = bool(self._api_key) and (
             self._api_key in target or self._api_key in urllib.parse.unquote_plus(target)
         )
+        key_sent = headers.get("x-api-key") is not None
         key_ok = headers.get("x-api-key") == self._api_key
         offset = 0 if cursor is None else decode_cursor(cursor)
 
@@ -531,6 +532,7 @@ class Simulator:
                 cursor=cursor,
                 limit=limit,
                 key_ok=key_ok,
+                key_sent=key_sent,
                 key_in_query=key_in_query,
                 in_flight=in_flight,
                 started=started,
@@ -710,6 +712,14 @@ class Simulator:
                 "errors/method_not_allowed", record, headers=(("Allow", "GET"),), detail=None
             )
         if not record.key_ok:
+            # As the reference words the two: no key at all is `missing_credentials`, a key that is
+            # not the right one `invalid_credentials` (docs/api.md#errors).
+            if record.key_sent:
+                return self._envelope(
+                    "errors/invalid_credentials",
+                    record,
+                    detail="The X-API-KEY header does not carry a valid API key.",
+                )
             return self._envelope(
                 "errors/missing_credentials",
                 record,

@@ -30,3 +30,4 @@ class RequestRecord:
     fault: str | None = None  # kind of the injected fault applied to this request, if any
     cache_control: str | None = None  # the request's Cache-Control header, as sent (None: none)
     cache: str | None = None  # "HIT" or "MISS" when the account's answers go through a cache (enable_cache)
+    key_sent: bool = False  # an X-API-KEY header came, right or wrong (which 401 a refusal gets)

@@ -4,6 +4,7 @@ docker-compose: fixed accounts, optional churn, until SIGINT or SIGTERM.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import threading
@@ -87,7 +88,7 @@ def serve(
         ]
         if accounts:
             lines.append(
-                f'try: curl -H "X-API-KEY: $POSTPRESS_API_KEY" '
+                f"try: curl -H {_key_header(api_key)} "
                 f"'{sim.base_url}/users/followers?account_id={accounts[0][0]}&limit=2'"
             )
         lines.append("Ctrl-C or SIGTERM stops it.")
@@ -104,6 +105,18 @@ def serve(
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     print("simulator stopped", flush=True)
+
+
+def _key_header(api_key: str) -> str:
+    """The start-up hint's curl header, as it must be typed to be accepted. The built-in default is no
+    secret and is printed as it is (`$POSTPRESS_API_KEY` is unset when it is in use, and the curl would
+    get a 401); any other key is never printed: the variable that carries it, or, for a key given
+    with --api-key alone, a placeholder."""
+    if api_key == DEFAULT_API_KEY:
+        return f"'X-API-KEY: {DEFAULT_API_KEY}'"
+    if os.environ.get("POSTPRESS_API_KEY") == api_key:
+        return '"X-API-KEY: $POSTPRESS_API_KEY"'
+    return "'X-API-KEY: <the key given with --api-key>'"
 
 
 @click.command(

@@ -11,11 +11,13 @@ import sqlalchemy as sa
 
 from followersync.config import ConfigError
 
-# Re-exported: callers know them as db.HEAD_REVISION, db.SchemaMissing, db.SchemaOutOfDate.
+# Re-exported: callers know them as db.HEAD_REVISION, db.SchemaMissing, db.SchemaNewer, ....
 from followersync.store.schema_version import HEAD_REVISION as HEAD_REVISION
+from followersync.store.schema_version import KNOWN_REVISIONS as KNOWN_REVISIONS
 from followersync.store.schema_version import SchemaMissing as SchemaMissing
+from followersync.store.schema_version import SchemaNewer as SchemaNewer
 from followersync.store.schema_version import SchemaOutOfDate as SchemaOutOfDate
-from followersync.store.schema_version import out_of_date
+from followersync.store.schema_version import check_revision, newer_than_us
 
 # alembic is imported only where the schema is changed: a sync that finds its schema current reads
 # the revision with one query, and never pays alembic's memory.
@@ -131,11 +133,19 @@ def schema_lock(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 
 def migrate(engine: sa.Engine, revision: str = "head") -> None:
-    """Upgrade the database to `revision` (alembic upgrade), one process at a time."""
+    """Upgrade the database to `revision` (alembic upgrade), one process at a time. A database a newer
+    followersync migrated raises SchemaNewer: alembic would fail on the revision it cannot find."""
     from alembic import command
 
     with schema_lock(engine) as conn:
+        refuse_newer(_revision(conn))
         command.upgrade(alembic_config(conn), revision)
+
+
+def refuse_newer(current: str | None) -> None:
+    """SchemaNewer if `current` is a revision this followersync does not know."""
+    if current is not None and current not in KNOWN_REVISIONS:
+        raise SchemaNewer(newer_than_us(current))
 
 
 def downgrade(engine: sa.Engine, revision: str) -> None:
@@ -158,8 +168,7 @@ def require_schema(engine: sa.Engine) -> None:
     current = current_revision(engine)
     if current is None:
         raise SchemaMissing()
-    if current != head_revision(engine):
-        raise SchemaOutOfDate(out_of_date(current))
+    check_revision(current)
 
 
 def ensure_schema(engine: sa.Engine) -> None:
@@ -175,7 +184,7 @@ def ensure_schema(engine: sa.Engine) -> None:
     if current == head:
         return  # the usual case: no lock, no alembic
     if current is not None:
-        raise SchemaOutOfDate(out_of_date(current))
+        check_revision(current)  # older or newer: either way, not for a sync to change
     with schema_lock(engine) as conn:
         # Read again under the lock: another process may have created the schema while we waited.
         current = _revision(conn)
@@ -191,4 +200,4 @@ def ensure_schema(engine: sa.Engine) -> None:
 
             command.upgrade(alembic_config(conn), "head")
             return
-    raise SchemaOutOfDate(out_of_date(current))
+    check_revision(current)

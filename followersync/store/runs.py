@@ -228,6 +228,16 @@ def acquire_lease(conn: sa.Connection, account_id: str, holder: str, now: dateti
     return conn.execute(stmt).first() is not None
 
 
+def live_lease_holder(conn: sa.Connection, account_id: str, now: datetime) -> str | None:
+    """Who holds the account's lease, if it has not expired."""
+    holder: str | None = conn.execute(
+        sa.select(account_leases.c.holder).where(
+            account_leases.c.account_id == account_id, account_leases.c.expires_at >= now
+        )
+    ).scalar_one_or_none()
+    return holder
+
+
 def renew_lease(conn: sa.Connection, account_id: str, holder: str, now: datetime, ttl: float) -> bool:
     """Push the lease's expiry forward; False if it is no longer ours."""
     result = conn.execute(

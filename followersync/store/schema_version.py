@@ -6,13 +6,20 @@ Free of SQLAlchemy and alembic: the driver-only SQLite read of `followersync sta
 
 from __future__ import annotations
 
-# The newest migration's revision. Kept here so that a sync can check its schema without loading
-# alembic; tests/test_migrations.py proves it equals alembic's head.
-HEAD_REVISION = "0006"
+# Every migration's revision, oldest first, and the newest of them. Kept here so that a sync can check
+# its schema without loading alembic; tests/test_migrations.py proves them alembic's history and head.
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
+HEAD_REVISION = KNOWN_REVISIONS[-1]
 
 
 class SchemaOutOfDate(Exception):
     """The database schema is older than this version of followersync: run `followersync migrate`."""
+
+
+class SchemaNewer(Exception):
+    """The database schema is at a revision this version of followersync does not know: a newer
+    followersync migrated it (a rollback, a fleet running mixed versions). Nothing here can use or
+    change it, `migrate` included: alembic cannot find the revision, let alone go down from it."""
 
 
 class SchemaMissing(Exception):
@@ -24,3 +31,20 @@ def out_of_date(current: str) -> str:
         f"the database schema is at revision {current}, this followersync needs {HEAD_REVISION}: "
         "run `followersync migrate` first"
     )
+
+
+def newer_than_us(current: str) -> str:
+    return (
+        f"the database is at revision {current}, newer than this followersync ({HEAD_REVISION}): "
+        "upgrade followersync"
+    )
+
+
+def check_revision(current: str) -> None:
+    """Nothing if `current` is this version's revision; else SchemaOutOfDate for an older one we can
+    migrate from, SchemaNewer for one we do not know (docs/semantics.md#first-start)."""
+    if current == HEAD_REVISION:
+        return
+    if current not in KNOWN_REVISIONS:
+        raise SchemaNewer(newer_than_us(current))
+    raise SchemaOutOfDate(out_of_date(current))

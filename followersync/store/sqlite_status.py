@@ -21,13 +21,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from followersync.status import GIVEN_UP_SHOWN_DAYS, RECENT_DAYS, Payload, SourceStatus, source_status
-from followersync.store.schema_version import HEAD_REVISION, SchemaMissing, SchemaOutOfDate, out_of_date
+from followersync.store.schema_version import SchemaMissing, check_revision
 
 
 def open_reading(path: str) -> sqlite3.Connection:
     """The file at `path`, connected to as `db.create_engine(read_only=True)` and checked as
     `db.require_schema` does: a missing file is not created (SchemaMissing), and the schema must be at
-    this version's revision (SchemaMissing, SchemaOutOfDate)."""
+    this version's revision (SchemaMissing, SchemaOutOfDate, SchemaNewer)."""
     if not os.path.exists(path):
         raise SchemaMissing()
     # The driver's defaults otherwise, as SQLAlchemy leaves them; a relative path is the working
@@ -41,8 +41,7 @@ def open_reading(path: str) -> sqlite3.Connection:
         row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         if row is None or row[0] is None:
             raise SchemaMissing()
-        if row[0] != HEAD_REVISION:
-            raise SchemaOutOfDate(out_of_date(row[0]))
+        check_revision(row[0])
     except BaseException:
         conn.close()
         raise

@@ -85,8 +85,28 @@ CASES = {
     ),
     "a SQLite file in a missing folder": Case(
         DEFAULT,
-        ["database.url: cannot use sqlite:////nonexistent/folder/f.db", "unable to open database file"],
+        ["database.url: the folder /nonexistent/folder of sqlite:////nonexistent/folder/f.db does not exist"],
         env={"FOLLOWERSYNC_DATABASE_URL": "sqlite:////nonexistent/folder/f.db"},
+    ),
+    "migrate of a SQLite file in a missing folder": Case(
+        ["--config", CONFIG, "migrate"],
+        ["database.url: the folder /nonexistent/folder of sqlite:////nonexistent/folder/f.db does not exist"],
+        env={"FOLLOWERSYNC_DATABASE_URL": "sqlite:////nonexistent/folder/f.db"},
+    ),
+    "status of a SQLite file in a missing folder": Case(
+        ["--config", CONFIG, "status"],
+        ["database.url: the folder /nonexistent/folder of sqlite:////nonexistent/folder/f.db does not exist"],
+        env={"FOLLOWERSYNC_DATABASE_URL": "sqlite:////nonexistent/folder/f.db"},
+    ),
+    "an in-memory SQLite database for sync": Case(
+        DEFAULT,
+        ["database.url (from FOLLOWERSYNC_DATABASE_URL): an in-memory SQLite database", "sqlite:///PATH"],
+        env={"FOLLOWERSYNC_DATABASE_URL": "sqlite:///:memory:"},
+    ),
+    "an in-memory SQLite database for migrate": Case(
+        ["--config", CONFIG, "migrate"],
+        ["database.url (from FOLLOWERSYNC_DATABASE_URL): an in-memory SQLite database"],
+        env={"FOLLOWERSYNC_DATABASE_URL": "sqlite://"},
     ),
     "a URL that is no database": Case(
         DEFAULT,
