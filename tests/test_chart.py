@@ -23,6 +23,8 @@ from matplotlib.lines import Line2D
 from followersync.cli.chart import CARETDOWNBASE, CARETUPBASE, draw_growth_chart, growth_figure
 from followersync.cli.common import UsageProblem
 from followersync.reports import GrowthDay
+from tests.harness import run_cli, write_config
+from tests.sim_support import LI
 
 LAST_DAY = date(2026, 12, 1)
 MONTHS = calendar.month_abbr[1:]
@@ -150,3 +152,16 @@ def test_the_file_gets_the_format_its_name_says(tmp_path: Path) -> None:
         with pytest.raises(UsageProblem, match=r"--output: .* the chart is written as \.png or \.svg"):
             draw_growth_chart(rows, tmp_path / name)
         assert not (tmp_path / name).exists()
+
+
+def test_a_chart_name_of_another_kind_is_refused_before_anything_is_read(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    config = write_config(tmp_path / "f.toml", sqlite_url, "http://127.0.0.1:9/api/v1", [LI])
+    assert run_cli(["migrate"], config=config).returncode == 0
+    done = run_cli(
+        ["report", "growth", "--format", "png", "--output", str(tmp_path / "g.jpg")], config=config
+    )
+    assert done.returncode == 2  # with no data yet too: the name is wrong whatever the data
+    assert "--output:" in done.stderr and "the chart is written as .png or .svg" in done.stderr
+    assert not (tmp_path / "g.jpg").exists()

@@ -28,7 +28,13 @@ import sqlalchemy as sa
 
 from followersync import logging as fslogging
 from followersync import reports
-from followersync.cli.chart import DEFAULT_CHART_PATH, INSTALL_CHARTS, charts_missing, draw_growth_chart
+from followersync.cli.chart import (
+    DEFAULT_CHART_PATH,
+    INSTALL_CHARTS,
+    chart_format,
+    charts_missing,
+    draw_growth_chart,
+)
 from followersync.cli.common import Globals, UsageProblem, open_database
 from followersync.cli.render import (
     LINK_WIDTH,
@@ -255,6 +261,8 @@ def growth_command(
         raise UsageProblem("--output: only --format png writes a file; redirect stdout for the others")
     if output is not None and not output.parent.is_dir():
         raise UsageProblem(f"--output: {output.parent} is not a folder")
+    if output is not None:
+        chart_format(output)  # a name the chart cannot be written as is refused before any query
     if fmt == "png" and charts_missing():
         raise UsageProblem(f"--format png needs matplotlib, the charts extra: {INSTALL_CHARTS}")
     settings = g.settings()
