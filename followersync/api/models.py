@@ -109,6 +109,9 @@ class Page:
     coerced: int = 0
     rejected: tuple[RejectedItem, ...] = ()
     age: float | None = None
+    # Some stored item had a field of the wrong JSON type (`"is_private": "yes"`): its raw JSON holds a
+    # value the column must not take (the PostgreSQL writer reads the columns from the raw items).
+    wrong_types: bool = False
 
 
 class _RawPage(msgspec.Struct):
@@ -145,16 +148,14 @@ def _where(error: msgspec.ValidationError, prefix: str) -> str:
 
 def _incomplete(item: Follower, provider: str) -> bool:
     """Whether a decoded item lacks a required field or has it null or empty (not a wrong type: an
-    item with one never decodes as it is, see `_coerce`).
-
-    The first test is one C-level scan of the item's values (a page of complete items costs no Python
-    work per field); only an item that has a None or an empty string anywhere is looked at closely.
-    """
-    values = msgspec.structs.astuple(item)
-    if None not in values and "" not in values:
-        return item.object != ITEM_OBJECT
+    item with one never decodes as it is, see `_coerce`)."""
     required = [getattr(item, name) for name in _REQUIRED[provider]]
     return None in required or "" in required or item.object != ITEM_OBJECT
+
+
+def _lacks_own_fields(item: Follower, provider: str) -> bool:
+    """Whether the item has none of the fields only `provider`'s items have: maybe the other's."""
+    return all(getattr(item, name) is None for name in _OWN_FIELDS[provider])
 
 
 def _without_empty_strings(item: Follower) -> Follower:
@@ -255,27 +256,38 @@ def parse_page(
     raw_items: list[bytes] = []
     rejected: list[RejectedItem] = []
     coerced = 0
+    wrong_types = False
+    astuple = msgspec.structs.astuple
     for index, raw in enumerate(raw_page.items):
+        text = bytes(raw)
         try:
             decoded = item_decoder.decode(raw)
-            incomplete = _incomplete(decoded, provider)
-            item: Follower | str = _without_empty_strings(decoded) if incomplete else decoded
-        except msgspec.ValidationError:
-            item = _coerce(bytes(raw), provider)
-            incomplete = True
-        if incomplete:
-            other = _looks_like(bytes(raw), provider)
+        except msgspec.ValidationError:  # a value of the wrong type, or no usable id
+            item: Follower | str = _coerce(text, provider)
+            wrong_types = wrong_types or not isinstance(item, str)
+        else:
+            # Almost every item: one C-level scan of its values finds nothing to look at closely.
+            values = astuple(decoded)
+            if (None not in values and "" not in values and decoded.object == ITEM_OBJECT) or not _incomplete(
+                decoded, provider
+            ):
+                items.append(decoded)
+                raw_items.append(text)
+                continue
+            item = _without_empty_strings(decoded)
+        if isinstance(item, str) or _lacks_own_fields(item, provider):
+            other = _looks_like(text, provider)
             if other is not None:
                 raise InvalidResponseError(
                     f"items[{index}]: the items look like {other}'s, not {provider}'s: "
                     "is the provider of this source right?"
                 )
         if isinstance(item, str):
-            rejected.append(RejectedItem(index, item, bytes(raw)))
+            rejected.append(RejectedItem(index, item, text))
             continue
-        coerced += incomplete
+        coerced += 1
         items.append(item)
-        raw_items.append(bytes(raw))
+        raw_items.append(text)
     return Page(
         provider=provider,
         items=items,
@@ -285,4 +297,5 @@ def parse_page(
         coerced=coerced,
         rejected=tuple(rejected),
         age=age,
+        wrong_types=wrong_types,
     )

@@ -68,7 +68,7 @@ def _without_comments(sql: str) -> str:
 def _plain(column: sa.Column[Any]) -> str:
     if isinstance(column.type, sa.Boolean):
         return f"(raw ->> '{column.name}')::boolean"
-    return f"raw ->> '{column.name}'"
+    return f"NULLIF(raw ->> '{column.name}', '')"
 
 
 def _tolerant(column: sa.Column[Any]) -> str:
@@ -90,10 +90,10 @@ def _page_sql(provider: str, full: bool, tolerant: bool = False) -> str:
     table = PROFILE_TABLES[provider].name
     columns = item_columns(provider)
     # The item's fields come out of the raw JSON server-side, with no per-field Python work, as
-    # `api.models` read them. On a page of complete items that is `->>` (JSON null is SQL NULL, like the
-    # item's None). A page with coerced items (`tolerant`: rare) needs a longer expression, so that a value
-    # of the wrong JSON type or an empty string is SQL NULL too; it is a statement of its own so that the
-    # usual one stays short enough for the driver to cache (`_without_comments`).
+    # `api.models` read them: `->>` gives JSON null (or a missing field) as SQL NULL, and NULLIF an
+    # empty string, like the item's None. A page with a value of the wrong JSON type (`tolerant`: rare)
+    # needs a longer expression per field; it is a statement of its own so that the usual one stays
+    # short enough for the driver to cache (`_without_comments`).
     extracted = [_tolerant(c) if tolerant else _plain(c) for c in columns]
     names = [c.name for c in columns]
     rewritten = ", ".join(f"{n} = excluded.{n}" for n in [*names, "raw", "updated_at"])
@@ -279,7 +279,7 @@ def write_page(
     assert driver is not None
     params = _page_params(ctx, page, now=now, pages_in_pass=pages_in_pass, requests=requests)
     with _as_sqlalchemy_errors(conn, f"write a page of {ctx.provider} followers"), driver.cursor() as cur:
-        cur.execute(_page_sql(ctx.provider, ctx.full, page.coerced > 0), params)
+        cur.execute(_page_sql(ctx.provider, ctx.full, page.wrong_types), params)
         row = cur.fetchone()
         assert row is not None
     return int(row[0]), int(row[1])
