@@ -46,21 +46,40 @@ log = fslogging.get_logger("followersync.worker")
 
 def new_holder_id() -> str:
     """Who holds a lease: host, process and a random part (pids repeat across containers)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}:{pid_namespace()}"
+
+
+def pid_namespace() -> str:
+    """Which process-id namespace this process lives in (Linux: the inode of /proc/self/ns/pid; "" where
+    there is none to read). Containers that share a hostname (`network_mode: host`, a fixed
+    `hostname:`) each number their processes anew: a pid is only meaningful within its namespace."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
 
 
 def holder_is_gone(holder: str) -> bool:
     """True only when the lease's holder was a process of this host that no longer exists
     (docs/semantics.md#one-syncer-per-account): its lease need not be waited out.
 
-    Every doubt is "alive": another host (we cannot look at its processes), a holder id not in
-    new_holder_id's form, a pid that exists, whoever it belongs to now (the kernel reuses pids, and
-    containers sharing a hostname have pids of their own: a pid that exists may be someone else's,
-    and then the lease simply expires as before), or one we may not signal (PermissionError: it exists).
+    Every doubt is "alive": another host or another pid namespace (we cannot look at its processes),
+    a holder id not in new_holder_id's form, a pid that exists, whoever it belongs to now (the kernel
+    reuses pids: then the lease simply expires as before), or one we may not signal (PermissionError:
+    it exists).
     """
-    host, _, rest = holder.partition(":")
-    pid_text, _, _ = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
+    parts = holder.split(":")
+    if len(parts) != 4:  # not new_holder_id's form (an older followersync's, a test's): wait it out
+        return False
+    host, pid_text, _, namespace = parts
+    # Same host and same pid namespace, or the pid says nothing: a process of another container with
+    # our hostname is missing from our namespace while it runs.
+    if (
+        host != socket.gethostname()
+        or not namespace
+        or namespace != pid_namespace()
+        or not pid_text.isdigit()
+    ):
         return False
     pid = int(pid_text)
     if pid <= 1 or pid == os.getpid():

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from followersync.simulator import Simulator
 from followersync.store.schema import account_leases
-from followersync.worker import holder_is_gone, new_holder_id
+from followersync.worker import holder_is_gone, new_holder_id, pid_namespace
 from tests.harness import query, run_cli, start_cli, wait_until, write_config
 from tests.sim_support import MakeSim, linkedin_source
 
@@ -36,9 +36,12 @@ def a_dead_pid() -> int:
 def test_holder_is_gone_only_for_a_missing_process_of_this_host() -> None:
     host = socket.gethostname()
     dead = a_dead_pid()
-    assert holder_is_gone(f"{host}:{dead}:abcd1234")
-    assert not holder_is_gone(f"another-host-{host}:{dead}:abcd1234")  # not ours to look at
-    assert not holder_is_gone(f"{host}:{os.getppid()}:abcd1234")  # exists: alive, whoever it is
+    ns = pid_namespace()
+    assert holder_is_gone(f"{host}:{dead}:abcd1234:{ns}")
+    assert not holder_is_gone(f"another-host-{host}:{dead}:abcd1234:{ns}")  # not ours to look at
+    assert not holder_is_gone(f"{host}:{dead}:abcd1234:{ns}0")  # another container with our hostname
+    assert not holder_is_gone(f"{host}:{dead}:abcd1234")  # an older holder id: waited out
+    assert not holder_is_gone(f"{host}:{os.getppid()}:abcd1234:{ns}")  # exists: alive, whoever it is
     assert not holder_is_gone(new_holder_id())  # ourselves
     for odd in ("test-holder", f"{host}:x:1", f"{host}:0:1", f"{host}::", ""):
         assert not holder_is_gone(odd)
@@ -83,7 +86,7 @@ def test_a_holder_whose_pid_exists_is_waited_out(tmp_path: Path, db_url: str, si
     assert run_cli(["migrate"], config=config).returncode == 0
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        holder = f"{socket.gethostname()}:{stranger.pid}:00000000"
+        holder = f"{socket.gethostname()}:{stranger.pid}:00000000:{pid_namespace()}"
         engine = sa.create_engine(db_url)
         try:
             with engine.begin() as conn:
