@@ -38,7 +38,7 @@ class PassSize:
             followers=followers,
             page_size=provider.page_size,
             pages=pages,
-            hours_at_pacing=pages * provider.min_request_interval * AVERAGE_JITTER / 3600,
+            hours_at_pacing=paced_seconds(pages, provider) / 3600,
             days_at_budget=pages / budget if budget else None,
         )
 
@@ -47,12 +47,16 @@ def seconds_for(requests: int, provider: ProviderSettings) -> float:
     """The least time `requests` requests take at the pacing, when each UTC day allows only the budget:
     whole days for all but the last day's share, then that share at the pacing (a pass that starts
     at midnight; later in the day, it takes longer)."""
-    per_request = provider.min_request_interval * AVERAGE_JITTER
     budget = provider.daily_request_budget
     if not budget or requests <= budget:
-        return requests * per_request
+        return paced_seconds(requests, provider)
     full_days = math.ceil(requests / budget) - 1
-    return full_days * DAY + (requests - full_days * budget) * per_request
+    return full_days * DAY + paced_seconds(requests - full_days * budget, provider)
+
+
+def paced_seconds(requests: int, provider: ProviderSettings) -> float:
+    """How long `requests` requests take at the pacing alone (interval plus its average jitter)."""
+    return requests * provider.min_request_interval * AVERAGE_JITTER
 
 
 def too_slow(
@@ -70,7 +74,7 @@ def too_slow(
     return (
         f"{source}: a full pass is about {size.pages:,} requests ({size.followers:,} followers, "
         f"{size.page_size} a page); with the pass that confirms its unfollows that is {needed:,} requests: "
-        f"{needed * provider.min_request_interval * AVERAGE_JITTER / 3600:.1f} h at min_request_interval "
+        f"{paced_seconds(needed, provider) / 3600:.1f} h at min_request_interval "
         f"{provider.min_request_interval:g}s{at_budget}, about {took / 3600:.0f} h in all, longer than "
         f"sync.full_pass_interval ({sync.full_pass_interval / 3600:g} h). Raise "
         f"[providers.{provider_name}] daily_request_budget or [sync] full_pass_interval"
@@ -103,6 +107,6 @@ def progress(
         days = math.ceil(left / budget)
         text += f"; about {days} more day{'s' if days != 1 else ''} at the budget"
     elif left:
-        minutes = math.ceil(left * provider.min_request_interval * AVERAGE_JITTER / 60)
+        minutes = math.ceil(paced_seconds(left, provider) / 60)
         text += f"; about {minutes} more minute{'s' if minutes != 1 else ''} at the pacing"
     return text
