@@ -270,7 +270,7 @@ class Fleet:
                         result = database_failure(source.name, exc)
                     results.append(result)
                     self._record_notifications(source, source_id)
-                    self._check_size(source, source_id)
+                    self._check_size(source, result.followers)
         finally:
             try:
                 with self.database.begin() as conn:
@@ -279,16 +279,14 @@ class Fleet:
                 log.warning("lease.release_failed", account_id=account_id)
         return results
 
-    def _check_size(self, source: SourceConfig, source_id: int) -> None:
+    def _check_size(self, source: SourceConfig, followers: int | None) -> None:
         """Say once per process when the source cannot complete a full pass and its confirming pass
-        within `sync.full_pass_interval` at its pacing and budget (docs/configuration.md#sizing)."""
+        within `sync.full_pass_interval` at its pacing and budget (docs/configuration.md#sizing).
+        `followers` is the count its run already read for the summary (None: the database failed)."""
         if source.name in self._sized:
             return
         self._sized.add(source.name)
-        try:
-            with self.database.connect() as conn:
-                followers = runs.active_followers(conn, source_id)
-        except sa.exc.DBAPIError:
+        if followers is None:
             return  # only advice: the next process says it
         provider = self.settings.provider(source.provider)
         size = sizing.PassSize.of(followers, provider)
