@@ -141,9 +141,15 @@ def run(
         # The chat hook lives in this process only, so it is not in the file the demo leaves behind.
         chat = HookConfig(name="demo-chat", number=1, url=chat_url)
         settings = dataclasses.replace(settings, notify=(chat,))
-        # Ends now: the last day's sync, then the confirmation pass `confirm_after` later.
+        # Ends now: the last day's sync, then the confirmation pass `confirm_after` later. Day 1 is
+        # always the UTC date `days - 1` before today: shortly after midnight, starting `confirm_after`
+        # before now would put day 1 on the date before, and the growth report would show one day more
+        # than the narration (the passes then start at that date's midnight; the confirmation pass
+        # lands up to `confirm_after` after now, still today).
         confirm_after = timedelta(seconds=settings.sync.confirm_after)
-        clock = FakeClock(start=datetime.now(UTC) - timedelta(days=days - 1) - confirm_after)
+        now = datetime.now(UTC)
+        first_day = datetime.combine(now.date() - timedelta(days=days - 1), datetime.min.time(), UTC)
+        clock = FakeClock(start=max(now - timedelta(days=days - 1) - confirm_after, first_day))
         engine = db.create_engine(settings.database.url)
         db.ensure_schema(engine)
         with engine.begin() as conn:
