@@ -117,11 +117,12 @@ def child_pass(spec: dict[str, Any]) -> dict[str, Any]:
     from followersync.clock import SystemClock
 
     try:
-        from followersync.passes import PassRunner
+        from followersync.sync.runner import PassRunner
     except ImportError:  # bench/ab.py measures versions from before engine.py became passes.py
         from followersync.engine import PassRunner  # type: ignore[no-redef]
     from followersync.store import db
-    from followersync.worker import Fleet, build_client
+    from followersync.sync.fleet import Fleet
+    from followersync.sync.setup import build_client
 
     settings = _child_settings(spec)
     engine = db.create_engine(spec["db_url"])
@@ -182,7 +183,7 @@ def child_copy(spec: dict[str, Any]) -> dict[str, Any]:
     from followersync.api.models import InstagramFollower
     from followersync.clock import SystemClock
     from followersync.store import db
-    from followersync.worker import build_client
+    from followersync.sync.setup import build_client
 
     settings = _child_settings(spec)
     [source] = settings.sources

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from followersync import reports
-from followersync.api.client import Client
 from followersync.clock import FakeClock
 from followersync.config import (
     PROVIDER_MAX_PAGE_SIZE,
@@ -31,11 +31,12 @@ from followersync.config import (
     SyncSettings,
     sqlite_file,
 )
-from followersync.passes import PassRunner, SourceResult
 from followersync.simulator import Simulator
 from followersync.status import SourceStatus
-from followersync.store import db, runs, sqlite_status
-from followersync.worker import BudgetGate, Fleet
+from followersync.store import db, sqlite_status
+from followersync.sync.fleet import Fleet
+from followersync.sync.result import SourceResult
+from followersync.sync.setup import open_sync
 
 API_KEY = "pp_test_4f9a0c2e7b1d"
 
@@ -73,36 +74,36 @@ class Harness:
         sources: Sequence[SourceConfig],
         *,
         start: datetime | None = None,
+        api: dict[str, Any] | None = None,
         **settings: Any,
     ) -> None:
+        """`api` replaces `[api]` settings (timeout, base_url ...); the rest are `[sync]` settings or
+        make_settings' own."""
         self.sim = sim
         self.settings = make_settings(db_url, sim.base_url, sources, **settings)
+        if api:
+            self.settings = replace(self.settings, api=replace(self.settings.api, **api))
         self.clock = FakeClock(start)
         self.engine = db.create_engine(db_url)
         db.migrate(self.engine)
-        with self.engine.begin() as conn:
-            self.ids = runs.reconcile_sources(conn, self.settings.sources, self.clock.now())
-        self.client = Client(
-            self.settings.api,
-            self.settings.providers,
-            API_KEY,
-            clock=self.clock,
-            before_request=BudgetGate(self.engine, self.settings, self.clock),
+        self._open = ExitStack()
+        # The same set-up as `followersync sync` and the demo: sources, budget-gated client, runner.
+        self.syncing = self._open.enter_context(
+            open_sync(self.settings, self.engine, self.clock, holder="test-holder")
         )
-        self.runner = PassRunner(self.engine, self.client, self.settings, self.clock, "test-holder")
+        self.ids, self.client, self.runner = self.syncing.ids, self.syncing.client, self.syncing.runner
 
     def close(self) -> None:
-        self.client.close()
+        self._open.close()
         self.engine.dispose()
 
     def sync(
         self, mode: str = "auto", *, accept_unfollows: bool = False, names: Sequence[str] = ()
     ) -> list[SourceResult]:
         self.clock.advance(1)
-        selected = self.settings.select_sources(names)
-        return Fleet(self.runner, self.settings).sync(
-            [(s, self.ids[s.name]) for s in selected], mode=mode, accept_unfollows=accept_unfollows
-        )
+        # A fleet of the settings as they are now: a test may have changed them (hooks, say) since.
+        selected = [(s, self.ids[s.name]) for s in self.settings.select_sources(names)]
+        return Fleet(self.runner, self.settings).sync(selected, mode=mode, accept_unfollows=accept_unfollows)
 
     def advance(self, **delta: float) -> None:
         self.clock.advance(timedelta(**delta).total_seconds())

@@ -20,15 +20,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from followersync.cli.demo import FOLLOWERS as DEMO_FOLLOWERS
+from followersync.cli.demo import SOURCES as DEMO_SOURCES
 from followersync.config import SourceConfig
-from followersync.demo import FOLLOWERS as DEMO_FOLLOWERS
-from followersync.demo import SOURCES as DEMO_SOURCES
-from followersync.passes import SourceResult
 from followersync.simulator import Fault, Simulator
 from followersync.status import attention
 from followersync.store import runs
 from followersync.store.runs import Checkpoint
-from followersync.worker import Fleet, Worker, next_due
+from followersync.sync.fleet import Fleet
+from followersync.sync.result import SourceResult
+from followersync.sync.rules import next_due
+from followersync.sync.worker import Worker
 from tests.harness import Harness, source_states
 from tests.sim_support import MakeSim, linkedin_source
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from followersync.passes import SourceResult
 from followersync.reports import as_utc
+from followersync.sync.result import SourceResult
 from tests.docs_support import documented_queries, run
 from tests.harness import Harness
 from tests.sim_support import LI, MakeSim

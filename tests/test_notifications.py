@@ -22,7 +22,7 @@ from followersync import reports, status
 from followersync.config import HookConfig
 from followersync.notify.payloads import MAX_EVENTS
 from followersync.simulator import Fault
-from followersync.worker import Fleet
+from followersync.sync.fleet import Fleet
 from tests.harness import Harness, source_states
 from tests.receiver import Receiver
 from tests.sim_support import IG, LI, MakeSim

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from followersync.prefetch import prefetch
+from followersync.sync.prefetch import prefetch
 
 
 class Boom(Exception):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from followersync.api.client import RequestStats
-from followersync.passes import SourceResult
-from followersync.progress import detail
+from followersync.cli.progress import detail
+from followersync.sync.result import SourceResult
 
 
 def test_one_of_a_kind_is_singular() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from followersync.config import ProviderSettings, SyncSettings
-from followersync.sizing import PassSize, progress, seconds_for, too_slow
+from followersync.sync.sizing import PassSize, progress, seconds_for, too_slow
 
 LINKEDIN = ProviderSettings(page_size=100)  # the defaults: 3 s between requests, 2,000 a day
 INSTAGRAM = ProviderSettings(page_size=200)

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from followersync import passes as passes_module
-from followersync.passes import SourceResult
-from followersync.prefetch import Prefetch
 from followersync.simulator import Simulator, encode_cursor
+from followersync.sync import runner as passes_module
+from followersync.sync.prefetch import Prefetch
+from followersync.sync.result import SourceResult
 from tests.harness import Harness
 from tests.sim_support import IG, MakeSim
 

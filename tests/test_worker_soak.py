@@ -8,7 +8,8 @@ import tracemalloc
 from pathlib import Path
 
 from followersync.simulator import RequestRecord
-from followersync.worker import Fleet, Worker
+from followersync.sync.fleet import Fleet
+from followersync.sync.worker import Worker
 from tests.harness import Harness
 from tests.sim_support import MakeSim, instagram_source
 

@@ -44,7 +44,7 @@ def demo(ctx: click.Context, directory: Path, days: int) -> None:
       followersync demo --dir /tmp/fs-demo --days 30
       followersync --config /tmp/fs-demo/followersync.toml report growth
     """
-    from followersync import demo as replay
+    from followersync.cli import demo as replay
 
     fslogging.configure(ctx.obj.log_format, level="warning")  # the demo narrates; run logs would drown it
     me = program()

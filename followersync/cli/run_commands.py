@@ -8,20 +8,22 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from types import FrameType
 
 import click
 
 from followersync.cli.common import EXIT_SOURCE_FAILED, Globals, UsageProblem, at_start, open_database
+from followersync.cli.progress import show_progress
 from followersync.cli.render import column, print_table
 from followersync.clock import SystemClock
 from followersync.config import ConfigError, Settings
 from followersync.domain import SYNC_MODES
-from followersync.passes import PassRunner, SourceResult
-from followersync.progress import show_progress
-from followersync.store import db, runs
-from followersync.worker import Fleet, Worker, build_client, new_holder_id
+from followersync.store import db
+from followersync.sync.result import SourceResult
+from followersync.sync.runner import PassRunner
+from followersync.sync.setup import Sync, open_sync
+from followersync.sync.worker import Worker
 
 
 @click.command()
@@ -103,11 +105,11 @@ def sync(g: Globals, source_names: Sequence[str], mode: str, accept_unfollows: b
         raise UsageProblem(str(exc)) from None
     if not selected:
         raise UsageProblem("sources: none configured; add [[sources]] tables to the configuration file")
-    with _fleet(settings) as (fleet, ids):
-        results = fleet.sync(
-            [(s, ids[s.name]) for s in selected], mode=mode, accept_unfollows=accept_unfollows
+    with _sync(settings) as syncing:
+        results = syncing.fleet.sync(
+            syncing.sources([s.name for s in selected]), mode=mode, accept_unfollows=accept_unfollows
         )
-        fleet.deliver_notifications()
+        syncing.fleet.deliver_notifications()
     _print_results(results)
     if any(r.status == "failed" for r in results):
         sys.exit(EXIT_SOURCE_FAILED)
@@ -139,8 +141,8 @@ def worker(g: Globals, once: bool) -> None:
         raise UsageProblem(str(exc)) from None
     if not settings.sources:
         raise UsageProblem("sources: none configured; add [[sources]] tables to the configuration file")
-    with _fleet(settings) as (fleet, ids):
-        scheduler = Worker(fleet, [(s, ids[s.name]) for s in settings.sources])
+    with _sync(settings) as syncing:
+        scheduler = Worker(syncing.fleet, syncing.sources())
         results = scheduler.run(once=once)
         upcoming = scheduler.next_source_due() if once and not results else None
     if once:
@@ -154,17 +156,16 @@ def worker(g: Globals, once: bool) -> None:
 
 
 @contextmanager
-def _fleet(settings: Settings) -> Iterator[tuple[Fleet, dict[str, int]]]:
-    """Database, API client and pass runner for `sync` and `worker`, stopped by SIGTERM/SIGINT."""
+def _sync(settings: Settings) -> Iterator[Sync]:
+    """The sync set-up for `sync` and `worker`: the system clock, stopped by SIGTERM/SIGINT, and the
+    live progress display on a terminal."""
     stop = threading.Event()
     clock = SystemClock(stop)
-    with open_database(settings, schema="create_if_empty") as engine:
-        with at_start(settings), engine.begin() as conn:
-            ids = runs.reconcile_sources(conn, settings.sources, clock.now())
-        with build_client(settings, engine, clock) as client:
-            runner = PassRunner(engine, client, settings, clock, new_holder_id(), stop=stop)
-            with _stop_on_signals(runner), show_progress(runner):
-                yield Fleet(runner, settings), ids
+    with open_database(settings, schema="create_if_empty") as engine, ExitStack() as stack:
+        with at_start(settings):  # the sources' reconciling is the first write: a database we cannot use
+            syncing = stack.enter_context(open_sync(settings, engine, clock, stop=stop))
+        with _stop_on_signals(syncing.runner), show_progress(syncing.runner):
+            yield syncing
 
 
 @contextmanager

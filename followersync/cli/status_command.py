@@ -18,13 +18,14 @@ from typing import Any
 import click
 
 from followersync import logging as fslogging
-from followersync import sizing, status, text
+from followersync import status, text
 from followersync.cli.common import DatabaseFailed, Globals, UsageProblem, driver_message, open_database
 from followersync.cli.render import duration, format_option, human, jsonable
 from followersync.clock import SystemClock
 from followersync.config import CONFIG_FILE_NAME, ENV_CONFIG, Settings, SourceConfig, SyncSettings
 from followersync.store import sqlite_status
 from followersync.store.schema_version import SchemaMissing, SchemaNewer, SchemaOutOfDate
+from followersync.sync import sizing
 
 log = fslogging.get_logger("followersync.reports")
 

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
 
-from followersync.api.client import Client
 from followersync.config import SourceConfig
-from followersync.passes import PassRunner
 from followersync.simulator import Simulator, encode_cursor
-from followersync.worker import BudgetGate
-from tests.harness import API_KEY, Harness
+from tests.harness import Harness
 from tests.sim_support import LI  # the fault suite's listing
 
 PAGE = 100  # LinkedIn's maximum, which the harness asks for
@@ -37,25 +33,8 @@ def make_harness(
     **settings: Any,
 ) -> Harness:
     """The test harness, with `api.timeout` and `api.base_url` set as a user would set them."""
-    h = Harness(db_url, sim, sources, **settings)
-    if timeout is None and base_url is None:
-        return h
-    api = replace(
-        h.settings.api,
-        timeout=timeout if timeout is not None else h.settings.api.timeout,
-        base_url=base_url if base_url is not None else h.settings.api.base_url,
-    )
-    h.settings = replace(h.settings, api=api)
-    h.client.close()
-    h.client = Client(
-        api,
-        h.settings.providers,
-        API_KEY,
-        clock=h.clock,
-        before_request=BudgetGate(h.engine, h.settings, h.clock),
-    )
-    h.runner = PassRunner(h.engine, h.client, h.settings, h.clock, "test-holder")
-    return h
+    api = {"timeout": timeout, "base_url": base_url}
+    return Harness(db_url, sim, sources, api={k: v for k, v in api.items() if v is not None}, **settings)
 
 
 def error_detail(run: sa.Row[Any]) -> dict[str, Any]:

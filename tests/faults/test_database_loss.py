@@ -27,9 +27,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from followersync.passes import PassRunner
 from followersync.simulator import RequestRecord, Simulator
-from followersync.worker import OUTAGE_FIRST_WAIT, OUTAGE_MAX_WAIT, Fleet, Worker
+from followersync.sync.fleet import Fleet
+from followersync.sync.runner import PassRunner
+from followersync.sync.worker import OUTAGE_FIRST_WAIT, OUTAGE_MAX_WAIT, Worker
 from tests.conftest import PG_ADMIN_URL
 from tests.faults.support import (
     assert_in_step,

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from followersync.simulator import Simulator
 from followersync.store.schema import account_leases
-from followersync.worker import holder_is_gone, new_holder_id, pid_namespace
+from followersync.sync.leases import holder_is_gone, new_holder_id, pid_namespace
 from tests.harness import query, run_cli, start_cli, wait_until, write_config
 from tests.sim_support import MakeSim, linkedin_source
 

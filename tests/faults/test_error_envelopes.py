@@ -13,8 +13,8 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from followersync.passes import SourceResult
 from followersync.simulator import DOCUMENTED_ERRORS, Fault, Simulator
+from followersync.sync.result import SourceResult
 from tests.faults.support import (
     FOLLOWERS,
     assert_in_step,

@@ -28,7 +28,7 @@ from followersync.cli.render import LINK_WIDTH, TEXT_WIDTH
 from followersync.config import HookConfig
 from followersync.notify.payloads import summary
 from followersync.simulator import Fault, Simulator
-from followersync.worker import Fleet
+from followersync.sync.fleet import Fleet
 from tests.harness import Harness, cli_env, run_cli, write_config
 from tests.receiver import Receiver
 from tests.sim_support import IG, LI, MakeSim

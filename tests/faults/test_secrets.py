@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from followersync.api.client import Client
 from followersync.clock import FakeClock
 from followersync.config import load_settings
-from followersync.passes import PassRunner
 from followersync.simulator import Fault, Simulator
 from followersync.store import db
-from followersync.worker import Fleet
+from followersync.sync.fleet import Fleet
+from followersync.sync.runner import PassRunner
 from tests.harness import cli_env, write_config
 from tests.sim_support import MakeSim, instagram_source, linkedin_source
 

@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from followersync.api.client import RequestStats
-from followersync.passes import PassRunner, SourceResult
+from followersync.sync.result import SourceResult
+from followersync.sync.runner import PassRunner
 
 _STATUS_STYLE = {"succeeded": "green", "deferred": "yellow", "failed": "red", "running": "cyan"}
 

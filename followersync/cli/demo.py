@@ -26,14 +26,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from followersync.api.client import Client
+from followersync.cli.progress import show_progress
 from followersync.clock import FakeClock
 from followersync.config import HookConfig, SourceConfig, load_settings
-from followersync.passes import PassRunner
-from followersync.progress import show_progress
 from followersync.simulator import Fault, Simulator
-from followersync.store import db, runs
-from followersync.worker import Fleet
+from followersync.store import db
+from followersync.sync.setup import open_sync
 
 DEMO_KEY = "demo-key-not-secret"
 SOURCES = (
@@ -152,12 +150,8 @@ def run(
         clock = FakeClock(start=max(now - timedelta(days=days - 1) - confirm_after, first_day))
         engine = db.create_engine(settings.database.url)
         db.ensure_schema(engine)
-        with engine.begin() as conn:
-            ids = runs.reconcile_sources(conn, settings.sources, clock.now())
-        selected = [(s, ids[s.name]) for s in settings.sources]
-        with Client(settings.api, settings.providers, DEMO_KEY, clock=clock) as client:
-            runner = PassRunner(engine, client, settings, clock, "demo")
-            fleet = Fleet(runner, settings)
+        with open_sync(settings, engine, clock, holder="demo") as syncing:
+            fleet, runner, selected = syncing.fleet, syncing.runner, syncing.sources()
             say(f"Day 1 ({clock.now():%Y-%m-%d}): first sync of {len(selected)} sources")
             with show_progress(runner, enabled=progress):
                 fleet.sync(selected)

@@ -37,96 +37,19 @@ from followersync.api.errors import (
 from followersync.api.models import Page
 from followersync.clock import Clock, StopRequested
 from followersync.config import Settings, SourceConfig
-from followersync.prefetch import MIN_WAIT, prefetch
 from followersync.store import pages, runs, unfollows
 from followersync.store.runs import Checkpoint
 from followersync.store.schema import sync_runs
+from followersync.sync.budget import BudgetExhausted
+from followersync.sync.leases import LeaseLost
+from followersync.sync.prefetch import MIN_WAIT, prefetch
+from followersync.sync.result import SourceResult
+from followersync.sync.rules import plan_pass
 
 log = fslogging.get_logger("followersync.passes")
 
 # A failed run's message, kept whole enough to hold the API's title, detail and instance.
 _MAX_MESSAGE = 500
-
-
-class BudgetExhausted(Exception):
-    """The account's daily request budget is used up (for this UTC day)."""
-
-    error_type = "budget_exhausted"
-
-
-class LeaseLost(Exception):
-    """Another process took over the account's lease (ours expired): stop writing at once."""
-
-    error_type = "lease_lost"
-
-
-@dataclass(frozen=True)
-class Plan:
-    mode: str  # "full" | "incremental": the mode actually run
-    resume: Checkpoint | None  # the checkpoint of a full pass to continue
-
-
-def plan_pass(
-    requested: str,
-    checkpoint: Checkpoint | None,
-    last_full_pass_at: datetime | None,
-    missing: int,
-    now: datetime,
-    settings: Settings,
-) -> Plan:
-    """Decide the mode and whether to continue a pass in progress (docs/semantics.md#passes,
-    docs/semantics.md#checkpoints-and-resume).
-
-    `missing` is how many followers await confirmation: while some do, a full pass is due
-    `sync.confirm_after` after the last one instead of `sync.full_pass_interval`.
-    """
-    # A pass paused on purpose (its last run deferred: the daily budget, a limit, a stop) resumes however
-    # old its checkpoint: a big account's pass spans days at its budget, and restarting it would never
-    # let it end. Only a pass that was abandoned or failed restarts once its checkpoint is too old.
-    fresh = checkpoint is not None and (
-        checkpoint.last_run_status == "deferred"
-        or (now - checkpoint.updated_at).total_seconds() <= settings.sync.checkpoint_max_age
-    )
-    if requested == "incremental":
-        return Plan("incremental", None)
-    if requested == "full" or fresh:
-        return Plan("full", checkpoint if fresh else None)
-    if last_full_pass_at is None:
-        return Plan("full", None)
-    full_due = now >= settings.sync.full_pass_due(last_full_pass_at, missing)
-    return Plan("full" if full_due else "incremental", None)
-
-
-@dataclass
-class SourceResult:
-    """How one source's run ended, for the command's summary and exit code."""
-
-    source: str
-    status: str  # succeeded | deferred | failed | skipped
-    run_id: int | None = None
-    mode: str | None = None
-    pages: int = 0
-    items: int = 0  # items on the pages, a follower re-read after the listing shifted included
-    coerced: int = 0  # items stored with a field the API left out or sent unusable (now NULL)
-    rejected: int = 0  # items that could not be stored (no usable id), kept in `rejected_items`
-    listed: int = 0  # distinct followers this run listed (as far as `_Distinct` can tell)
-    # The source's followers after the run (active, the missing included): what the account has, not
-    # what this run saw (an incremental pass lists a page or two). None when it could not be read.
-    followers: int | None = None
-    resumed: bool = False  # the run continued a pass an earlier run began (from its checkpoint)
-    new: int = 0  # `follow` events: new followers since the baseline, and comebacks
-    baseline: int = 0  # followers recorded before the source's first complete pass
-    missing: int = 0  # newly missing: not listed by this complete pass (not unfollows yet)
-    lost: int = 0  # unfollows this run confirmed
-    unfollows_withheld: int = 0
-    withheld_reason: str | None = None
-    accepted: bool = False  # --accept-unfollows: the newly missing were unfollowed at once
-    requests: int = 0
-    error_type: str | None = None
-    message: str | None = None
-    # The account itself stopped this run (credentials, restriction, its rate limit or daily budget):
-    # its other sources are not called again in this run.
-    account_stopped: bool = False
 
 
 @dataclass
