@@ -180,8 +180,8 @@ def child_copy(spec: dict[str, Any]) -> dict[str, Any]:
     from psycopg.types.json import Jsonb
 
     from followersync.api.client import RequestStats
-    from followersync.api.models import InstagramFollower
     from followersync.clock import SystemClock
+    from followersync.page import InstagramFollower
     from followersync.store import db
     from followersync.sync.setup import build_client
 

@@ -34,9 +34,9 @@ from followersync.api.errors import (
     RateLimitedError,
     one_line,
 )
-from followersync.api.models import Page
 from followersync.clock import Clock, StopRequested
 from followersync.config import Settings, SourceConfig
+from followersync.page import Page
 from followersync.store import pages, runs, unfollows
 from followersync.store.runs import Checkpoint
 from followersync.store.schema import sync_runs

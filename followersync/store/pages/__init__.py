@@ -30,7 +30,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from followersync.api.models import Page
+from followersync.page import Page
 from followersync.store.pages import postgresql, sqlite
 from followersync.store.pages.context import PageOutcome, PassContext, RequestCounts
 from followersync.store.schema import rejected_items, sync_passes

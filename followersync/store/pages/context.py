@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from followersync.api.models import Follower, InstagramFollower, LinkedInFollower
 from followersync.domain import TRACKED_FIELDS
+from followersync.page import Follower, InstagramFollower, LinkedInFollower
 from followersync.store.schema import PROFILE_TABLES
 
 # A NUL escape in the JSON text: `\u0000` whose backslash is not itself escaped (`\\u0000` is a

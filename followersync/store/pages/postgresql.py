@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from followersync.api.models import Page
+from followersync.page import Page
 from followersync.store.pages.context import (
     PassContext,
     RequestCounts,

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 
-from followersync.api.models import Follower, Page
+from followersync.page import Follower, Page
 from followersync.store.pages.context import (
     PassContext,
     RequestCounts,
