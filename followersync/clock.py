@@ -11,6 +11,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from followersync.domain import FollowersyncError
+
 
 class Clock(Protocol):
     """What the rest of the package needs to know about time."""
@@ -28,7 +30,7 @@ class Clock(Protocol):
         ...
 
 
-class StopRequested(Exception):
+class StopRequested(FollowersyncError):
     """A stop (SIGTERM/SIGINT) was requested: raised by a sleep it cuts short, or between two pages."""
 
 

@@ -32,7 +32,38 @@ PASS_MODES = ("full", "incremental")
 SYNC_MODES = ("auto", *PASS_MODES)
 """What `followersync sync --mode` accepts: auto picks full or incremental."""
 
-RUN_STATUSES = ("running", "succeeded", "deferred", "failed", "abandoned")
+
+class RunStatus(enum.StrEnum):
+    """How a run stands or ended: the `status` of `sync_runs` (docs/semantics.md#runs)."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    DEFERRED = "deferred"  # stopped on purpose (a limit, the budget, a signal): the next run resumes
+    FAILED = "failed"
+    ABANDONED = "abandoned"  # its process died: found by the next process, its lease expired
+
+
+RUN_STATUSES = tuple(status.value for status in RunStatus)
+
+
+class ErrorType(enum.StrEnum):
+    """followersync's own `sync_runs.error_type` values; the others are the API's (`errors/...`)."""
+
+    BUDGET_EXHAUSTED = "budget_exhausted"  # the account's daily request budget is used up
+    RATELIMIT_WINDOW = "ratelimit_window"  # the API said its request window is used up
+    LEASE_LOST = "lease_lost"  # another process took the account's lease
+    NETWORK_ERROR = "network_error"  # the API could not be reached, or did not answer in time
+    INVALID_RESPONSE = "invalid_response"  # a success whose body is not the documented page
+    CURSOR_LOOP = "cursor_loop"  # the listing never ends
+    DATABASE_ERROR = "database_error"
+    INTERNAL_ERROR = "internal_error"  # a bug of ours: the run's message has it
+
+
+class FollowersyncError(Exception):
+    """The root of every exception followersync raises on purpose (bad settings, an API failure, a
+    schema it cannot use, a budget or lease that stops a run), so a caller can catch them all."""
+
+
 EVENTS = ("baseline", "follow", "unfollow")
 
 # The profile fields whose changes make a follower's profile history (README, "Profile history").
@@ -93,7 +124,6 @@ ACCOUNT_CREDENTIAL_TYPES = _types(
     "expired_link",
     "wrong_account",
 )
-CREDENTIAL_TYPES = API_KEY_TYPES | ACCOUNT_CREDENTIAL_TYPES
 FORBIDDEN_TYPES = _types(
     "account_mismatch",
     "insufficient_permissions",

@@ -16,6 +16,8 @@ ping. So every such value passes through one of these functions on its way out
   written as JSON's own `\\uXXXX` escapes, which decode to the very same string.
 - `csv_value`: a CSV cell a spreadsheet shows as text (OWASP's rule: a leading `'`).
 - `chat`: `printable`, then what chat webhooks interpret (`<`, `>`, `&`, mentions, links, code).
+- `one_line`: whitespace runs as one space, cut to a length: a message (an API error's title, a
+  driver's error) made fit for a one-line log field or `sync_runs.error_detail`.
 
 Nothing here touches what is stored: the database, JSON and the notification's structured fields keep
 every value exactly as the API sent it.
@@ -121,3 +123,9 @@ _CHAT_MARKUP = re.compile(r"[&<>@`]|\](?=\()")
 def chat(text: str) -> str:
     """`text` for a chat message: `printable`, then no markup, mention or link of its own."""
     return _CHAT_MARKUP.sub(lambda m: _CHAT.get(m.group(), "]\u200b"), printable(text))
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    """`text` with runs of whitespace collapsed to one space, cut to `limit` characters (`…` last)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

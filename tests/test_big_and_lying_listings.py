@@ -412,7 +412,7 @@ def test_a_listing_short_by_a_tenth_on_every_pass_is_withheld_until_accepted(
     ],
 )
 def test_thirty_days_of_the_demo_s_churn_withhold_nothing(db_url: str, make_sim: MakeSim, seed: int) -> None:
-    """The demo's month (followersync/demo.py): its two sources and followers, its churn (8-45
+    """The demo's month (followersync/cli/demo.py): its two sources and followers, its churn (8-45
     follows and 3-22 unfollows a day per source, on 1,200 and 2,000 followers, drawn as the demo
     draws them from `random.Random(seed)`), the departure mid-pass on day 2, one `auto` sync a day and
     the confirmation pass an hour after the last. Ordinary churn is what the history guard learns

@@ -16,7 +16,7 @@ import pytest
 
 from followersync import reports, status
 from followersync.config import sqlite_file
-from followersync.domain import CREDENTIAL_TYPES
+from followersync.domain import ACCOUNT_CREDENTIAL_TYPES, API_KEY_TYPES
 from followersync.simulator import Fault
 from followersync.store import runs, sqlite_status
 from tests.harness import Harness, source_states
@@ -189,7 +189,7 @@ def _status(**changes: Any) -> status.SourceStatus:
 KEY_REFUSALS = {"errors/missing_credentials", "errors/invalid_credentials", "errors/insufficient_privileges"}
 
 
-@pytest.mark.parametrize("error_type", sorted(CREDENTIAL_TYPES - KEY_REFUSALS))
+@pytest.mark.parametrize("error_type", sorted((API_KEY_TYPES | ACCOUNT_CREDENTIAL_TYPES) - KEY_REFUSALS))
 def test_an_account_credential_error_asks_to_reconnect_the_account(error_type: str) -> None:
     note = status.attention(
         _status(status="failed", error_type=error_type, last_error_status=401, failed_streak=1)

@@ -26,13 +26,13 @@ from followersync.api.errors import (
     RateLimitedError,
     TransientApiError,
     error_from_response,
-    one_line,
 )
 from followersync.api.models import Page, parse_page
 from followersync.api.pacing import Pacer
 from followersync.clock import Clock, SystemClock
 from followersync.config import ApiSettings, ProviderSettings, SourceConfig, api_key_problem
 from followersync.domain import PROVIDERS
+from followersync.text import one_line
 
 __all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "Client", "RequestStats"]
 
@@ -340,6 +340,6 @@ def _age(headers: httpx.Headers) -> float | None:
 
 def _describe(exc: httpx.TransportError) -> str:
     """A one-line description of a transport failure, e.g. "ReadTimeout: timed out"."""
-    text = one_line(str(exc))
+    text = one_line(str(exc), 300)
     name = type(exc).__name__
     return f"{name}: {text}" if text else name

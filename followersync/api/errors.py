@@ -2,7 +2,7 @@
 
 The hierarchy::
 
-    PostpressError
+    PostpressError                    (a FollowersyncError: domain.py's root of all we raise)
     ├── ApiError                      the API answered with an error envelope (or an error status)
     │   ├── CredentialError           401: the account must be reconnected
     │   ├── AccountRestrictedError    403 errors/account_restricted
@@ -37,7 +37,8 @@ from typing import Any
 
 import msgspec
 
-from followersync.domain import ErrorKind, kind_of
+from followersync.domain import ErrorKind, ErrorType, FollowersyncError, kind_of
+from followersync.text import one_line
 
 __all__ = [
     "AccountRestrictedError",
@@ -65,12 +66,6 @@ _MAX_TEXT = 300
 _REDACTED = "[redacted]"
 
 
-def one_line(text: str, limit: int = _MAX_TEXT) -> str:
-    """`text` with runs of whitespace collapsed to one space, cut to `limit` characters."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def _rebuild(cls: type[PostpressError], state: dict[str, Any], args: tuple[Any, ...]) -> PostpressError:
     error = cls.__new__(cls)
     error.args = args
@@ -78,7 +73,7 @@ def _rebuild(cls: type[PostpressError], state: dict[str, Any], args: tuple[Any, 
     return error
 
 
-class PostpressError(Exception):
+class PostpressError(FollowersyncError):
     """Base class of every failure talking to the postpress API."""
 
     error_type: str = "postpress_error"
@@ -149,9 +144,9 @@ class ApiError(PostpressError):
             error_detail["instance"] = instance
         if retry_after is not None:
             error_detail["retry_after"] = retry_after
-        message = f"{status} {one_line(error_type, 100)}: {one_line(title)}"
+        message = f"{status} {one_line(error_type, 100)}: {one_line(title, _MAX_TEXT)}"
         if detail:
-            message += f" ({one_line(detail)})"
+            message += f" ({one_line(detail, _MAX_TEXT)})"
         if instance:
             message += f" [instance {one_line(instance, 100)}]"
         super().__init__(message, error_type=error_type, error_detail=error_detail, attempts=attempts)
@@ -205,7 +200,7 @@ class ServerError(ApiError):
 class NetworkError(PostpressError):
     """No usable HTTP answer: the connection failed, dropped, or timed out."""
 
-    error_type = "network_error"
+    error_type = ErrorType.NETWORK_ERROR
 
     def __init__(self, message: str, *, attempts: int = 1) -> None:
         super().__init__(
@@ -216,7 +211,7 @@ class NetworkError(PostpressError):
 class InvalidResponseError(PostpressError):
     """A successful answer whose body is not the documented page; the message names what is wrong."""
 
-    error_type = "invalid_response"
+    error_type = ErrorType.INVALID_RESPONSE
 
     def __init__(self, message: str, *, attempts: int = 1) -> None:
         super().__init__(
@@ -228,7 +223,7 @@ class LimitWindowError(PostpressError):
     """The answers said the account's request window is used up (`x-ratelimit-remaining: 0`) and
     resets later than a request may wait; `retry_after` is the seconds until it resets."""
 
-    error_type = "ratelimit_window"
+    error_type = ErrorType.RATELIMIT_WINDOW
 
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(
@@ -241,7 +236,7 @@ class LimitWindowError(PostpressError):
 class CursorLoopError(PostpressError):
     """The listing does not end: a cursor came back that was already requested, or too many pages."""
 
-    error_type = "cursor_loop"
+    error_type = ErrorType.CURSOR_LOOP
 
     def __init__(self, message: str, *, pages: int) -> None:
         super().__init__(message, error_detail={"title": "Cursor loop", "detail": message, "pages": pages})

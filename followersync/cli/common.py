@@ -21,7 +21,7 @@ from followersync.config import ConfigError, Settings, load_settings
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-EXIT_OK, EXIT_SOURCE_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_SOURCE_FAILED, EXIT_USAGE = 1, 2  # and 0: all went well
 
 
 class UsageProblem(click.ClickException):

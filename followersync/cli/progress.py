@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from followersync.api.client import RequestStats
+from followersync.domain import RunStatus
 from followersync.sync.result import SourceResult
 from followersync.sync.runner import PassRunner
 
@@ -44,7 +45,7 @@ class SourceProgress:
                 status=f"[{style}]{result.status}[/]",
                 detail=detail(result, stats),
             )
-            if result.status != "running":
+            if result.status != RunStatus.RUNNING:
                 self._progress.update(task, total=result.listed)
 
 

@@ -26,7 +26,6 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from followersync import logging as fslogging
 from followersync import reports
 from followersync.cli.chart import (
     DEFAULT_CHART_PATH,
@@ -49,9 +48,6 @@ from followersync.cli.render import (
 )
 from followersync.clock import SystemClock
 from followersync.config import Settings
-
-log = fslogging.get_logger("followersync.reports")
-
 
 UNFOLLOW_FIELDS = ("source", "follower_id", "name", "handle", "unfollowed_at")
 

@@ -18,7 +18,7 @@ from followersync.cli.progress import show_progress
 from followersync.cli.render import column, print_table
 from followersync.clock import SystemClock
 from followersync.config import ConfigError, Settings
-from followersync.domain import SYNC_MODES
+from followersync.domain import SYNC_MODES, RunStatus
 from followersync.store import db
 from followersync.sync.result import SourceResult
 from followersync.sync.runner import PassRunner
@@ -111,7 +111,7 @@ def sync(g: Globals, source_names: Sequence[str], mode: str, accept_unfollows: b
         )
         syncing.fleet.deliver_notifications()
     _print_results(results)
-    if any(r.status == "failed" for r in results):
+    if any(r.status == RunStatus.FAILED for r in results):
         sys.exit(EXIT_SOURCE_FAILED)
 
 
@@ -151,7 +151,7 @@ def worker(g: Globals, once: bool) -> None:
             click.echo(f"no source was due: the next is {name}, due {due:%Y-%m-%d %H:%M:%S} UTC")
             return
         _print_results(results)
-        if any(r.status == "failed" for r in results):
+        if any(r.status == RunStatus.FAILED for r in results):
             sys.exit(EXIT_SOURCE_FAILED)
 
 

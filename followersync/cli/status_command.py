@@ -23,6 +23,7 @@ from followersync.cli.common import DatabaseFailed, Globals, UsageProblem, drive
 from followersync.cli.render import duration, format_option, human, jsonable
 from followersync.clock import SystemClock
 from followersync.config import CONFIG_FILE_NAME, ENV_CONFIG, Settings, SourceConfig, SyncSettings
+from followersync.domain import ErrorType, RunStatus
 from followersync.store import sqlite_status
 from followersync.store.schema_version import SchemaMissing, SchemaNewer, SchemaOutOfDate
 from followersync.sync import sizing
@@ -119,7 +120,9 @@ def full_pass_progress(s: status.SourceStatus, settings: Settings) -> str | None
         return None
     provider = settings.provider(s.provider)
     run = s.last_run
-    paused = run is not None and run.status == "deferred" and run.error_type == "budget_exhausted"
+    paused = (
+        run is not None and run.status == RunStatus.DEFERRED and run.error_type == ErrorType.BUDGET_EXHAUSTED
+    )
     return sizing.progress(
         s.checkpoint.pages, s.followers, s.last_full_pass_at is None, provider, budget_used_up=paused
     )

@@ -31,6 +31,7 @@ from followersync.api import deadline
 from followersync.clock import Clock
 from followersync.config import ENV_API_KEY, HookConfig
 from followersync.store import outbox
+from followersync.text import one_line
 
 MAX_BACKOFF = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(hours=24)
@@ -59,11 +60,6 @@ def _user_agent() -> str:
         return f"followersync/{version('followersync')}"
     except PackageNotFoundError:  # pragma: no cover - a checkout without the package installed
         return "followersync"
-
-
-def _one_line(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= _EXCERPT else line[: _EXCERPT - 3] + "..."
 
 
 def http_client() -> httpx.Client:
@@ -98,7 +94,7 @@ def _post(
         return Answer(False, f"request failed ({type(exc).__name__})")
     if 200 <= response.status_code < 300:
         return Answer(True, f"HTTP {response.status_code}")
-    excerpt = _one_line(response.text)
+    excerpt = one_line(response.text, _EXCERPT)
     return Answer(False, f"HTTP {response.status_code}" + (f": {excerpt}" if excerpt else ""))
 
 
@@ -120,7 +116,7 @@ def _run(hook: HookConfig, body: bytes, delivery_id: str, secret: bytes | None) 
     if done.returncode == 0:
         return Answer(True, "exit 0")
     said = (
-        _one_line(done.stderr.decode("utf-8", "replace").strip().splitlines()[-1])
+        one_line(done.stderr.decode("utf-8", "replace").strip().splitlines()[-1], _EXCERPT)
         if done.stderr.strip()
         else ""
     )

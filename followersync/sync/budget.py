@@ -6,13 +6,14 @@ import sqlalchemy as sa
 
 from followersync.clock import Clock
 from followersync.config import Settings, SourceConfig
+from followersync.domain import ErrorType, FollowersyncError
 from followersync.store import runs
 
 
-class BudgetExhausted(Exception):
+class BudgetExhausted(FollowersyncError):
     """The account's daily request budget is used up (for this UTC day)."""
 
-    error_type = "budget_exhausted"
+    error_type = ErrorType.BUDGET_EXHAUSTED
 
 
 class BudgetGate:

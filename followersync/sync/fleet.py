@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from followersync import logging as fslogging
 from followersync.config import Settings, SourceConfig
+from followersync.domain import ErrorType, RunStatus
 from followersync.notify.deliver import deliver_due
 from followersync.notify.record import record_runs
 from followersync.store import runs
@@ -24,6 +25,7 @@ from followersync.sync import sizing
 from followersync.sync.leases import Heartbeat, holder_is_gone
 from followersync.sync.result import SourceResult
 from followersync.sync.runner import PassRunner
+from followersync.text import one_line
 
 # Whether a source is still due, asked once its account's lease is held (the worker's schedule).
 DueCheck = Callable[[sa.Connection, int], bool]
@@ -100,7 +102,7 @@ class Fleet:
             return [
                 SourceResult(
                     source=s.name,
-                    status="deferred",
+                    status=RunStatus.DEFERRED,
                     error_type=rest.error_type,
                     message=f"not called: account {account_id} rests until {rest.until:%Y-%m-%d %H:%M} UTC "
                     f"after {rest.error_type} (checkpoint kept)",
@@ -188,7 +190,7 @@ class Fleet:
         try:
             deliver_due(self.database, self.settings.notify, self.runner.clock, self.runner.stop)
         except sa.exc.DBAPIError as exc:
-            log.warning("notify.not_delivered", error=" ".join(str(exc.orig).split())[:500])
+            log.warning("notify.not_delivered", error=one_line(str(exc.orig)))
         except Exception:
             # Notifications must never break syncing; what was not delivered waits in the outbox.
             log.exception("notify.crash")
@@ -201,9 +203,7 @@ class Fleet:
             with self.database.begin() as conn:
                 record_runs(conn, self.settings.notify, source, source_id, self.runner.clock.now())
         except sa.exc.DBAPIError as exc:
-            log.warning(
-                "notify.not_recorded", source=source.name, error=" ".join(str(exc.orig).split())[:500]
-            )
+            log.warning("notify.not_recorded", source=source.name, error=one_line(str(exc.orig)))
         except Exception:
             log.exception("notify.crash", source=source.name)
 
@@ -211,8 +211,11 @@ class Fleet:
 def database_failure(source: str, exc: sa.exc.DBAPIError) -> SourceResult:
     """The result of a source the database failed before its run began: there is no run row to record
     it in, so it is logged and reported (the command exits 1)."""
-    detail = " ".join(str(exc.orig).split())[:500]  # the driver's words, not the SQL statement
+    detail = one_line(str(exc.orig))  # the driver's words, not the SQL statement
     log.error("source.database_error", source=source, error=detail)
     return SourceResult(
-        source, "failed", error_type="database_error", message=f"database error before the run: {detail}"
+        source,
+        RunStatus.FAILED,
+        error_type=ErrorType.DATABASE_ERROR,
+        message=f"database error before the run: {detail}",
     )

@@ -13,15 +13,16 @@ import sqlalchemy as sa
 
 from followersync import logging as fslogging
 from followersync.clock import Clock
+from followersync.domain import ErrorType, FollowersyncError
 from followersync.store import runs
 
 log = fslogging.get_logger("followersync.worker")  # the logger name users filter on
 
 
-class LeaseLost(Exception):
+class LeaseLost(FollowersyncError):
     """Another process took over the account's lease (ours expired): stop writing at once."""
 
-    error_type = "lease_lost"
+    error_type = ErrorType.LEASE_LOST
 
 
 def new_holder_id() -> str:

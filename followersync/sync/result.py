@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+from followersync.domain import RunStatus
 
 
 @dataclass
@@ -10,7 +13,8 @@ class SourceResult:
     """How one source's run ended, for the command's summary and exit code."""
 
     source: str
-    status: str  # succeeded | deferred | failed | skipped
+    # How the run ended; "skipped": no run at all (another process holds the account, or a stop came first).
+    status: RunStatus | Literal["skipped"]
     run_id: int | None = None
     mode: str | None = None
     pages: int = 0

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from followersync.config import Settings
+from followersync.domain import ErrorType, RunStatus
 from followersync.store.runs import Checkpoint, SourceState
 
 # How long a source waits after a 429 that did not say how long to wait (the provider's own limit).
@@ -38,7 +39,7 @@ def plan_pass(
     # old its checkpoint: a big account's pass spans days at its budget, and restarting it would never
     # let it end. Only a pass that was abandoned or failed restarts once its checkpoint is too old.
     fresh = checkpoint is not None and (
-        checkpoint.last_run_status == "deferred"
+        checkpoint.last_run_status == RunStatus.DEFERRED
         or (now - checkpoint.updated_at).total_seconds() <= settings.sync.checkpoint_max_age
     )
     if requested == "incremental":
@@ -73,15 +74,15 @@ def _due_by_runs(state: SourceState, settings: Settings, now: datetime) -> datet
     if state.last_run_status is None or finished is None:
         return now
     interval = timedelta(seconds=settings.sync.interval)
-    if state.last_run_status == "deferred":
-        if state.last_run_error_type == "budget_exhausted":
+    if state.last_run_status == RunStatus.DEFERRED:
+        if state.last_run_error_type == ErrorType.BUDGET_EXHAUSTED:
             return datetime.combine(finished.date() + timedelta(days=1), time(), finished.tzinfo)
         if state.last_run_retry_after is not None:
             return finished + timedelta(seconds=state.last_run_retry_after)
         if state.last_run_error_type is not None:  # a 429 without Retry-After
             return finished + min(interval, timedelta(seconds=RATE_LIMIT_PAUSE))
         return now  # stopped by a signal: carry on
-    if state.last_run_status == "failed":
+    if state.last_run_status == RunStatus.FAILED:
         return finished + interval
     if state.pass_in_progress:
         return now

@@ -32,10 +32,10 @@ from followersync.api.errors import (
     PostpressError,
     ProviderLimitError,
     RateLimitedError,
-    one_line,
 )
 from followersync.clock import Clock, StopRequested
 from followersync.config import Settings, SourceConfig
+from followersync.domain import ErrorType, RunStatus
 from followersync.page import Page
 from followersync.store import pages, runs, unfollows
 from followersync.store.runs import Checkpoint
@@ -45,6 +45,7 @@ from followersync.sync.leases import LeaseLost
 from followersync.sync.prefetch import MIN_WAIT, prefetch
 from followersync.sync.result import SourceResult
 from followersync.sync.rules import plan_pass
+from followersync.text import one_line
 
 log = fslogging.get_logger("followersync.passes")
 
@@ -122,7 +123,7 @@ class PassRunner:
             baseline=last_full is None,
         )
         resumed = plan.resume is not None
-        result = SourceResult(source.name, "running", run_id=run_id, mode=plan.mode, resumed=resumed)
+        result = SourceResult(source.name, RunStatus.RUNNING, run_id=run_id, mode=plan.mode, resumed=resumed)
         bound = log.bind(source=source.name, run_id=run_id, mode=plan.mode)
         bound.info(
             "run.start",
@@ -139,7 +140,7 @@ class PassRunner:
         if self.on_progress is not None:
             self.on_progress(result, stats)
         # A failed source needs someone; a deferred one resumes by itself on the next run.
-        end = bound.error if result.status == "failed" else bound.info
+        end = bound.error if result.status == RunStatus.FAILED else bound.info
         end(
             "run.end",
             status=result.status,
@@ -176,26 +177,28 @@ class PassRunner:
         try:
             self._pages(run)
         except StopRequested:
-            self._close_run(result, stats, "deferred", None, message="stopped by signal; checkpoint kept")
+            self._close_run(
+                result, stats, RunStatus.DEFERRED, None, message="stopped by signal; checkpoint kept"
+            )
         except (ProviderLimitError, RateLimitedError) as exc:
             result.account_stopped = True
             if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-                self._close_run(result, stats, "deferred", exc)  # it said how long: that long
+                self._close_run(result, stats, RunStatus.DEFERRED, exc)  # it said how long: that long
             else:
                 self._rest_account(run, exc)
         except (BudgetExhausted, LimitWindowError) as exc:
             result.account_stopped = True
-            self._close_run(result, stats, "deferred", exc)
+            self._close_run(result, stats, RunStatus.DEFERRED, exc)
         except (CredentialError, AccountRestrictedError) as exc:
             result.account_stopped = True
-            self._close_run(result, stats, "failed", exc)
+            self._close_run(result, stats, RunStatus.FAILED, exc)
         except (PostpressError, LeaseLost) as exc:
-            self._close_run(result, stats, "failed", exc)
+            self._close_run(result, stats, RunStatus.FAILED, exc)
         except sa.exc.DBAPIError as exc:
-            self._close_run(result, stats, "failed", exc, error_type="database_error")
+            self._close_run(result, stats, RunStatus.FAILED, exc, error_type=ErrorType.DATABASE_ERROR)
         except Exception as exc:
             log.exception("run.crash")
-            self._close_run(result, stats, "failed", exc, error_type="internal_error")
+            self._close_run(result, stats, RunStatus.FAILED, exc, error_type=ErrorType.INTERNAL_ERROR)
 
     def _pages(self, run: _Run) -> None:
         source, ctx, resume, result, stats = run.source, run.ctx, run.resume, run.result, run.stats
@@ -288,7 +291,7 @@ class PassRunner:
                     result.accepted = rule.accept
                 runs.complete_pass(conn, ctx.source_id, ctx.pass_id, now)
                 runs.end_cooldown(conn, source.account_id)
-                self._record_end(conn, result, stats, "succeeded", now)
+                self._record_end(conn, result, stats, RunStatus.SUCCEEDED, now)
         except BaseException:
             # Rolled back with the transaction: the run that records the failure marked nothing.
             result.missing = result.lost = result.unfollows_withheld = 0
@@ -323,7 +326,7 @@ class PassRunner:
                     conn, run.source.account_id, exc.error_type, now, provider.cooldown, provider.max_cooldown
                 )
         except sa.exc.DBAPIError:
-            self._close_run(run.result, run.stats, "deferred", exc)
+            self._close_run(run.result, run.stats, RunStatus.DEFERRED, exc)
             return
         exc.error_detail.update(
             cooldown=rest.seconds, retry_after=rest.seconds, resume_at=rest.until.isoformat()
@@ -339,13 +342,13 @@ class PassRunner:
             until=rest.until.isoformat(),
             error_type=exc.error_type,
         )
-        self._close_run(run.result, run.stats, "deferred", exc, message=message)
+        self._close_run(run.result, run.stats, RunStatus.DEFERRED, exc, message=message)
 
     def _close_run(
         self,
         result: SourceResult,
         stats: RequestStats,
-        status: str,
+        status: RunStatus,
         exc: BaseException | None,
         *,
         error_type: str | None = None,
@@ -373,7 +376,7 @@ class PassRunner:
         conn: sa.Connection,
         result: SourceResult,
         stats: RequestStats,
-        status: str,
+        status: RunStatus,
         now: datetime,
         detail: dict[str, Any] | None = None,
     ) -> None:

@@ -13,10 +13,12 @@ import sqlalchemy as sa
 from followersync import logging as fslogging
 from followersync.clock import StopRequested
 from followersync.config import SourceConfig
+from followersync.domain import ErrorType
 from followersync.store import runs
 from followersync.sync.fleet import Fleet, database_failure
 from followersync.sync.result import SourceResult
 from followersync.sync.rules import next_due
+from followersync.text import one_line
 
 # The longest a worker sleeps before looking again: other workers' runs change what is due.
 MAX_IDLE = 60.0
@@ -84,14 +86,14 @@ class Worker:
                     self.fleet.deliver_notifications()
                     if once:
                         break
-                    failed = [r.source for r in results if r.error_type == "database_error"]
+                    failed = [r.source for r in results if r.error_type == ErrorType.DATABASE_ERROR]
                     outage = f"database_error in the runs of {', '.join(failed)}" if failed else None
                     wake = self.next_wake()
                 except sa.exc.DBAPIError as exc:
                     if once:  # no source ran: the schedule could not be read
                         results = [database_failure(s.name, exc) for s, _ in self.sources]
                         break
-                    outage = " ".join(str(exc.orig).split())[:500]
+                    outage = one_line(str(exc.orig))
                 if outage is not None:
                     log.warning(
                         "worker.database_unavailable",
