@@ -26,7 +26,6 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -108,13 +107,6 @@ class SyncSettings:
     unfollow_history_min: int = 10
     unfollow_confirmations: int = 2
     confirm_after: float = 3600.0
-
-    def full_pass_due(self, last_full_pass_at: datetime, missing: int) -> datetime:
-        """When a source's next full pass is due: `confirm_after` after the last one while `missing`
-        followers await confirmation (so unfollows are confirmed within the hour), else
-        `full_pass_interval` after it."""
-        wait = min(self.confirm_after, self.full_pass_interval) if missing else self.full_pass_interval
-        return last_full_pass_at + timedelta(seconds=wait)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from followersync import logging as fslogging
+from followersync import sizing
 from followersync.api.client import Client, RequestStats
 from followersync.api.errors import (
     AccountRestrictedError,
@@ -93,7 +94,7 @@ def plan_pass(
         return Plan("full", checkpoint if fresh else None)
     if last_full_pass_at is None:
         return Plan("full", None)
-    full_due = now >= settings.sync.full_pass_due(last_full_pass_at, missing)
+    full_due = now >= sizing.full_pass_due(settings.sync, last_full_pass_at, missing)
     return Plan("full" if full_due else "incremental", None)
 
 

@@ -1,23 +1,34 @@
-"""How long a full pass of a source takes at its pacing and daily budget, and whether unfollows can be
-confirmed in time (docs/configuration.md#sizing).
+"""When a source's next full pass is due, how long a full pass takes at its pacing and daily budget,
+and whether unfollows can be confirmed in time (docs/configuration.md#sizing).
 
 A full pass costs one request per page. Unfollows are confirmed by a second complete full pass, so a
 source needs two passes (twice its pages) within `sync.full_pass_interval` to confirm anyone before
 the next pass is due anyway. Pacing makes each request wait `min_request_interval` plus 25% on average
 (the jitter is 0-50%); the daily budget allows `daily_request_budget` requests per UTC day.
 
-Plain arithmetic on settings and counts: no database, no clock.
+Plain arithmetic on settings, counts and given times: no database, no clock. `status` imports it at
+start-up, so it stays that cheap (`full_pass_due` is here, not beside `plan_pass` in passes.py, for
+that reason).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from followersync.config import ProviderSettings, SyncSettings
 
 AVERAGE_JITTER = 1.25  # pacing's random 0-50% on top of the interval, on average
 DAY = 86400.0
+
+
+def full_pass_due(sync: SyncSettings, last_full_pass_at: datetime, missing: int) -> datetime:
+    """When a source's next full pass is due: `confirm_after` after the last one while `missing`
+    followers await confirmation (so unfollows are confirmed within the hour), else
+    `full_pass_interval` after it."""
+    wait = min(sync.confirm_after, sync.full_pass_interval) if missing else sync.full_pass_interval
+    return last_full_pass_at + timedelta(seconds=wait)
 
 
 @dataclass(frozen=True)

@@ -378,7 +378,7 @@ def _due_by_runs(state: SourceState, settings: Settings, now: datetime) -> datet
     due = finished + interval
     if state.last_full_pass_at is None:
         return now
-    return min(due, settings.sync.full_pass_due(state.last_full_pass_at, state.missing))
+    return min(due, sizing.full_pass_due(settings.sync, state.last_full_pass_at, state.missing))
 
 
 @dataclass

@@ -109,7 +109,7 @@ def confirmation_due(s: status.SourceStatus, sync: SyncSettings) -> datetime | N
     """When the full pass that confirms or clears the missing followers is due (None: none missing)."""
     if not s.missing or s.last_full_pass_at is None:
         return None
-    return sync.full_pass_due(s.last_full_pass_at, s.missing)
+    return sizing.full_pass_due(sync, s.last_full_pass_at, s.missing)
 
 
 def full_pass_progress(s: status.SourceStatus, settings: Settings) -> str | None:
