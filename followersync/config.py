@@ -157,22 +157,6 @@ class HookConfig:
         assert self.command is not None
         return self.command[0]
 
-    def wants(self, event: str, source: str | None) -> bool:
-        """Whether this hook asked for `event` of `source` (None: not about one source)."""
-        return event in self.events and (self.sources is None or source is None or source in self.sources)
-
-    def secret(self) -> bytes | None:
-        """The signing secret, read from the environment now (never kept in settings), or None."""
-        if self.secret_env is None:
-            return None
-        value = os.environ.get(self.secret_env, "")
-        if not value:
-            raise ConfigError(
-                f"notify[{self.number}].secret_env: the environment variable {self.secret_env} is not set "
-                f'(hook "{self.name}" signs its payloads with it)'
-            )
-        return value.encode("utf-8")
-
 
 def _default_providers() -> dict[str, ProviderSettings]:
     return {p: ProviderSettings(page_size=PROVIDER_MAX_PAGE_SIZE[p]) for p in PROVIDERS}
@@ -214,12 +198,6 @@ class Settings:
                 "again from the postpress dashboard)"
             )
         return self.api.api_key
-
-    def require_hook_secrets(self) -> None:
-        """A ConfigError when a hook's `secret_env` names an unset variable: the commands that deliver
-        (`sync`, `worker`, `notify test`) check it at start, before any request is made."""
-        for hook in self.notify:
-            hook.secret()
 
     def select_hooks(self, name: str | None) -> tuple[HookConfig, ...]:
         """Every hook, or the one named `name`."""

@@ -30,6 +30,8 @@ from followersync.config import (
     parse_duration,
     sqlite_file,
 )
+from followersync.notify.deliver import hook_secret, require_secrets
+from followersync.notify.record import wants
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
@@ -552,10 +554,9 @@ def test_hooks_are_read_with_their_defaults_and_names() -> None:
         ("acme",),
     )
     assert (crm.timeout, crm.backoff, crm.secret_env, crm.url) == (2.0, 60.0, "CRM_SECRET", None)
-    assert (
-        crm.wants("unfollow", "acme") and not crm.wants("follow", "acme") and not crm.wants("unfollow", "b")
-    )
-    assert first.wants("attention", "anything")
+    assert wants(crm, "unfollow", "acme") and not wants(crm, "follow", "acme")
+    assert not wants(crm, "unfollow", "b")
+    assert wants(first, "attention", "anything")
 
 
 def test_a_hook_url_never_shows_its_credentials_or_path() -> None:
@@ -578,10 +579,10 @@ def test_an_unset_secret_env_is_a_config_error_when_delivering(monkeypatch: pyte
         match=r"^notify\[1\]\.secret_env: the environment variable "
         r"FS_TEST_HOOK_SECRET is not set \(hook \"slack\" signs its payloads with it\)$",
     ):
-        settings.require_hook_secrets()
+        require_secrets(settings.notify)
     monkeypatch.setenv("FS_TEST_HOOK_SECRET", "s3cret")
-    settings.require_hook_secrets()
-    assert settings.notify[0].secret() == b"s3cret"
+    require_secrets(settings.notify)
+    assert hook_secret(settings.notify[0]) == b"s3cret"
     assert "s3cret" not in repr(settings)
 
 
