@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from followersync import domain
 
@@ -340,7 +340,7 @@ def _database_url(value: object, key: str) -> str:
     if sqlite_file(text) is not None:
         return text
     # SQLAlchemy here, not at the top: every command reads the configuration, and the commonest URL,
-    # a SQLite file, is read above without it (`followersync status` starts without SQLAlchemy).
+    # a SQLite file, is read above without it.
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -353,16 +353,14 @@ def _database_url(value: object, key: str) -> str:
         # Only the scheme is rewritten: re-rendering the URL could re-quote the rest of it.
         return _PSYCOPG + text[text.index("://") :]
     if backend == "sqlite" and driver in ("", "pysqlite"):
-        parsed = make_url(text)
-        if parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
-            # `sqlite://` and `sqlite:///:memory:` are valid SQLAlchemy URLs, of a database that lives
-            # in one connection: each of followersync's threads would get an empty one of its own (no
-            # such table), and `migrate` would migrate a database thrown away as it exits.
-            raise ConfigError(
-                f"{key}: an in-memory SQLite database does not outlive one connection, let alone the "
-                "command; give a file: sqlite:///PATH"
-            )
-        return text
+        # Not a file (checked first, above): `sqlite://` and `sqlite:///:memory:` are valid SQLAlchemy
+        # URLs, of a database that lives in one connection: each of followersync's threads would get
+        # an empty one of its own (no such table), and `migrate` would migrate a database thrown away
+        # as it exits.
+        raise ConfigError(
+            f"{key}: an in-memory SQLite database does not outlive one connection, let alone the "
+            "command; give a file: sqlite:///PATH"
+        )
     if backend in ("postgresql", "postgres", "sqlite"):
         raise ConfigError(f'{key}: driver "{driver}" is not supported ({_DATABASE_HINT})')
     raise ConfigError(f'{key}: unsupported database "{backend}" ({_DATABASE_HINT})')
@@ -964,19 +962,39 @@ def api_key_problem(key: str) -> str | None:
     return f"contains {kind} (character {position} of {len(key)})"
 
 
-# `sqlite:///PATH`, no more: SQLAlchemy's URL parser reads such a URL as the SQLite driver and the
-# database PATH, the whole of the text after the third slash (it unquotes nothing there), so this
-# form needs no parser. Any other URL (a query string, a host, PostgreSQL) is SQLAlchemy's to read.
+# `sqlite:///PATH`, the commonest database URL: SQLAlchemy's URL parser reads such a URL as the SQLite
+# driver and the database PATH, the whole of the text after the third slash (it unquotes nothing
+# there), so this form needs no parser: every command reads the configuration, and `followersync
+# status` starts without SQLAlchemy. Any other URL (a query string, a host, PostgreSQL) is
+# SQLAlchemy's to read.
 _SQLITE_FILE_URL = re.compile(r"sqlite(?:\+pysqlite)?:///(?P<path>[^?]+)")
 
 
 def sqlite_file(url: str) -> str | None:
-    """The file of a `sqlite:///PATH` URL (relative to the working directory, as for SQLAlchemy);
-    None for any other URL, an in-memory database included."""
+    """The file of a SQLite URL (relative to the working directory, as for SQLAlchemy); None for any
+    other database, a SQLite driver other than followersync's (pysqlite) and an in-memory database
+    (`sqlite://`, `:memory:`, `mode=memory`). The one answer to "is this a SQLite file": the check of
+    database.url, `status`' read through the sqlite3 driver, the folder check and
+    `db.require_schema` all ask it. Of a SQLite `file:` URI (`uri=true`), the file is the URI's path.
+    """
     match = _SQLITE_FILE_URL.fullmatch(url)
-    if match is None or match["path"] == ":memory:":
+    if match is not None:
+        return None if match["path"] == ":memory:" else match["path"]
+    if not url.startswith("sqlite"):
         return None
-    return match["path"]
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    path = parsed.database
+    if parsed.drivername not in ("sqlite", "sqlite+pysqlite") or parsed.query.get("mode") == "memory":
+        return None
+    if path and parsed.query.get("uri") and path.startswith("file:"):
+        path = unquote(urlsplit(path).path)
+    return None if path in (None, "", ":memory:") else path
 
 
 def safe_database_url(url: str) -> str:

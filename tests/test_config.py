@@ -360,7 +360,14 @@ def test_database_urls(given: str, used: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["sqlite://", "sqlite:///:memory:", "sqlite+pysqlite://", "sqlite:///file:x?mode=memory&uri=true"]
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite+pysqlite://",
+        "sqlite:///file:x?mode=memory&uri=true",
+        "sqlite:///file::memory:?uri=true",
+    ],
 )
 def test_an_in_memory_sqlite_database_is_refused(url: str) -> None:
     """It would live in one connection: `sync` would find no table in the others, and `migrate`
@@ -816,8 +823,10 @@ def test_docs_show_both_examples_verbatim() -> None:
         ("sqlite+pysqlite:///my data/f%20s.db", "my data/f%20s.db"),
         ("sqlite:///:memory:", None),
         ("sqlite://", None),
-        ("sqlite:///followersync.db?timeout=5", None),
-        ("sqlite://host/followersync.db", None),
+        ("sqlite:///followersync.db?timeout=5", "followersync.db"),
+        ("sqlite:///followersync.db?mode=memory", None),
+        ("sqlite://host/followersync.db", "followersync.db"),
+        ("sqlite+pysqlcipher:///followersync.db", None),
         ("postgresql+psycopg://user@localhost/followersync", None),
     ],
 )
@@ -827,6 +836,19 @@ def test_a_sqlite_file_url_is_read_as_sqlalchemy_reads_it(url: str, path: str | 
     if path is not None:
         assert sa.make_url(url).database == path
         assert DatabaseSettings(url).password is None
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///file:/var/lib/f%20s.db?mode=ro&uri=true", "/var/lib/f s.db"),
+        ("sqlite:///file:followersync.db?uri=true", "followersync.db"),
+        ("sqlite:///file::memory:?uri=true", None),
+        ("sqlite:///file:x?mode=memory&uri=true", None),
+    ],
+)
+def test_the_file_of_a_sqlite_uri_is_its_path(url: str, path: str | None) -> None:
+    assert sqlite_file(url) == path
 
 
 def test_the_database_password_is_read_from_the_url() -> None:
