@@ -34,7 +34,7 @@ SYNC_MODES = ("auto", *PASS_MODES)
 
 
 class RunStatus(enum.StrEnum):
-    """How a run stands or ended: the `status` of `sync_runs` (docs/semantics.md#runs)."""
+    """How a run stands or ended: the `status` of `sync_runs` (docs/semantics.md#passes)."""
 
     RUNNING = "running"
     SUCCEEDED = "succeeded"

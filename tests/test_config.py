@@ -30,6 +30,8 @@ from followersync.config import (
     parse_duration,
     sqlite_file,
 )
+from followersync.notify.deliver import hook_secret, require_secrets
+from followersync.notify.record import wants
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
@@ -358,7 +360,14 @@ def test_database_urls(given: str, used: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["sqlite://", "sqlite:///:memory:", "sqlite+pysqlite://", "sqlite:///file:x?mode=memory&uri=true"]
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite+pysqlite://",
+        "sqlite:///file:x?mode=memory&uri=true",
+        "sqlite:///file::memory:?uri=true",
+    ],
 )
 def test_an_in_memory_sqlite_database_is_refused(url: str) -> None:
     """It would live in one connection: `sync` would find no table in the others, and `migrate`
@@ -552,10 +561,9 @@ def test_hooks_are_read_with_their_defaults_and_names() -> None:
         ("acme",),
     )
     assert (crm.timeout, crm.backoff, crm.secret_env, crm.url) == (2.0, 60.0, "CRM_SECRET", None)
-    assert (
-        crm.wants("unfollow", "acme") and not crm.wants("follow", "acme") and not crm.wants("unfollow", "b")
-    )
-    assert first.wants("attention", "anything")
+    assert wants(crm, "unfollow", "acme") and not wants(crm, "follow", "acme")
+    assert not wants(crm, "unfollow", "b")
+    assert wants(first, "attention", "anything")
 
 
 def test_a_hook_url_never_shows_its_credentials_or_path() -> None:
@@ -578,10 +586,10 @@ def test_an_unset_secret_env_is_a_config_error_when_delivering(monkeypatch: pyte
         match=r"^notify\[1\]\.secret_env: the environment variable "
         r"FS_TEST_HOOK_SECRET is not set \(hook \"slack\" signs its payloads with it\)$",
     ):
-        settings.require_hook_secrets()
+        require_secrets(settings.notify)
     monkeypatch.setenv("FS_TEST_HOOK_SECRET", "s3cret")
-    settings.require_hook_secrets()
-    assert settings.notify[0].secret() == b"s3cret"
+    require_secrets(settings.notify)
+    assert hook_secret(settings.notify[0]) == b"s3cret"
     assert "s3cret" not in repr(settings)
 
 
@@ -815,8 +823,10 @@ def test_docs_show_both_examples_verbatim() -> None:
         ("sqlite+pysqlite:///my data/f%20s.db", "my data/f%20s.db"),
         ("sqlite:///:memory:", None),
         ("sqlite://", None),
-        ("sqlite:///followersync.db?timeout=5", None),
-        ("sqlite://host/followersync.db", None),
+        ("sqlite:///followersync.db?timeout=5", "followersync.db"),
+        ("sqlite:///followersync.db?mode=memory", None),
+        ("sqlite://host/followersync.db", "followersync.db"),
+        ("sqlite+pysqlcipher:///followersync.db", None),
         ("postgresql+psycopg://user@localhost/followersync", None),
     ],
 )
@@ -826,6 +836,19 @@ def test_a_sqlite_file_url_is_read_as_sqlalchemy_reads_it(url: str, path: str | 
     if path is not None:
         assert sa.make_url(url).database == path
         assert DatabaseSettings(url).password is None
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///file:/var/lib/f%20s.db?mode=ro&uri=true", "/var/lib/f s.db"),
+        ("sqlite:///file:followersync.db?uri=true", "followersync.db"),
+        ("sqlite:///file::memory:?uri=true", None),
+        ("sqlite:///file:x?mode=memory&uri=true", None),
+    ],
+)
+def test_the_file_of_a_sqlite_uri_is_its_path(url: str, path: str | None) -> None:
+    assert sqlite_file(url) == path
 
 
 def test_the_database_password_is_read_from_the_url() -> None:

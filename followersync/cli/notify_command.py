@@ -10,7 +10,7 @@ import click
 from followersync import text
 from followersync.cli.common import EXIT_SOURCE_FAILED, Globals, UsageProblem
 from followersync.config import ConfigError
-from followersync.notify.deliver import http_client, send
+from followersync.notify.deliver import http_client, require_secrets, send
 from followersync.notify.payloads import event_record, payload_bodies
 
 
@@ -36,7 +36,7 @@ def test_command(g: Globals, name: str | None) -> None:
     settings = g.settings()
     try:
         hooks = settings.select_hooks(name)
-        settings.require_hook_secrets()
+        require_secrets(settings.notify)
     except ConfigError as exc:
         raise UsageProblem(str(exc)) from None
     now = datetime.now(UTC)

@@ -19,6 +19,7 @@ from followersync.cli.render import column, print_table
 from followersync.clock import SystemClock
 from followersync.config import ConfigError, Settings
 from followersync.domain import SYNC_MODES, RunStatus
+from followersync.notify.deliver import require_secrets
 from followersync.store import db
 from followersync.sync.result import SourceResult
 from followersync.sync.runner import PassRunner
@@ -100,7 +101,7 @@ def sync(g: Globals, source_names: Sequence[str], mode: str, accept_unfollows: b
     try:
         selected = settings.select_sources(source_names)
         settings.require_api_key()
-        settings.require_hook_secrets()
+        require_secrets(settings.notify)
     except ConfigError as exc:
         raise UsageProblem(str(exc)) from None
     if not selected:
@@ -136,7 +137,7 @@ def worker(g: Globals, once: bool) -> None:
     settings = g.settings()
     try:
         settings.require_api_key()
-        settings.require_hook_secrets()
+        require_secrets(settings.notify)
     except ConfigError as exc:
         raise UsageProblem(str(exc)) from None
     if not settings.sources:

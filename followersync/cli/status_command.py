@@ -26,7 +26,7 @@ from followersync.config import CONFIG_FILE_NAME, ENV_CONFIG, Settings, SourceCo
 from followersync.domain import ErrorType, RunStatus
 from followersync.store import sqlite_status
 from followersync.store.schema_version import SchemaMissing, SchemaNewer, SchemaOutOfDate
-from followersync.sync import sizing
+from followersync.sync import rules, sizing
 
 log = fslogging.get_logger("followersync.reports")
 
@@ -111,7 +111,7 @@ def confirmation_due(s: status.SourceStatus, sync: SyncSettings) -> datetime | N
     """When the full pass that confirms or clears the missing followers is due (None: none missing)."""
     if not s.missing or s.last_full_pass_at is None:
         return None
-    return sync.full_pass_due(s.last_full_pass_at, s.missing)
+    return rules.full_pass_due(sync, s.last_full_pass_at, s.missing)
 
 
 def full_pass_progress(s: status.SourceStatus, settings: Settings) -> str | None:

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from followersync import logging as fslogging
 from followersync.api import deadline
 from followersync.clock import Clock
-from followersync.config import ENV_API_KEY, HookConfig
+from followersync.config import ENV_API_KEY, ConfigError, HookConfig
 from followersync.store import outbox
 from followersync.text import one_line
 
@@ -69,9 +69,29 @@ def http_client() -> httpx.Client:
     return client
 
 
+def hook_secret(hook: HookConfig) -> bytes | None:
+    """The hook's signing secret, read from the environment now (never kept in settings), or None."""
+    if hook.secret_env is None:
+        return None
+    value = os.environ.get(hook.secret_env, "")
+    if not value:
+        raise ConfigError(
+            f"notify[{hook.number}].secret_env: the environment variable {hook.secret_env} is not set "
+            f'(hook "{hook.name}" signs its payloads with it)'
+        )
+    return value.encode("utf-8")
+
+
+def require_secrets(hooks: Sequence[HookConfig]) -> None:
+    """A ConfigError when a hook's `secret_env` names an unset variable: the commands that deliver
+    (`sync`, `worker`, `notify test`) check it at start, before any request is made."""
+    for hook in hooks:
+        hook_secret(hook)
+
+
 def send(hook: HookConfig, body: bytes, delivery_id: str, client: httpx.Client) -> Answer:
     """One attempt to hand `body` to `hook`."""
-    secret = hook.secret()
+    secret = hook_secret(hook)
     if hook.url is not None:
         return _post(hook, body, delivery_id, secret, client)
     return _run(hook, body, delivery_id, secret)

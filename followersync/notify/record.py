@@ -24,6 +24,11 @@ from followersync.store import outbox
 from followersync.store.outbox import FinishedRun, FollowerEvent, NewPayload
 
 
+def wants(hook: HookConfig, event: str, source: str | None) -> bool:
+    """Whether `hook` asked for `event` of `source` (None: not about one source)."""
+    return event in hook.events and (hook.sources is None or source is None or source in hook.sources)
+
+
 def record_runs(
     conn: sa.Connection, hooks: Sequence[HookConfig], source: SourceConfig, source_id: int, now: datetime
 ) -> int:
@@ -31,14 +36,14 @@ def record_runs(
     runs = outbox.unnotified_runs(conn, source_id)
     if not runs:
         return 0
-    wanted = {event for event in NOTIFY_EVENTS if any(hook.wants(event, source.name) for hook in hooks)}
+    wanted = {event for event in NOTIFY_EVENTS if any(wants(hook, event, source.name) for hook in hooks)}
     payloads: list[NewPayload] = []
     for run in runs:
         events = _run_events(conn, wanted, source, source_id, run)
         if run is runs[-1] and "attention" in wanted:
             events.extend(_attention(conn, source_id, run, now))
         for hook in hooks:
-            chosen = [e for e in events if hook.wants(e["event"], source.name)]
+            chosen = [e for e in events if wants(hook, e["event"], source.name)]
             for payload_id, count, body in payload_bodies(source.name, run.id, chosen, now):
                 payloads.append(NewPayload(payload_id, hook.name, source_id, run.id, count, body))
     outbox.add_payloads(conn, payloads, now)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from followersync.config import ConfigError
+from followersync.config import ConfigError, sqlite_file
 
 # Re-exported: callers know them as db.HEAD_REVISION, db.SchemaMissing, db.SchemaNewer, ....
 from followersync.store.schema_version import HEAD_REVISION as HEAD_REVISION
@@ -161,9 +161,8 @@ def require_schema(engine: sa.Engine) -> None:
     Creates nothing: SQLite creates a missing file as it connects, so a missing file is not connected
     to (a `file:` URI is left to SQLite, whose own `mode=` says whether it may create).
     """
-    url = engine.url
-    a_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-    if a_file and not url.query.get("uri") and not Path(str(url.database)).exists():
+    path = sqlite_file(engine.url.render_as_string(hide_password=False))
+    if path is not None and not engine.url.query.get("uri") and not Path(path).exists():
         raise SchemaMissing()
     current = current_revision(engine)
     if current is None:

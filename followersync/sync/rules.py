@@ -1,15 +1,20 @@
 """The schedule's rules, free of any I/O: what a pass runs as (full or incremental, resumed or new) and
 when a source is next due (docs/semantics.md#passes, docs/semantics.md#rate-limits-and-budget).
+
+Cheap to import (the store's records are only named in annotations): `status` asks `full_pass_due`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 
-from followersync.config import Settings
+from followersync.config import Settings, SyncSettings
 from followersync.domain import ErrorType, RunStatus
-from followersync.store.runs import Checkpoint, SourceState
+
+if TYPE_CHECKING:
+    from followersync.store.runs import Checkpoint, SourceState
 
 # How long a source waits after a 429 that did not say how long to wait (the provider's own limit).
 RATE_LIMIT_PAUSE = 900.0
@@ -48,7 +53,7 @@ def plan_pass(
         return Plan("full", checkpoint if fresh else None)
     if last_full_pass_at is None:
         return Plan("full", None)
-    full_due = now >= settings.sync.full_pass_due(last_full_pass_at, missing)
+    full_due = now >= full_pass_due(settings.sync, last_full_pass_at, missing)
     return Plan("full" if full_due else "incremental", None)
 
 
@@ -89,4 +94,12 @@ def _due_by_runs(state: SourceState, settings: Settings, now: datetime) -> datet
     due = finished + interval
     if state.last_full_pass_at is None:
         return now
-    return min(due, settings.sync.full_pass_due(state.last_full_pass_at, state.missing))
+    return min(due, full_pass_due(settings.sync, state.last_full_pass_at, state.missing))
+
+
+def full_pass_due(sync: SyncSettings, last_full_pass_at: datetime, missing: int) -> datetime:
+    """When a source's next full pass is due: `confirm_after` after the last one while `missing`
+    followers await confirmation (so unfollows are confirmed within the hour), else
+    `full_pass_interval` after it."""
+    wait = min(sync.confirm_after, sync.full_pass_interval) if missing else sync.full_pass_interval
+    return last_full_pass_at + timedelta(seconds=wait)

@@ -1,12 +1,12 @@
-"""How long a full pass of a source takes at its pacing and daily budget, and whether unfollows can be
-confirmed in time (docs/configuration.md#sizing).
+"""How long a full pass takes at its pacing and daily budget, and whether unfollows can be confirmed
+in time (docs/configuration.md#sizing).
 
 A full pass costs one request per page. Unfollows are confirmed by a second complete full pass, so a
 source needs two passes (twice its pages) within `sync.full_pass_interval` to confirm anyone before
 the next pass is due anyway. Pacing makes each request wait `min_request_interval` plus 25% on average
 (the jitter is 0-50%); the daily budget allows `daily_request_budget` requests per UTC day.
 
-Plain arithmetic on settings and counts: no database, no clock.
+Plain arithmetic on settings and counts: no database, no clock, cheap enough for `status` to import.
 """
 
 from __future__ import annotations
