@@ -45,7 +45,7 @@ from followersync.simulator.quirks import (
     take_slot,
 )
 from followersync.simulator.records import RequestRecord
-from followersync.simulator.wire import _Handler, _Response, _Server
+from followersync.simulator.wire import Connection, Request, Response, Server
 
 # A `limit` query parameter that is an integer (RequestRecord.limit is None for anything else).
 _INT = re.compile(r"-?[0-9]{1,12}")
@@ -105,7 +105,7 @@ class Simulator:
         self._limit_policies: dict[str | None, LimitPolicy | None] = {}
         self._windows: dict[str, _Window] = {}
         self._stopping = threading.Event()
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self.requests: list[RequestRecord] = []
         """Every request received, in arrival order (status filled in once answered)."""
@@ -127,7 +127,13 @@ class Simulator:
             raise RuntimeError("simulator already started")
         family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
         self._stopping.clear()
-        self._server = _Server((self._host, self._port), self, family)
+        self._server = Server(
+            (self._host, self._port),
+            family,
+            answer=self._answer,
+            errors=self.errors,
+            stopping=self._stopping,
+        )
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -487,8 +493,9 @@ class Simulator:
 
     # -- answering ----------------------------------------------------------------------------------
 
-    def _answer(self, handler: _Handler, method: str, target: str, headers: dict[str, str]) -> None:
-        """Record, apply any fault, and send the response of one request."""
+    def _answer(self, request: Request, connection: Connection) -> Response | None:
+        """Record one request, apply any fault, and give the response to send (None: nobody to answer)."""
+        method, target, headers = request.method, request.target, request.headers
         started = time.monotonic()
         split = urllib.parse.urlsplit(target)
         query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
@@ -548,13 +555,13 @@ class Simulator:
             self.requests.append(record)
             callbacks = list(self._callbacks)
 
-        response: _Response | None = None
+        response: Response | None = None
         cache_state: str | None = None
         try:
             for callback in callbacks:
                 callback(record)
             wait = self._latency + (fault.seconds if fault is not None and fault.kind == "delay" else 0.0)
-            if wait > 0 and not handler.wait(wait, self._stopping):
+            if wait > 0 and not connection.wait(wait):
                 response = None  # the client hung up (or we are stopping): nobody to answer
             elif fault is not None and not fault.is_page_shaping and fault.kind != "delay":
                 response = self._fault_response(fault, record, offset, effective)
@@ -574,18 +581,7 @@ class Simulator:
                 self._in_flight[account_id] -= 1
                 if response is not None and response.action != "disconnect":
                     self._set_status(position, record, response.status, cache_state)
-
-        if response is None or response.action == "disconnect":
-            handler.close_connection = True
-            return
-        data = response.encode()
-        if response.action == "stall":
-            handler.close_connection = True
-            cut = len(data) - max(1, len(response.body) // 2)
-            if handler.write(data[:cut]):
-                handler.wait(response.stall_seconds, self._stopping)
-            return
-        handler.write(data)
+        return response
 
     def _served_response(
         self,
@@ -595,7 +591,7 @@ class Simulator:
         limit: int,
         fault: Fault | None,
         query: str,
-    ) -> tuple[_Response, str | None]:
+    ) -> tuple[Response, str | None]:
         """The answer through the service's cache and request limit; and "HIT" or "MISS" when the
         account's answers go through a cache (None when they do not)."""
         refused = self._refusal(record, method)
@@ -617,7 +613,7 @@ class Simulator:
                     age = max(0, int(now - hit.stored_at))
                     decision = self._limit_decision(limit_policy, account, now, count=False)
                     hit_headers = (("Age", str(age)), ("X-Cache", "HIT"), *decision.headers)
-                    return _Response(200, hit.body, headers=hit_headers), "HIT"
+                    return Response(200, hit.body, headers=hit_headers), "HIT"
             decision = self._limit_decision(limit_policy, account, now, count=True)
         if decision.refused:
             assert limit_policy is not None
@@ -667,9 +663,9 @@ class Simulator:
 
     def _fault_response(
         self, fault: Fault, record: RequestRecord, offset: int | None, limit: int
-    ) -> _Response:
+    ) -> Response:
         if fault.kind == "disconnect":
-            return _Response(0, b"", action="disconnect")
+            return Response(0, b"", action="disconnect")
         if fault.kind == "error" or fault.kind == "rate_limited":
             return self._envelope(
                 fault.error_type,
@@ -681,7 +677,7 @@ class Simulator:
                 headers=fault.headers,
             )
         if fault.kind == "body":
-            return _Response(fault.status, fault.body_bytes, fault.content_type, fault.headers)
+            return Response(fault.status, fault.body_bytes, fault.content_type, fault.headers)
         if fault.kind == "stall":
             # The normal answer, cut short: the client gets valid headers and then nothing more.
             normal = self._normal_response(record, record.method, offset, limit, None)
@@ -696,14 +692,14 @@ class Simulator:
         offset: int | None,
         limit: int,
         fault: Fault | None,
-    ) -> _Response:
+    ) -> Response:
         """The answer the real API would give: an error envelope or a page (maybe fault-shaped)."""
         refused = self._refusal(record, method)
         if refused is not None:
             return refused
         return self._page_response(record, offset, limit, fault)
 
-    def _refusal(self, record: RequestRecord, method: str) -> _Response | None:
+    def _refusal(self, record: RequestRecord, method: str) -> Response | None:
         """The error for a request that names no listing to answer from (None: it names one)."""
         if record.path not in FOLLOWERS_PATHS:
             return self._envelope("errors/resource_not_found", record, detail=f"No route {record.path}.")
@@ -731,7 +727,7 @@ class Simulator:
 
     def _page_response(
         self, record: RequestRecord, offset: int | None, limit: int, fault: Fault | None
-    ) -> _Response:
+    ) -> Response:
         """A page of the request's listing, or the 400/404 its parameters get."""
         assert record.account_id is not None  # _refusal answered a request without one
         if record.cursor is not None and offset is None:
@@ -765,7 +761,7 @@ class Simulator:
         if fault is not None and fault.transform is not None:
             # Outside the lock: the test's function may call back into the simulator.
             body = msgspec.json.encode(fault.transform(msgspec.json.decode(body)))
-        return _Response(200, body)
+        return Response(200, body)
 
     def _depart(self, listing: _Listing, offset: int) -> None:
         """A random follower from before `offset` (already listed by this pass) leaves."""
@@ -820,7 +816,7 @@ class Simulator:
         detail: str | _Auto | None = _AUTO,
         instance: str | _Auto | None = _AUTO,
         headers: tuple[tuple[str, str], ...] = (),
-    ) -> _Response:
+    ) -> Response:
         known = DOCUMENTED_ERRORS.get(error_type) or EXTRA_ERRORS.get(error_type)
         status = status if status is not None else (known[0] if known else 500)
         envelope: dict[str, Any] = {"title": title or (known[1] if known else _phrase(status))}
@@ -834,4 +830,4 @@ class Simulator:
             envelope["instance"] = instance
         envelope["type"] = error_type
         envelope["status"] = status
-        return _Response(status, msgspec.json.encode(envelope), headers=headers)
+        return Response(status, msgspec.json.encode(envelope), headers=headers)
