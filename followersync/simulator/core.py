@@ -21,31 +21,32 @@ import msgspec
 
 from followersync.simulator.cursors import decode_cursor, encode_cursor
 from followersync.simulator.errors import (
+    AUTO,
     DEFAULT_API_KEY,
     DEFAULT_LIMIT,
     DOCUMENTED_ERRORS,
     EXTRA_ERRORS,
     FOLLOWERS_PATHS,
     PROVIDER_MAX_LIMIT,
+    Auto,
     SimulatorError,
-    _phrase,
 )
-from followersync.simulator.faults import _AUTO, Departure, Fault, _Auto, _Injection
-from followersync.simulator.listing import _Listing, _page_body
-from followersync.simulator.people import _make_item, _other_provider
+from followersync.simulator.faults import Departure, Fault, Injection
+from followersync.simulator.listing import Listing, page_body
+from followersync.simulator.people import make_item, other_provider
 from followersync.simulator.quirks import (
+    CachedAnswer,
     CachePolicy,
     LimitAnswer,
     LimitDecision,
     LimitPolicy,
-    _Cached,
-    _Window,
+    LimitWindow,
     asks_no_cache,
     shape_page,
     take_slot,
 )
 from followersync.simulator.records import RequestRecord
-from followersync.simulator.wire import Connection, Request, Response, Server
+from followersync.simulator.wire import Connection, Request, Response, Server, status_phrase
 
 # A `limit` query parameter that is an integer (RequestRecord.limit is None for anything else).
 _INT = re.compile(r"-?[0-9]{1,12}")
@@ -92,8 +93,8 @@ class Simulator:
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
         self._providers: dict[str, str] = {}  # account_id -> provider
-        self._listings: dict[tuple[str, str | None], _Listing] = {}
-        self._injections: list[_Injection] = []
+        self._listings: dict[tuple[str, str | None], Listing] = {}
+        self._injections: list[Injection] = []
         self._callbacks: list[Callable[[RequestRecord], object]] = []
         self._seq = 0
         self._account_seq: dict[str | None, int] = {}
@@ -101,9 +102,9 @@ class Simulator:
         # The cache and the request limits: per account id, None = every account without its own.
         # A policy of None for an account id turns the account's cache off while the rest have one.
         self._cache_policies: dict[str | None, CachePolicy | None] = {}
-        self._cache: dict[_CacheKey, _Cached] = {}
+        self._cache: dict[_CacheKey, CachedAnswer] = {}
         self._limit_policies: dict[str | None, LimitPolicy | None] = {}
-        self._windows: dict[str, _Window] = {}
+        self._windows: dict[str, LimitWindow] = {}
         self._stopping = threading.Event()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -211,7 +212,7 @@ class Simulator:
         """
         if provider not in PROVIDER_MAX_LIMIT:
             raise ValueError(f"provider must be one of {sorted(PROVIDER_MAX_LIMIT)}, not {provider!r}")
-        listing = _Listing(self._seed, provider, account_id, user_id)
+        listing = Listing(self._seed, provider, account_id, user_id)
         # Generated outside the lock: a large listing takes a moment and requests go on meanwhile.
         listing.push_head(listing.new_entries(followers))
         with self._lock:
@@ -311,7 +312,7 @@ class Simulator:
         with self._lock:
             return list(self._listings)
 
-    def _listing(self, account_id: str, user_id: str | None) -> _Listing:
+    def _listing(self, account_id: str, user_id: str | None) -> Listing:
         try:
             return self._listings[account_id, user_id]
         except KeyError:
@@ -343,7 +344,7 @@ class Simulator:
         if times == 0 or times < -1:
             raise ValueError("times must be positive, or -1 for forever")
         with self._lock:
-            self._injections.append(_Injection(fault, account_id, on_request, on_page, times))
+            self._injections.append(Injection(fault, account_id, on_request, on_page, times))
 
     def clear_faults(self) -> None:
         """Forget every injected fault not yet used."""
@@ -629,7 +630,7 @@ class Simulator:
             response = self._page_response(record, offset, limit, fault)
             if cache is not None and response.status == 200:
                 with self._lock:
-                    self._cache[cache_key] = _Cached(now, response.body)
+                    self._cache[cache_key] = CachedAnswer(now, response.body)
         response.headers = (
             *response.headers,
             *((("X-Cache", "MISS"),) if cache is not None else ()),
@@ -763,7 +764,7 @@ class Simulator:
             body = msgspec.json.encode(fault.transform(msgspec.json.decode(body)))
         return Response(200, body)
 
-    def _depart(self, listing: _Listing, offset: int) -> None:
+    def _depart(self, listing: Listing, offset: int) -> None:
         """A random follower from before `offset` (already listed by this pass) leaves."""
         if not 0 < offset <= len(listing.entries):
             return  # nothing listed yet (page 0), or past the end: nobody can shift
@@ -772,13 +773,13 @@ class Simulator:
         listing.remove([left])
         self.departures.append(Departure(listing.account_id, listing.user_id, left, skipped))
 
-    def _reshape(self, listing: _Listing, offset: int, limit: int, cursor: str | None) -> bytes:
-        return _page_body([e.body for e in listing.window(offset, limit)], cursor)
+    def _reshape(self, listing: Listing, offset: int, limit: int, cursor: str | None) -> bytes:
+        return page_body([e.body for e in listing.window(offset, limit)], cursor)
 
     def _apply_page_fault(
         self,
         fault: Fault,
-        listing: _Listing,
+        listing: Listing,
         record: RequestRecord,
         offset: int,
         limit: int,
@@ -794,14 +795,14 @@ class Simulator:
             listing.repeat_armed = repeated
             return self._reshape(listing, offset, limit, repeated)
         if fault.kind == "wrong_variant":
-            other = _other_provider(listing.provider)
+            other = other_provider(listing.provider)
             items = [
                 msgspec.json.encode(
-                    _make_item(other, listing.seed, listing.account_id, listing.user_id, e.index)
+                    make_item(other, listing.seed, listing.account_id, listing.user_id, e.index)
                 )
                 for e in listing.window(offset, limit)
             ]
-            return _page_body(items, next_cursor)
+            return page_body(items, next_cursor)
         if fault.is_page_shaping:  # the quirks: null_fields, wrong_types, items_without_id, short_page
             return shape_page(fault, listing, offset, limit)
         raise AssertionError(f"not a page fault: {fault.kind}")
@@ -813,18 +814,18 @@ class Simulator:
         *,
         status: int | None = None,
         title: str | None = None,
-        detail: str | _Auto | None = _AUTO,
-        instance: str | _Auto | None = _AUTO,
+        detail: str | Auto | None = AUTO,
+        instance: str | Auto | None = AUTO,
         headers: tuple[tuple[str, str], ...] = (),
     ) -> Response:
         known = DOCUMENTED_ERRORS.get(error_type) or EXTRA_ERRORS.get(error_type)
         status = status if status is not None else (known[0] if known else 500)
-        envelope: dict[str, Any] = {"title": title or (known[1] if known else _phrase(status))}
-        if detail is _AUTO:
+        envelope: dict[str, Any] = {"title": title or (known[1] if known else status_phrase(status))}
+        if detail is AUTO:
             detail = f"Simulated {error_type} for account {record.account_id}."
         if detail is not None:
             envelope["detail"] = detail
-        if instance is _AUTO:
+        if instance is AUTO:
             instance = f"req_{uuid.uuid4().hex[:24]}"
         if instance is not None:
             envelope["instance"] = instance

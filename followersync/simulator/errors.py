@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from http import HTTPStatus
+import enum
 
 from followersync.domain import PROVIDERS
 
@@ -93,10 +93,10 @@ class SimulatorError(RuntimeError):
     """The simulator itself (or an `on_request` callback) failed while answering a request."""
 
 
-# Here with the catalogue: an error type it does not know gets its status's phrase as title, and the
-# status line of every response (wire.py) carries the same phrase.
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
+class Auto(enum.Enum):
+    """Marks an envelope field left to its default (`Fault.error`); None means: omit the field."""
+
+    AUTO = "auto"
+
+
+AUTO = Auto.AUTO

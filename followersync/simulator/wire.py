@@ -18,9 +18,17 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Literal, Protocol
 
-from followersync.simulator.errors import _phrase
+
+def status_phrase(status: int) -> str:
+    """The reason phrase of `status` ("Error" for one HTTP does not define): the status line's, and
+    the title of an error envelope of a type the catalogue (errors.py) does not know."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 @dataclass
@@ -35,7 +43,7 @@ class Response:
     stall_seconds: float = 0.0
 
     def encode(self) -> bytes:
-        lines = [f"HTTP/1.1 {self.status} {_phrase(self.status)}"]
+        lines = [f"HTTP/1.1 {self.status} {status_phrase(self.status)}"]
         if self.content_type is not None:
             lines.append(f"Content-Type: {self.content_type}")
         lines.append(f"Content-Length: {len(self.body)}")
