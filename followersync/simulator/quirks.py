@@ -2,7 +2,7 @@
 
 The page quirks are `Fault`s (faults.py) shaped here; the cache and the request limit are state the
 simulator keeps per account (`Simulator.enable_cache`, `Simulator.limit_requests`), decided here and
-applied by `Simulator._answer` (core.py).
+applied by answering.py.
 """
 
 from __future__ import annotations
@@ -60,6 +60,10 @@ class CachePolicy:
 
     ttl: float
     honour_no_cache: bool
+
+
+# A cached answer is one per request path and query parameters (in any order).
+CacheKey = tuple[str, tuple[tuple[str, str], ...]]
 
 
 @dataclass
