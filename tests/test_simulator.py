@@ -25,6 +25,7 @@ import msgspec
 import pytest
 from click.testing import CliRunner
 
+from followersync.cli.simulate_command import simulate_command
 from followersync.simulator import (
     DOCUMENTED_ERRORS,
     Fault,
@@ -33,7 +34,6 @@ from followersync.simulator import (
     SimulatorError,
     decode_cursor,
     encode_cursor,
-    simulate_command,
 )
 
 KEY = "test-key-7f3a"
@@ -743,7 +743,6 @@ def test_the_public_names_stay_importable_from_the_package() -> None:
         "decode_cursor",
         "encode_cursor",
         "serve",
-        "simulate_command",
     ]
     assert package.__all__ == expected
     for name in expected:

@@ -15,7 +15,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from followersync.simulator import Fault, Simulator, encode_cursor, simulate_command
+from followersync.cli.simulate_command import simulate_command
+from followersync.simulator import Fault, Simulator, encode_cursor
 from followersync.simulator.quirk_options import QUIRKS, apply_quirks, parse_quirk
 
 KEY = "test-key-quirks"

@@ -10,6 +10,7 @@ notify_command   notify test
 render           tables, JSON and CSV
 chart            the growth chart (matplotlib, the `charts` extra)
 demo_command     demo
+simulate_command simulate (the fake postpress API of followersync/simulator, standalone)
 """
 
 from __future__ import annotations

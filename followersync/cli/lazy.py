@@ -50,7 +50,7 @@ COMMANDS: dict[str, LazyCommand] = {
     ),
     "runs": LazyCommand(_REPORT, "runs_command", "Run history, newest first."),
     "simulate": LazyCommand(
-        "followersync.simulator",
+        "followersync.cli.simulate_command",
         "simulate_command",
         "Serve a realistic fake postpress API (GET /api/v1/users/followers) until Ctrl-C or SIGTERM.",
     ),

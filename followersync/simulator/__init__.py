@@ -36,7 +36,8 @@ What it gives a test::
 - Page bodies are built from items serialised once and cached per (listing version, offset, limit),
   so repeated passes cost little more than the socket.
 
-`serve` / `simulate_command` run it standalone (`followersync simulate`), e.g. for docker-compose.
+`serve` runs it standalone, e.g. for docker-compose; `followersync simulate` (followersync/cli/) parses
+its options.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from followersync.simulator.errors import (
 )
 from followersync.simulator.faults import Departure, Fault
 from followersync.simulator.records import RequestRecord
-from followersync.simulator.standalone import serve, simulate_command
+from followersync.simulator.standalone import serve
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -65,5 +66,4 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "serve",
-    "simulate_command",
 ]

@@ -1,10 +1,16 @@
-"""The simulator's catalogue: the error types it answers with, its paths and each provider's page limit."""
+"""The simulator's catalogue: the error types it answers with, the envelope it sends them in, its
+paths and each provider's page limit."""
 
 from __future__ import annotations
 
-from http import HTTPStatus
+import enum
+import uuid
+from typing import Any
+
+import msgspec
 
 from followersync.domain import PROVIDERS
+from followersync.simulator.wire import Response, status_phrase
 
 DEFAULT_API_KEY = "sim-key"
 DEFAULT_LIMIT = 100
@@ -93,10 +99,39 @@ class SimulatorError(RuntimeError):
     """The simulator itself (or an `on_request` callback) failed while answering a request."""
 
 
-# Here with the catalogue: an error type it does not know gets its status's phrase as title, and the
-# status line of every response (wire.py) carries the same phrase.
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
+class Auto(enum.Enum):
+    """Marks an envelope field left to its default (`Fault.error`); None means: omit the field."""
+
+    AUTO = "auto"
+
+
+AUTO = Auto.AUTO
+
+
+def envelope(
+    error_type: str,
+    account_id: str | None,
+    *,
+    status: int | None = None,
+    title: str | None = None,
+    detail: str | Auto | None = AUTO,
+    instance: str | Auto | None = AUTO,
+    headers: tuple[tuple[str, str], ...] = (),
+) -> Response:
+    """The error envelope of `error_type` for a request of `account_id`: status and title from the
+    catalogue unless given, a `detail` naming the simulator and a fresh `instance` unless given
+    (None omits either field)."""
+    known = DOCUMENTED_ERRORS.get(error_type) or EXTRA_ERRORS.get(error_type)
+    status = status if status is not None else (known[0] if known else 500)
+    fields: dict[str, Any] = {"title": title or (known[1] if known else status_phrase(status))}
+    if detail is AUTO:
+        detail = f"Simulated {error_type} for account {account_id}."
+    if detail is not None:
+        fields["detail"] = detail
+    if instance is AUTO:
+        instance = f"req_{uuid.uuid4().hex[:24]}"
+    if instance is not None:
+        fields["instance"] = instance
+    fields["type"] = error_type
+    fields["status"] = status
+    return Response(status, msgspec.json.encode(fields), headers=headers)

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from followersync.simulator.errors import DOCUMENTED_ERRORS, EXTRA_ERRORS, _phrase
+from followersync.simulator.errors import AUTO, DOCUMENTED_ERRORS, EXTRA_ERRORS, Auto
 from followersync.simulator.records import RequestRecord
-
-
-class _Auto(enum.Enum):
-    """Marks a Fault.error argument left to its default (None means: omit the field)."""
-
-    AUTO = "auto"
-
-
-_AUTO = _Auto.AUTO
+from followersync.simulator.wire import status_phrase
 
 FaultKind = Literal[
     "error",
@@ -65,8 +56,8 @@ class Fault:
     transform: Callable[[dict[str, Any]], dict[str, Any]] | None = field(default=None, compare=False)
     error_type: str = ""
     title: str | None = None
-    detail: str | _Auto | None = _AUTO
-    instance: str | _Auto | None = _AUTO
+    detail: str | Auto | None = AUTO
+    instance: str | Auto | None = AUTO
     fields: tuple[str, ...] = ()  # null_fields
     values: tuple[tuple[str, Any], ...] = ()  # wrong_types: (field, value sent instead)
     every: int = 1  # null_fields, items_without_id: items at page positions 0, every, 2*every...
@@ -82,8 +73,8 @@ class Fault:
         *,
         status: int | None = None,
         title: str | None = None,
-        detail: str | _Auto | None = _AUTO,
-        instance: str | _Auto | None = _AUTO,
+        detail: str | Auto | None = AUTO,
+        instance: str | Auto | None = AUTO,
         retry_after: str | None = None,
     ) -> Fault:
         """An error envelope of `type`, e.g. `Fault.error("errors/expired_credentials")`.
@@ -98,7 +89,7 @@ class Fault:
                 raise ValueError(f"{type!r} is not a documented error type: give its status")
             status = known[0]
         if title is None:
-            title = known[1] if known else _phrase(status)
+            title = known[1] if known else status_phrase(status)
         headers = (("Retry-After", retry_after),) if retry_after is not None else ()
         return cls(
             "error",
@@ -287,7 +278,9 @@ class Departure:
 
 
 @dataclass
-class _Injection:
+class Injection:
+    """A fault `Simulator.inject` was given, with which requests it applies to and how often."""
+
     fault: Fault
     account_id: str | None
     on_request: int | None

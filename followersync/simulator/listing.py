@@ -7,10 +7,12 @@ from collections.abc import Sequence
 import msgspec
 
 from followersync.simulator.cursors import encode_cursor
-from followersync.simulator.people import _make_item
+from followersync.simulator.people import make_item
 
 
-class _Entry:
+class Entry:
+    """One follower of a listing: their id, their place in the order they were made, their item as sent."""
+
     __slots__ = ("body", "id", "index")
 
     def __init__(self, id: str, index: int, body: bytes) -> None:
@@ -22,7 +24,7 @@ class _Entry:
 _MAX_CACHED_PAGES = 4096  # per listing; a pass over a huge listing must not double its memory
 
 
-class _Listing:
+class Listing:
     """The followers of one (account_id, user_id), newest first, with its page cache."""
 
     def __init__(self, seed: int, provider: str, account_id: str, user_id: str | None) -> None:
@@ -30,9 +32,9 @@ class _Listing:
         self.provider = provider
         self.account_id = account_id
         self.user_id = user_id
-        self.entries: list[_Entry] = []  # listing order: newest first
-        self.by_id: dict[str, _Entry] = {}
-        self.gone: dict[str, _Entry] = {}  # unfollowed, kept so `refollow` can bring them back
+        self.entries: list[Entry] = []  # listing order: newest first
+        self.by_id: dict[str, Entry] = {}
+        self.gone: dict[str, Entry] = {}  # unfollowed, kept so `refollow` can bring them back
         self.handles: set[str] = set()  # Instagram usernames ever made here (they stay taken)
         self.next_index = 0
         self.version = 0
@@ -40,16 +42,16 @@ class _Listing:
         self.repeat_armed: str | None = None  # cursor to repeat once (Fault.repeat_cursor)
         self.closes_after: int | None = None  # Simulator.close_listing_early: passes end after this many
 
-    def new_entries(self, count: int) -> list[_Entry]:
+    def new_entries(self, count: int) -> list[Entry]:
         """`count` new followers (not yet listed), oldest first."""
-        made: list[_Entry] = []
+        made: list[Entry] = []
         batch: set[str] = set()
         for _ in range(count):
             index = self.next_index
             self.next_index += 1
             attempt = 0
             while True:
-                item = _make_item(self.provider, self.seed, self.account_id, self.user_id, index, attempt)
+                item = make_item(self.provider, self.seed, self.account_id, self.user_id, index, attempt)
                 follower_id = item["id"]
                 # Ids are hashes (Instagram's have only ~11 digits): a clash is rare but possible in a
                 # big listing, and a listing must never hold one id twice. Usernames are unique on
@@ -66,10 +68,10 @@ class _Listing:
             batch.add(follower_id)
             if handle is not None:
                 self.handles.add(handle)
-            made.append(_Entry(follower_id, index, msgspec.json.encode(item)))
+            made.append(Entry(follower_id, index, msgspec.json.encode(item)))
         return made
 
-    def push_head(self, entries: list[_Entry]) -> None:
+    def push_head(self, entries: list[Entry]) -> None:
         """Put `entries` (oldest first) at the head, so the last one is the newest follower."""
         fresh = [e for e in entries if e.id not in self.by_id]
         for e in fresh:
@@ -96,7 +98,7 @@ class _Listing:
             return len(self.entries)
         return min(self.closes_after, len(self.entries))
 
-    def window(self, offset: int, limit: int) -> list[_Entry]:
+    def window(self, offset: int, limit: int) -> list[Entry]:
         """The entries a page at `offset` of `limit` serves (none past the end)."""
         return self.entries[offset : max(offset, min(offset + limit, self.end))]
 
@@ -111,13 +113,14 @@ class _Listing:
         cursor = self.cursor_after(offset + len(chunk))
         body = self.pages.get(key)
         if body is None:
-            body = _page_body([e.body for e in chunk], cursor)
+            body = page_body([e.body for e in chunk], cursor)
             if len(self.pages) >= _MAX_CACHED_PAGES:
                 self.pages.clear()
             self.pages[key] = body
         return body, cursor
 
 
-def _page_body(items: list[bytes], cursor: str | None) -> bytes:
+def page_body(items: list[bytes], cursor: str | None) -> bytes:
+    """A page's JSON from items already serialised, without decoding them again."""
     tail = b'],"cursor":null}' if cursor is None else b'],"cursor":"%s"}' % cursor.encode("ascii")
     return b'{"object":"UserFollowersList","items":[' + b",".join(items) + tail

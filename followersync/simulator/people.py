@@ -178,14 +178,17 @@ def _instagram_item(key: str) -> dict[str, Any]:
     return item
 
 
-def _make_item(
+def make_item(
     provider: str, seed: int, account_id: str, user_id: str | None, index: int, attempt: int = 0
 ) -> dict[str, Any]:
+    """The item of follower `index` of a listing, in the provider's variant (`attempt` > 0: another
+    person, when the first clashes with one already listed)."""
     key = _person_key(seed, provider, account_id, user_id, index)
     if attempt:
         key = f"{key}\x1f{attempt}"
     return _linkedin_item(key) if provider == "linkedin" else _instagram_item(key)
 
 
-def _other_provider(provider: str) -> str:
+def other_provider(provider: str) -> str:
+    """The provider whose item variant `Fault.wrong_variant` serves instead."""
     return "instagram" if provider == "linkedin" else "linkedin"

@@ -2,6 +2,8 @@
 
 parse_quirk("limit=100/3600")       # a Quirk, or ValueError naming what is wrong
 apply_quirks(sim, [quirk, ...])     # after the accounts are added, before or after start()
+
+The option itself (its click callback) is the CLI's: followersync/cli/simulate_command.py.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast, get_args
 
-import click
 import msgspec
 
 from followersync.simulator.core import Simulator
@@ -166,16 +167,6 @@ def apply_quirks(sim: Simulator, quirks: Sequence[Quirk]) -> None:
             max_requests, window, answer = quirk.limit
             headers = any(q.ratelimit_headers for q in quirks)
             sim.limit_requests(max_requests=max_requests, window=window, answer=answer, headers=headers)
-
-
-def quirks_option(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> tuple[Quirk, ...]:
-    """The `--quirk` option's callback: the quirks given, or a usage error naming the bad one (exit 2)."""
-    try:
-        quirks = tuple(parse_quirk(value) for value in values)
-        check_quirks(quirks)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
-    return quirks
 
 
 def quirks_help() -> str:

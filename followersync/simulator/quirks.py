@@ -2,7 +2,7 @@
 
 The page quirks are `Fault`s (faults.py) shaped here; the cache and the request limit are state the
 simulator keeps per account (`Simulator.enable_cache`, `Simulator.limit_requests`), decided here and
-applied by `Simulator._answer` (core.py).
+applied by answering.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Literal
 import msgspec
 
 from followersync.simulator.faults import Fault
-from followersync.simulator.listing import _Listing
+from followersync.simulator.listing import Listing
 
 LimitAnswer = Literal["provider_error", "rate_limited"]
 
@@ -22,7 +22,7 @@ LimitAnswer = Literal["provider_error", "rate_limited"]
 # -- page quirks ------------------------------------------------------------------------------------
 
 
-def shape_page(fault: Fault, listing: _Listing, offset: int, limit: int) -> bytes:
+def shape_page(fault: Fault, listing: Listing, offset: int, limit: int) -> bytes:
     """The page at `offset` as `fault` (an item quirk, or several combined) makes it."""
     chunk = listing.window(offset, limit)
     items: list[dict[str, Any]] = [msgspec.json.decode(e.body) for e in chunk]
@@ -62,8 +62,14 @@ class CachePolicy:
     honour_no_cache: bool
 
 
+# A cached answer is one per request path and query parameters (in any order).
+CacheKey = tuple[str, tuple[tuple[str, str], ...]]
+
+
 @dataclass
-class _Cached:
+class CachedAnswer:
+    """An answer in the cache: when it was stored (on the simulator's clock) and its body."""
+
     stored_at: float
     body: bytes
 
@@ -89,7 +95,7 @@ class LimitPolicy:
 
 
 @dataclass
-class _Window:
+class LimitWindow:
     """One account's current window: when it started and how many requests it has answered."""
 
     started: float
@@ -105,8 +111,8 @@ class LimitDecision:
 
 
 def take_slot(
-    policy: LimitPolicy, window: _Window | None, now: float, *, count: bool
-) -> tuple[_Window | None, LimitDecision]:
+    policy: LimitPolicy, window: LimitWindow | None, now: float, *, count: bool
+) -> tuple[LimitWindow | None, LimitDecision]:
     """The account's window after a request at `now`, and the decision on that request.
 
     A request that counts opens a window when none is active (the first, or the first after the last
@@ -117,7 +123,7 @@ def take_slot(
     if window is None or now >= window.started + policy.window:
         if not count:
             return window, _decision(policy, policy.max_requests, policy.window)
-        window = _Window(now)
+        window = LimitWindow(now)
     refused = False
     if count:
         if window.used >= policy.max_requests:

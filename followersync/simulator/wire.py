@@ -1,6 +1,8 @@
 """HTTP on the wire: the threading server, the lean request reader, the raw response bytes.
 
-Only the socket side lives here; what a request gets is decided by `Simulator._answer` (core.py).
+Only the socket side lives here. What a request gets is decided by the `Answer` the server is given
+(the simulator's); this module knows nothing of the simulator, only requests, connections and
+responses.
 """
 
 from __future__ import annotations
@@ -14,17 +16,25 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from http import HTTPStatus
+from typing import Any, Literal, Protocol
 
-from followersync.simulator.errors import _phrase
 
-if TYPE_CHECKING:  # core imports this module: the simulator is only named in annotations here
-    from followersync.simulator.core import Simulator
+def status_phrase(status: int) -> str:
+    """The reason phrase of `status` ("Error" for one HTTP does not define): the status line's, and
+    the title of an error envelope of a type the catalogue (errors.py) does not know."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 @dataclass
-class _Response:
+class Response:
+    """One answer as it goes on the wire, or what to do instead of answering (`action`)."""
+
     status: int
     body: bytes
     content_type: str | None = "application/json"
@@ -33,7 +43,7 @@ class _Response:
     stall_seconds: float = 0.0
 
     def encode(self) -> bytes:
-        lines = [f"HTTP/1.1 {self.status} {_phrase(self.status)}"]
+        lines = [f"HTTP/1.1 {self.status} {status_phrase(self.status)}"]
         if self.content_type is not None:
             lines.append(f"Content-Type: {self.content_type}")
         lines.append(f"Content-Length: {len(self.body)}")
@@ -41,30 +51,64 @@ class _Response:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
 
 
+@dataclass(frozen=True)
+class Request:
+    """One request as read off the wire: its method, its target (path and query) and its headers
+    (names in lower case)."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+
+
+class Connection(Protocol):
+    """What an answer may do with the connection its request came on while it prepares the response."""
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep `seconds`; False as soon as the client hangs up or the server stops."""
+        ...
+
+
+# What the server is given to answer with: the response to send for one request (None: the client
+# hung up or the server is stopping, there is nobody to answer). Called in the connection's thread.
+Answer = Callable[[Request, Connection], Response | None]
+
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    """ThreadingHTTPServer that knows its simulator and can close its keep-alive connections."""
+class Server(http.server.ThreadingHTTPServer):
+    """ThreadingHTTPServer that answers with `answer` and can close its keep-alive connections."""
 
     daemon_threads = True
     block_on_close = False
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], simulator: Simulator, family: int) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        family: int,
+        *,
+        answer: Answer,
+        errors: list[BaseException],
+        stopping: threading.Event,
+    ) -> None:
+        """`errors` receives every exception a connection raises other than a client gone away;
+        `stopping`, once set, ends every wait (latency, stalls) at once."""
         self.address_family = family
-        self.simulator = simulator
+        self.answer = answer
+        self.errors = errors
+        self.stopping = stopping
         self.connections: dict[socket.socket, threading.Thread] = {}
         self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
+        super().__init__(address, Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that vanished mid-response is normal here; anything else is a simulator bug."""
         exc = sys.exc_info()[1]
         if isinstance(exc, OSError) or exc is None:
             return
-        self.simulator.errors.append(exc)
+        self.errors.append(exc)
         traceback.print_exc(file=sys.stderr)
 
     def server_bind(self) -> None:
@@ -75,15 +119,15 @@ class _Server(http.server.ThreadingHTTPServer):
         self.server_port = int(self.server_address[1])
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """One connection: requests are read with a lean parser (see handle_one_request) and answered by
-    `Simulator._answer`."""
+class Handler(http.server.BaseHTTPRequestHandler):
+    """One connection: requests are read with a lean parser (see handle_one_request), answered by the
+    server's `answer` and the response sent as it says."""
 
     protocol_version = "HTTP/1.1"
     # One write per response and no Nagle: otherwise a small response waits for a delayed ACK.
     disable_nagle_algorithm = True
     timeout = 300  # an idle keep-alive connection is dropped after this long
-    server: _Server
+    server: Server
 
     def setup(self) -> None:
         super().setup()
@@ -140,11 +184,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except (TimeoutError, OSError):
             self.close_connection = True
             return
-        self.server.simulator._answer(self, method, target, headers)
+        self.send(self.server.answer(Request(method, target, headers), self))
+
+    def send(self, response: Response | None) -> None:
+        """Send `response` as its action says: whole, cut short after half its body and a stall, or
+        not at all (None or a disconnect: the connection is closed)."""
+        if response is None or response.action == "disconnect":
+            self.close_connection = True
+            return
+        data = response.encode()
+        if response.action == "stall":
+            self.close_connection = True
+            cut = len(data) - max(1, len(response.body) // 2)
+            if self.write(data[:cut]):
+                self.wait(response.stall_seconds)
+            return
+        self.write(data)
 
     def _send_bare(self, status: int) -> None:
         self.close_connection = True
-        self.write(_Response(status, b"", content_type=None, headers=(("Connection", "close"),)).encode())
+        self.write(Response(status, b"", content_type=None, headers=(("Connection", "close"),)).encode())
 
     def write(self, data: bytes) -> bool:
         """Send `data`; False (and the connection closed) if the client has gone."""
@@ -155,7 +214,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return False
 
-    def wait(self, seconds: float, stopping: threading.Event) -> bool:
+    def wait(self, seconds: float) -> bool:
         """Sleep `seconds`, watching the socket: False as soon as the client hangs up or the server
         stops. So a client that times out and retries never overlaps a request still sleeping here,
         and in-flight counts stay true."""
@@ -165,7 +224,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             watch = True
             while True:
                 remaining = deadline - time.monotonic()
-                if stopping.is_set():
+                if self.server.stopping.is_set():
                     return False
                 if remaining <= 0:
                     return True
