@@ -653,7 +653,7 @@ def test_simulate_serves_until_sigterm_without_printing_the_key() -> None:
     env = {**os.environ, "POSTPRESS_API_KEY": "secret-456"}
     args = ["--port", "0", "--instagram-accounts", "2", "--followers", "30", "--churn", "50"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "followersync.simulator", *args],
+        [sys.executable, "-m", "followersync", "simulate", *args],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -689,7 +689,7 @@ def test_the_start_up_hints_curl_works_as_printed(key_in_env: str | None) -> Non
     if key_in_env is not None:
         env["POSTPRESS_API_KEY"] = key_in_env
     process = subprocess.Popen(
-        [sys.executable, "-m", "followersync.simulator", "--port", "0", "--followers", "5"],
+        [sys.executable, "-m", "followersync", "simulate", "--port", "0", "--followers", "5"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,

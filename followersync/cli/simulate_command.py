@@ -1,5 +1,5 @@
-"""`followersync simulate` (and `python -m followersync.simulator`): the options of the standalone
-simulator, handed to `followersync.simulator.serve`."""
+"""`followersync simulate`: the options of the standalone simulator, handed to
+`followersync.simulator.serve`."""
 
 from __future__ import annotations
 
@@ -113,8 +113,3 @@ def simulate_command(
         )
     except OSError as exc:  # the port is taken, or the host is not an address of this machine
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-
-
-def main() -> None:
-    """`python -m followersync.simulator`: the simulate command without the rest of the CLI."""
-    simulate_command(prog_name="followersync simulate")

@@ -1,6 +1,6 @@
 """The simulator standalone, e.g. for docker-compose: fixed accounts, optional churn, until SIGINT or
-SIGTERM. `serve` takes plain arguments; the command that parses them (`followersync simulate`,
-`python -m followersync.simulator`) is the CLI's: followersync/cli/simulate_command.py.
+SIGTERM. `serve` takes plain arguments; the command that parses them (`followersync simulate`) is the
+CLI's: followersync/cli/simulate_command.py.
 """
 
 from __future__ import annotations
