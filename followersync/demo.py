@@ -32,7 +32,7 @@ from followersync.config import HookConfig, SourceConfig, load_settings
 from followersync.passes import PassRunner
 from followersync.progress import show_progress
 from followersync.simulator import Fault, Simulator
-from followersync.store import db, runs
+from followersync.store import db, sources
 from followersync.worker import Fleet
 
 DEMO_KEY = "demo-key-not-secret"
@@ -153,7 +153,7 @@ def run(
         engine = db.create_engine(settings.database.url)
         db.ensure_schema(engine)
         with engine.begin() as conn:
-            ids = runs.reconcile_sources(conn, settings.sources, clock.now())
+            ids = sources.reconcile_sources(conn, settings.sources, clock.now())
         selected = [(s, ids[s.name]) for s in settings.sources]
         with Client(settings.api, settings.providers, DEMO_KEY, clock=clock) as client:
             runner = PassRunner(engine, client, settings, clock, "demo")

@@ -27,8 +27,8 @@ from followersync.config import Settings, SourceConfig
 from followersync.notify.deliver import deliver_due
 from followersync.notify.record import record_runs
 from followersync.passes import BudgetExhausted, PassRunner, SourceResult
-from followersync.store import runs
-from followersync.store.runs import SourceState
+from followersync.store import leases, limits, runs
+from followersync.store.sources import SourceState, source_states
 
 # How long a source waits after a 429 that did not say how long to wait (the provider's own limit).
 RATE_LIMIT_PAUSE = 900.0
@@ -106,7 +106,7 @@ class BudgetGate:
         if budget == 0:
             return
         with self._database.begin() as conn:
-            allowed = runs.consume_budget(conn, source.account_id, self._clock.now(), budget)
+            allowed = limits.consume_budget(conn, source.account_id, self._clock.now(), budget)
         if not allowed:
             raise BudgetExhausted(
                 f"daily request budget of {budget} for account {source.account_id} is used up "
@@ -136,7 +136,7 @@ class _Heartbeat:
         while not self._done.wait(ttl / 3):
             try:
                 with database.begin() as conn:
-                    if not runs.renew_lease(conn, account_id, holder, clock.now(), ttl):
+                    if not leases.renew_lease(conn, account_id, holder, clock.now(), ttl):
                         self.lost.set()
                         return
             except sa.exc.DBAPIError:
@@ -190,16 +190,16 @@ class Fleet:
         clock, holder, ttl = self.runner.clock, self.runner.holder, self.settings.sync.lease_ttl
         try:
             with self.database.begin() as conn:
-                current = runs.live_lease_holder(conn, account_id, clock.now())
+                current = leases.live_lease_holder(conn, account_id, clock.now())
                 if current is not None and current != holder and holder_is_gone(current):
                     # A process of this host killed without releasing its lease (kill -9, OOM): its
                     # lease goes now, not `sync.lease_ttl` later, and its run is abandoned just below.
                     log.warning("lease.holder_gone", account_id=account_id, holder=current)
-                    runs.release_lease(conn, account_id, current)
+                    leases.release_lease(conn, account_id, current)
                 runs.mark_abandoned_runs(conn, clock.now())
-                rest = runs.cooldown_of(conn, account_id)
+                rest = limits.cooldown_of(conn, account_id)
                 resting = rest is not None and rest.until > clock.now()
-                acquired = not resting and runs.acquire_lease(conn, account_id, holder, clock.now(), ttl)
+                acquired = not resting and leases.acquire_lease(conn, account_id, holder, clock.now(), ttl)
         except sa.exc.DBAPIError as exc:
             # This account's sources fail; the other accounts' threads go on
             # (docs/semantics.md#database-outage).
@@ -274,7 +274,7 @@ class Fleet:
         finally:
             try:
                 with self.database.begin() as conn:
-                    runs.release_lease(conn, account_id, holder)
+                    leases.release_lease(conn, account_id, holder)
             except sa.exc.DBAPIError:
                 log.warning("lease.release_failed", account_id=account_id)
         return results
@@ -390,7 +390,7 @@ class Worker:
 
     def due_now(self, conn: sa.Connection, source_id: int) -> bool:
         now = self.fleet.runner.clock.now()
-        state = runs.source_states(conn, [source_id])[source_id]
+        state = source_states(conn, [source_id])[source_id]
         return next_due(state, self.fleet.settings, now) <= now
 
     def round(self) -> list[SourceResult]:
@@ -398,7 +398,7 @@ class Worker:
         now = self.fleet.runner.clock.now()
         with self.fleet.database.begin() as conn:
             runs.mark_abandoned_runs(conn, now)
-            states = runs.source_states(conn, [source_id for _, source_id in self.sources])
+            states = source_states(conn, [source_id for _, source_id in self.sources])
         due = [(s, i) for s, i in self.sources if next_due(states[i], self.fleet.settings, now) <= now]
         return self.fleet.sync(due, still_due=self.due_now) if due else []
 
@@ -410,7 +410,7 @@ class Worker:
     def next_source_due(self) -> tuple[str, datetime] | None:
         """The source that falls due first, and when (None without sources)."""
         with self.fleet.database.connect() as conn:
-            states = runs.source_states(conn, [source_id for _, source_id in self.sources])
+            states = source_states(conn, [source_id for _, source_id in self.sources])
         now = self.fleet.runner.clock.now()
         upcoming = [(next_due(states[i], self.fleet.settings, now), s.name) for s, i in self.sources]
         return min(((name, due) for due, name in upcoming), key=lambda pair: pair[1], default=None)

@@ -34,7 +34,8 @@ from followersync.config import (
 from followersync.passes import PassRunner, SourceResult
 from followersync.simulator import Simulator
 from followersync.status import SourceStatus
-from followersync.store import db, runs, sqlite_status
+from followersync.store import db, sqlite_status
+from followersync.store.sources import reconcile_sources
 from followersync.worker import BudgetGate, Fleet
 
 API_KEY = "pp_test_4f9a0c2e7b1d"
@@ -81,7 +82,7 @@ class Harness:
         self.engine = db.create_engine(db_url)
         db.migrate(self.engine)
         with self.engine.begin() as conn:
-            self.ids = runs.reconcile_sources(conn, self.settings.sources, self.clock.now())
+            self.ids = reconcile_sources(conn, self.settings.sources, self.clock.now())
         self.client = Client(
             self.settings.api,
             self.settings.providers,

@@ -26,8 +26,8 @@ from followersync.demo import SOURCES as DEMO_SOURCES
 from followersync.passes import SourceResult
 from followersync.simulator import Fault, Simulator
 from followersync.status import attention
-from followersync.store import runs
-from followersync.store.runs import Checkpoint
+from followersync.store import passes, sources
+from followersync.store.passes import Checkpoint
 from followersync.worker import Fleet, Worker, next_due
 from tests.harness import Harness, source_states
 from tests.sim_support import MakeSim, linkedin_source
@@ -49,7 +49,7 @@ def at_day(h: Harness, day: int) -> None:
 def stored_checkpoint(h: Harness, source: SourceConfig) -> Checkpoint | None:
     """The checkpoint as the engine reads it when it plans a run (times as aware datetimes)."""
     with h.engine.connect() as conn:
-        return runs.load_checkpoint(conn, h.ids[source.name])
+        return passes.load_checkpoint(conn, h.ids[source.name])
 
 
 def follower_row(h: Harness, source: SourceConfig, follower_id: str) -> tuple[str | None, str | None]:
@@ -203,7 +203,7 @@ def test_the_worker_resumes_a_budget_paused_pass_at_the_next_utc_midnight(
 
     midnight = datetime(2026, 5, 5, tzinfo=UTC)
     with h.engine.connect() as conn:
-        state = runs.source_states(conn, [h.ids[BIG.name]])[h.ids[BIG.name]]
+        state = sources.source_states(conn, [h.ids[BIG.name]])[h.ids[BIG.name]]
     assert next_due(state, h.settings, h.clock.now()) == midnight
     assert worker.next_source_due() == (BIG.name, midnight)
     assert worker.next_wake() == midnight

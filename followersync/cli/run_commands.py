@@ -20,7 +20,7 @@ from followersync.config import ConfigError, Settings
 from followersync.domain import SYNC_MODES
 from followersync.passes import PassRunner, SourceResult
 from followersync.progress import show_progress
-from followersync.store import db, runs
+from followersync.store import db, sources
 from followersync.worker import Fleet, Worker, build_client, new_holder_id
 
 
@@ -160,7 +160,7 @@ def _fleet(settings: Settings) -> Iterator[tuple[Fleet, dict[str, int]]]:
     clock = SystemClock(stop)
     with open_database(settings, schema="create_if_empty") as engine:
         with at_start(settings), engine.begin() as conn:
-            ids = runs.reconcile_sources(conn, settings.sources, clock.now())
+            ids = sources.reconcile_sources(conn, settings.sources, clock.now())
         with build_client(settings, engine, clock) as client:
             runner = PassRunner(engine, client, settings, clock, new_holder_id(), stop=stop)
             with _stop_on_signals(runner), show_progress(runner):
