@@ -51,12 +51,15 @@ if (migrations / "__init__.py").exists():
     spec.loader.exec_module(module)
 from datetime import UTC, datetime
 from followersync.config import SourceConfig
-from followersync.store import db, runs
+from followersync.store import db
+try:
+    from followersync.store.sources import reconcile_sources as reconcile
+except ImportError:  # in store/runs.py before it was split, and named sync_sources before that
+    from followersync.store import runs
+    reconcile = getattr(runs, "reconcile_sources", None) or runs.sync_sources
 engine = db.create_engine(sys.argv[1])
 db.migrate(engine)
 with engine.begin() as conn:
-    # reconcile_sources was sync_sources before it was named for what it does.
-    reconcile = getattr(runs, "reconcile_sources", None) or runs.sync_sources
     ids = reconcile(conn, [SourceConfig(name="ab", provider=sys.argv[2], account_id=sys.argv[3])],
                             datetime.now(UTC))
 print(ids["ab"])

@@ -46,7 +46,7 @@ def events_total(kind: str, scale: float) -> int:
 def build(engine: sa.Engine, kind: str, scale: float) -> None:
     """Register the sources and write their year of events (the schema must be at 0004)."""
     from followersync.config import SourceConfig
-    from followersync.store import runs
+    from followersync.store import sources
 
     first = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0) - timedelta(days=DAYS - 1)
     configs = [
@@ -54,7 +54,7 @@ def build(engine: sa.Engine, kind: str, scale: float) -> None:
         for i in range(1, SOURCES + 1)
     ]
     with engine.begin() as conn:
-        runs.reconcile_sources(conn, configs, first)
+        sources.reconcile_sources(conn, configs, first)
     baseline, daily = shape(kind, scale)
     with engine.begin() as conn:
         if kind == "pg":

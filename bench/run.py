@@ -147,14 +147,15 @@ class Bench:
     def prepare(self, db_url: str, sources: Sequence[tuple[str, str, str]]) -> list[dict[str, Any]]:
         """Migrate the database and register `sources` (name, provider, account_id); their specs."""
         from followersync.config import SourceConfig
-        from followersync.store import db, runs
+        from followersync.store import db
+        from followersync.store.sources import reconcile_sources
 
         engine = db.create_engine(db_url)
         try:
             db.migrate(engine)
             configs = [SourceConfig(name=n, provider=p, account_id=a) for n, p, a in sources]
             with engine.begin() as conn:
-                ids = runs.reconcile_sources(conn, configs, datetime.now(UTC))
+                ids = reconcile_sources(conn, configs, datetime.now(UTC))
         finally:
             engine.dispose()
         return [{"name": n, "provider": p, "account_id": a, "id": ids[n]} for n, p, a in sources]

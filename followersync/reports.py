@@ -1,9 +1,10 @@
 """What the database says about each source: status, run history, unfollows, daily growth and its
 followers' profile changes.
 
-Every function here takes a Connection, runs one SQL statement (bound parameters only) and returns
-plain records whose field names are those of the README's "Reports and status". Nothing here
-prints: `report_commands` turns the records into tables, CSV, JSON or a chart.
+Every function here takes a Connection, runs one SQL statement (`status`: two, the sources and their
+pending notifications; bound parameters only) and returns plain records whose field names are those
+of the README's "Reports and status". Nothing here prints: `report_commands` turns the records into
+tables, CSV, JSON or a chart.
 
     status()      one SourceStatus per source: followers now, last run, last full pass, checkpoint
     run_history() sync_runs rows, newest first
@@ -11,35 +12,28 @@ prints: `report_commands` turns the records into tables, CSV, JSON or a chart.
     growth()      v_follower_growth_daily rows of the last days, oldest day first
     profile_changes()
                   v_profile_changes rows of each source's followers, newest first
-    attention()   the one sentence `status` shows when the user must act or look
 
 The unfollow, growth and profile change reports read the public views (the README's "The
 database"), the same relations analysts query, so a report and a hand-written SQL query can never
 disagree. `status` reads the base tables, for what no view holds (runs, checkpoints, leases, the
-missing).
+missing); its statements (store/statements.py) and records (followersync/status.py, with `attention`,
+the one sentence it shows when the user must act or look) are shared with the driver-only SQLite
+read of `followersync status`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from followersync.status import RECENT_DAYS, SourceStatus, source_status
-from followersync.store import outbox
-from followersync.store.schema import (
-    account_cooldowns,
-    account_leases,
-    follow_events,
-    followers,
-    sources,
-    sync_checkpoints,
-    sync_passes,
-    sync_runs,
-)
+from followersync.status import SourceStatus, statuses
+from followersync.store import statements
+from followersync.store.dialects import execute
+from followersync.store.schema import sources, sync_runs
 from followersync.store.types import UTCDateTime
 
 # The views as typed Core selectables. The types matter on SQLite, which returns view columns as bare
@@ -101,133 +95,15 @@ RUN_FIELDS = (
 
 
 # --- status ----------------------------------------------------------------------------------------
-# The records it returns, and `attention`, are in followersync/status.py: the driver-only SQLite read
-# of `followersync status` (store/sqlite_status.py) makes the same records.
+# The statements are in store/statements.py and the records they make in followersync/status.py: the
+# driver-only SQLite read of `followersync status` (store/sqlite_status.py) runs the same.
 
 
 def status(conn: sa.Connection, source_ids: Sequence[int], now: datetime) -> list[SourceStatus]:
     """The state of each source in `source_ids`, in that order."""
-    s = sources
-    runs_ = sync_runs.alias("r")
-    last_run = sync_runs.alias("last_run")
-
-    def newest_run_id(*conditions: sa.ColumnElement[bool]) -> sa.ScalarSelect[Any]:
-        return (
-            sa.select(sa.func.max(runs_.c.id))
-            .where(runs_.c.source_id == s.c.id, *conditions)
-            .correlate(s)  # explicit: some of these sit two subqueries deep
-            .scalar_subquery()
-        )
-
-    def events_since(event: str) -> sa.ScalarSelect[Any]:
-        return (
-            sa.select(sa.func.count())
-            .select_from(follow_events)
-            .where(
-                follow_events.c.source_id == s.c.id,
-                follow_events.c.event == event,
-                follow_events.c.occurred_at >= now - timedelta(days=RECENT_DAYS),
-            )
-            .scalar_subquery()
-        )
-
-    failed = sync_runs.alias("failed")
-    failed_streak = (
-        sa.select(sa.func.count())
-        .select_from(failed)
-        .where(
-            failed.c.source_id == s.c.id,
-            failed.c.status == "failed",
-            failed.c.id > sa.func.coalesce(newest_run_id(runs_.c.status != "failed"), 0),
-        )
-        .scalar_subquery()
-    )
-    full_run = sync_runs.alias("full_run")
-    newest_full_run = newest_run_id(runs_.c.mode == "full", runs_.c.status == "succeeded")
-    withheld = (
-        sa.select(full_run.c.unfollows_withheld).where(full_run.c.id == newest_full_run).scalar_subquery()
-    )
-    withheld_reason = (
-        sa.select(full_run.c.withheld_reason).where(full_run.c.id == newest_full_run).scalar_subquery()
-    )
-    active = (
-        sa.select(sa.func.count())
-        .select_from(followers)
-        .where(followers.c.source_id == s.c.id, followers.c.unfollowed_at.is_(None))
-        .scalar_subquery()
-    )
-
-    def of_missing(aggregate: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
-        """`aggregate` over the source's followers awaiting confirmation (the partial index's rows)."""
-        return (
-            sa.select(aggregate)
-            .where(followers.c.source_id == s.c.id, followers.c.missing_since.is_not(None))
-            .scalar_subquery()
-        )
-
-    last_full_pass = (
-        sa.select(sa.func.max(sync_passes.c.completed_at))
-        .where(sync_passes.c.source_id == s.c.id, sync_passes.c.mode == "full")
-        .scalar_subquery()
-    )
-    query = (
-        sa.select(
-            s.c.id,
-            s.c.name,
-            s.c.provider,
-            s.c.account_id,
-            s.c.user_id,
-            active.label("followers"),
-            of_missing(sa.func.count()).label("missing"),
-            of_missing(sa.func.min(followers.c.missing_since)).label("missing_since"),
-            events_since("follow").label("gained_7d"),
-            events_since("unfollow").label("lost_7d"),
-            last_full_pass.label("last_full_pass_at"),
-            failed_streak.label("failed_streak"),
-            withheld.label("unfollows_withheld"),
-            withheld_reason.label("withheld_reason"),
-            last_run.c.id.label("run_id"),
-            last_run.c.mode.label("run_mode"),
-            last_run.c.status.label("run_status"),
-            last_run.c.started_at.label("run_started_at"),
-            last_run.c.finished_at.label("run_finished_at"),
-            last_run.c.error_type.label("run_error_type"),
-            last_run.c.error_detail.label("run_error_detail"),
-            sync_checkpoints.c.pages.label("checkpoint_pages"),
-            sync_checkpoints.c.updated_at.label("checkpoint_updated_at"),
-            account_leases.c.holder.label("lease_holder"),
-            account_leases.c.expires_at.label("lease_expires_at"),
-            account_cooldowns.c.until.label("resting_until"),
-            account_cooldowns.c.error_type.label("resting_after"),
-        )
-        .select_from(s)
-        .outerjoin(last_run, last_run.c.id == newest_run_id())
-        .outerjoin(sync_checkpoints, sync_checkpoints.c.source_id == s.c.id)
-        .outerjoin(
-            account_leases,
-            sa.and_(account_leases.c.account_id == s.c.account_id, account_leases.c.expires_at >= now),
-        )
-        .outerjoin(
-            account_cooldowns,
-            sa.and_(account_cooldowns.c.account_id == s.c.account_id, account_cooldowns.c.until > now),
-        )
-        .where(s.c.id.in_(list(source_ids)))
-    )
-    by_id = {row.id: row for row in conn.execute(query)}
-    payloads = outbox.pending_by_source(conn, list(by_id), now)
-    return [
-        source_status(
-            # SQLite's aggregates lose the column type: their times come back as naive text.
-            {
-                **by_id[source_id]._mapping,
-                "missing_since": as_utc(by_id[source_id].missing_since),
-                "last_full_pass_at": as_utc(by_id[source_id].last_full_pass_at),
-            },
-            payloads[source_id],
-        )
-        for source_id in source_ids
-        if source_id in by_id
-    ]
+    rows = execute(conn, statements.STATUS, statements.status_params(source_ids, now)).mappings()
+    payloads = execute(conn, statements.PENDING_PAYLOADS, statements.payload_params(source_ids, now))
+    return statuses(source_ids, rows, payloads)
 
 
 # --- run history -------------------------------------------------------------------------------------

@@ -1,12 +1,13 @@
 """What `status` knows of a source, and the one sentence it shows when the user must act or look.
 
-Plain records, free of any database library: both the SQLAlchemy query of `reports.status` and the
-driver-only SQLite read of `store.sqlite_status` (the quick start of `followersync status`) make them.
+Plain records, free of any database library: they are made from the rows of the status statements
+(store/statements.py), whichever driver ran them: SQLAlchemy in `reports.status`, or the sqlite3
+driver alone in `store.sqlite_status` (the quick start of `followersync status` on a SQLite file).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,11 +80,29 @@ Payload = tuple[str, bool, str | None]
 error."""
 
 
-def source_status(row: Mapping[str, Any], payloads: Sequence[Payload]) -> SourceStatus:
-    """A source's state from its row of the status query and its undelivered payloads (in the order
-    they were written), whichever read made them: `reports.status`, or on a SQLite file
-    `store.sqlite_status`. The row's columns are those of that query, by name; its times aware UTC
-    datetimes and `run_error_detail` the decoded JSON."""
+def statuses(
+    source_ids: Sequence[int], rows: Iterable[Mapping[Any, Any]], payload_rows: Iterable[Sequence[Any]]
+) -> list[SourceStatus]:
+    """The state of each source in `source_ids` the database knows, in that order, from the rows of
+    `statements.STATUS` and `statements.PENDING_PAYLOADS`."""
+    by_id = {row["id"]: row for row in rows}
+    payloads = payloads_by_source(payload_rows)
+    return [source_status(by_id[i], payloads.get(i, [])) for i in source_ids if i in by_id]
+
+
+def payloads_by_source(rows: Iterable[Sequence[Any]]) -> dict[int, list[Payload]]:
+    """Source id -> its undelivered payloads, in the order of `rows` (source_id, hook, given_up_at,
+    last_error: the columns of `statements.PENDING_PAYLOADS`)."""
+    by_source: dict[int, list[Payload]] = {}
+    for source_id, hook, given_up_at, last_error in rows:
+        by_source.setdefault(source_id, []).append((hook, given_up_at is not None, last_error))
+    return by_source
+
+
+def source_status(row: Mapping[Any, Any], payloads: Sequence[Payload]) -> SourceStatus:
+    """A source's state from its row of the status statement and its undelivered payloads (in the
+    order they were written). The row's columns are those of `statements.STATUS`, by name; its times
+    aware UTC datetimes and `run_error_detail` the decoded JSON."""
     last_run = None
     if row["run_id"] is not None:
         last_run = LastRun(

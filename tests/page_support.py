@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from followersync.api.models import parse_page
-from followersync.store import db, pages, runs
+from followersync.store import db, pages, passes, runs, sources
 from tests.sim_support import instagram_source
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -48,8 +48,8 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 @pytest.fixture
 def ctx(engine: sa.Engine) -> pages.PassContext:
     with engine.begin() as conn:
-        source_id = runs.reconcile_sources(conn, [SOURCE], NOW)["brand-ig"]
-        pass_id = runs.start_pass(conn, source_id, "full", NOW)
+        source_id = sources.reconcile_sources(conn, [SOURCE], NOW)["brand-ig"]
+        pass_id = passes.start_pass(conn, source_id, "full", NOW)
         run_id = runs.start_run(conn, source_id, pass_id, "full", "test", NOW)
     return pages.PassContext(source_id, "instagram", pass_id, run_id, full=True, baseline=True)
 

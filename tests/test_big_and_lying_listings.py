@@ -25,8 +25,8 @@ from followersync.cli.demo import SOURCES as DEMO_SOURCES
 from followersync.config import SourceConfig
 from followersync.simulator import Fault, Simulator
 from followersync.status import attention
-from followersync.store import runs
-from followersync.store.runs import Checkpoint
+from followersync.store import passes, sources
+from followersync.store.passes import Checkpoint
 from followersync.sync.fleet import Fleet
 from followersync.sync.result import SourceResult
 from followersync.sync.rules import next_due
@@ -51,7 +51,7 @@ def at_day(h: Harness, day: int) -> None:
 def stored_checkpoint(h: Harness, source: SourceConfig) -> Checkpoint | None:
     """The checkpoint as the engine reads it when it plans a run (times as aware datetimes)."""
     with h.engine.connect() as conn:
-        return runs.load_checkpoint(conn, h.ids[source.name])
+        return passes.load_checkpoint(conn, h.ids[source.name])
 
 
 def follower_row(h: Harness, source: SourceConfig, follower_id: str) -> tuple[str | None, str | None]:
@@ -205,7 +205,7 @@ def test_the_worker_resumes_a_budget_paused_pass_at_the_next_utc_midnight(
 
     midnight = datetime(2026, 5, 5, tzinfo=UTC)
     with h.engine.connect() as conn:
-        state = runs.source_states(conn, [h.ids[BIG.name]])[h.ids[BIG.name]]
+        state = sources.source_states(conn, [h.ids[BIG.name]])[h.ids[BIG.name]]
     assert next_due(state, h.settings, h.clock.now()) == midnight
     assert worker.next_source_due() == (BIG.name, midnight)
     assert worker.next_wake() == midnight

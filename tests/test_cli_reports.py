@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from followersync import reports
 from followersync.cli.chart import CHART_HEIGHT_PX, CHART_WIDTH_PX
 from followersync.simulator import Fault
-from followersync.store import runs
+from followersync.store import leases, passes, runs
 from tests.harness import API_KEY, Harness, run_cli, write_config
 from tests.sim_support import IG, LI, instagram_source, linkedin_source
 from tests.test_reports import DAYS_AGO, as_day, detail, history, utc
@@ -270,14 +270,14 @@ def test_status_records_dead_runs_as_abandoned_and_shows_the_checkpoint(tmp_path
         now = datetime.now(UTC)
         with h.engine.begin() as conn:
             li, ig = h.ids[LI.name], h.ids[IG.name]
-            resumed = runs.load_checkpoint(conn, li)
+            resumed = passes.load_checkpoint(conn, li)
             assert resumed is not None
             # A process that resumed acme-page's pass and was killed: its run says `running`, no lease.
             dead = runs.start_run(conn, li, resumed.pass_id, "full", "killed-process", now)
             # A process syncing brand-ig right now: its lease is live.
-            assert runs.acquire_lease(conn, IG.account_id, "busy-process", now, ttl=600)
+            assert leases.acquire_lease(conn, IG.account_id, "busy-process", now, ttl=600)
             busy = runs.start_run(
-                conn, ig, runs.start_pass(conn, ig, "full", now), "full", "busy-process", now
+                conn, ig, passes.start_pass(conn, ig, "full", now), "full", "busy-process", now
             )
         config = config_for(tmp_path, h)
 
@@ -312,8 +312,8 @@ def test_status_on_a_sqlite_file_prints_what_sqlalchemy_reads(tmp_path: Path, sq
         now = datetime.now(UTC)
         with h.engine.begin() as conn:
             ig = h.ids[IG.name]
-            assert runs.acquire_lease(conn, IG.account_id, "busy-process", now, ttl=600)
-            runs.start_run(conn, ig, runs.start_pass(conn, ig, "full", now), "full", "busy-process", now)
+            assert leases.acquire_lease(conn, IG.account_id, "busy-process", now, ttl=600)
+            runs.start_run(conn, ig, passes.start_pass(conn, ig, "full", now), "full", "busy-process", now)
         driver_only = write_config(tmp_path / "a.toml", sqlite_url, h.sim.base_url, [LI, IG])
         through_sqlalchemy = write_config(
             tmp_path / "b.toml", f"{sqlite_url}?timeout=30", h.sim.base_url, [LI, IG]

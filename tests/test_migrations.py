@@ -81,7 +81,7 @@ def test_every_migration_goes_down_and_up_again(db_url: str) -> None:
 def test_ensure_schema_migrates_only_an_empty_database(db_url: str) -> None:
     engine = db.create_engine(db_url)
     db.ensure_schema(engine)
-    assert db.current_revision(engine) == db.head_revision(engine)
+    assert db.current_revision(engine) == db.head_revision()
     engine.dispose()
 
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from followersync.api.client import RequestStats
 from followersync.api.models import parse_page
-from followersync.store import db, pages, runs
+from followersync.store import db, pages, passes, runs, sources
 from tests.page_support import NOW, SOURCE, apply_body, item, page_body
 
 
@@ -127,7 +127,7 @@ def test_an_incremental_page_does_not_count_as_seen_by_the_full_pass(
 ) -> None:
     apply_body(engine, ctx, page_body([item(1)]))
     with engine.begin() as conn:
-        pass_id = runs.start_pass(conn, ctx.source_id, "incremental", NOW)
+        pass_id = passes.start_pass(conn, ctx.source_id, "incremental", NOW)
     incremental = replace(ctx, pass_id=pass_id, full=False, baseline=False)
     outcome = apply_body(engine, incremental, page_body([item(1), item(2)]), NOW + timedelta(minutes=5))
     assert outcome.new == 1
@@ -220,8 +220,8 @@ def test_on_postgresql_a_page_commits_asynchronously_and_nothing_else_does(
     try:
         db.migrate(engine)
         with engine.begin() as conn:
-            source_id = runs.reconcile_sources(conn, [SOURCE], NOW)["brand-ig"]
-            pass_id = runs.start_pass(conn, source_id, "full", NOW)
+            source_id = sources.reconcile_sources(conn, [SOURCE], NOW)["brand-ig"]
+            pass_id = passes.start_pass(conn, source_id, "full", NOW)
             run_id = runs.start_run(conn, source_id, pass_id, "full", "test", NOW)
             assert conn.execute(sa.text("SHOW synchronous_commit")).scalar_one() == "on"
         ctx = pages.PassContext(source_id, "instagram", pass_id, run_id, full=True, baseline=True)

@@ -28,7 +28,7 @@ from followersync.cli import cli
 from followersync.config import SourceConfig
 from followersync.domain import TRACKED_FIELDS
 from followersync.simulator import Simulator
-from followersync.store import db, pages, runs
+from followersync.store import db, pages, passes, runs, sources
 from followersync.store.pages.postgresql import _page_params, _page_sql
 from tests.docs_support import documented_queries, run
 from tests.harness import Harness, run_cli, write_config
@@ -66,8 +66,8 @@ def follower(provider: str, i: int, **fields: object) -> dict[str, object]:
 def start(engine: sa.Engine, source: SourceConfig, now: datetime) -> pages.PassContext:
     """A new run of a full pass of `source` (which is added to the database if need be)."""
     with engine.begin() as conn:
-        source_id = runs.reconcile_sources(conn, [LI, IG, OTHER_IG], now)[source.name]
-        pass_id = runs.start_pass(conn, source_id, "full", now)
+        source_id = sources.reconcile_sources(conn, [LI, IG, OTHER_IG], now)[source.name]
+        pass_id = passes.start_pass(conn, source_id, "full", now)
         run_id = runs.start_run(conn, source_id, pass_id, "full", "test", now)
     return pages.PassContext(source_id, source.provider, pass_id, run_id, full=True, baseline=False)
 

@@ -18,7 +18,7 @@ from followersync import reports, status
 from followersync.config import sqlite_file
 from followersync.domain import ACCOUNT_CREDENTIAL_TYPES, API_KEY_TYPES
 from followersync.simulator import Fault
-from followersync.store import runs, sqlite_status
+from followersync.store import leases, passes, runs, sqlite_status
 from tests.harness import Harness, source_states
 from tests.sim_support import IG, LI, MakeSim, serving
 
@@ -335,9 +335,9 @@ def _abandon_the_dead_run(db_url: str, through: str) -> None:
         now = datetime.now(UTC)
         with h.engine.begin() as conn:
             li, ig = h.ids[LI.name], h.ids[IG.name]
-            dead = runs.start_run(conn, li, runs.start_pass(conn, li, "full", now), "full", "dead", now)
-            assert runs.acquire_lease(conn, IG.account_id, "alive", now, ttl=300)
-            live = runs.start_run(conn, ig, runs.start_pass(conn, ig, "full", now), "full", "alive", now)
+            dead = runs.start_run(conn, li, passes.start_pass(conn, li, "full", now), "full", "dead", now)
+            assert leases.acquire_lease(conn, IG.account_id, "alive", now, ttl=300)
+            live = runs.start_run(conn, ig, passes.start_pass(conn, ig, "full", now), "full", "alive", now)
             if through == "sqlalchemy":
                 assert runs.mark_abandoned_runs(conn, now) == 1
         if through == "sqlite3":

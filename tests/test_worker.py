@@ -11,7 +11,7 @@ import pytest
 
 from followersync.config import Settings, SourceConfig, SyncSettings
 from followersync.simulator import Simulator
-from followersync.store.runs import SourceState
+from followersync.store.sources import SourceState
 from followersync.sync.rules import next_due
 from tests.harness import query, run_cli, start_cli, wait_until, write_config
 from tests.sim_support import MakeSim, instagram_source, linkedin_source

@@ -3,8 +3,9 @@
 Its own module, apart from the other reading commands (report_commands.py), because it is the
 command people and cron jobs run most, so it starts with as little as it can: on a SQLite file it
 reads through the sqlite3 driver (store/sqlite_status.py) and imports no SQLAlchemy; on PostgreSQL,
-or if that quick read cannot start, it reads through SQLAlchemy like the other commands. Both make
-the same records, so the output is the same whichever read made it.
+or if that quick read cannot start, it reads through SQLAlchemy like the other commands. Both run the
+same statements (store/statements.py) and make the same records, so the output is the same whichever
+read made it.
 """
 
 from __future__ import annotations
@@ -219,7 +220,7 @@ def _read(settings: Settings, names: list[str], now: datetime) -> tuple[int, lis
     """Through SQLAlchemy: runs of dead processes abandoned (how many), then the known sources' states."""
     # Imported here: they import SQLAlchemy, which the read of a SQLite file does without.
     from followersync import reports
-    from followersync.store import runs
+    from followersync.store import runs, sources
 
     with open_database(settings, schema="required") as engine:
         # The one write a reading command makes: runs of dead processes are abandoned. The sources
@@ -227,7 +228,7 @@ def _read(settings: Settings, names: list[str], now: datetime) -> tuple[int, lis
         with engine.begin() as conn:
             abandoned = runs.mark_abandoned_runs(conn, now)
         with engine.connect() as conn:
-            ids = runs.source_ids(conn, names)
+            ids = sources.source_ids(conn, names)
             known = reports.status(conn, list(ids.values()), now)
     return abandoned, known
 

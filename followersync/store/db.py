@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from followersync.config import ConfigError, sqlite_file
+from followersync.store import statements
+from followersync.store.dialects import execute
 
 # Re-exported: callers know them as db.HEAD_REVISION, db.SchemaMissing, db.SchemaNewer, ....
 from followersync.store.schema_version import HEAD_REVISION as HEAD_REVISION
@@ -17,7 +19,7 @@ from followersync.store.schema_version import KNOWN_REVISIONS as KNOWN_REVISIONS
 from followersync.store.schema_version import SchemaMissing as SchemaMissing
 from followersync.store.schema_version import SchemaNewer as SchemaNewer
 from followersync.store.schema_version import SchemaOutOfDate as SchemaOutOfDate
-from followersync.store.schema_version import check_revision, newer_than_us
+from followersync.store.schema_version import check_revision, newer_than_us, require_revision
 
 # alembic is imported only where the schema is changed: a sync that finds its schema current reads
 # the revision with one query, and never pays alembic's memory.
@@ -86,8 +88,8 @@ def alembic_config(bind: sa.Engine | sa.Connection) -> AlembicConfig:
     return cfg
 
 
-def head_revision(engine: sa.Engine | None = None) -> str:
-    """The schema revision this version of followersync needs."""
+def head_revision() -> str:
+    """The schema revision this version of followersync needs (any database's: it is the code's)."""
     return HEAD_REVISION
 
 
@@ -98,9 +100,9 @@ def current_revision(engine: sa.Engine) -> str | None:
 
 
 def _revision(conn: sa.Connection) -> str | None:
-    if not sa.inspect(conn).has_table("alembic_version"):
+    if not execute(conn, statements.VERSION_TABLE[conn.dialect.name]).scalar_one():
         return None
-    revision: str | None = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    revision: str | None = execute(conn, statements.REVISION).scalar()
     return revision
 
 
@@ -164,10 +166,7 @@ def require_schema(engine: sa.Engine) -> None:
     path = sqlite_file(engine.url.render_as_string(hide_password=False))
     if path is not None and not engine.url.query.get("uri") and not Path(path).exists():
         raise SchemaMissing()
-    current = current_revision(engine)
-    if current is None:
-        raise SchemaMissing()
-    check_revision(current)
+    require_revision(current_revision(engine))
 
 
 def ensure_schema(engine: sa.Engine) -> None:
@@ -178,7 +177,7 @@ def ensure_schema(engine: sa.Engine) -> None:
     of processes may call this at once on an empty database: one migrates, the others wait for it
     (`schema_lock`).
     """
-    head = head_revision(engine)
+    head = head_revision()
     current = current_revision(engine)
     if current == head:
         return  # the usual case: no lock, no alembic

@@ -3,7 +3,6 @@
     unnotified_runs() -> run_follows() / run_unfollows() / run_changes()   what a run found
     add_payloads() + mark_notified()                                         one transaction
     pending() -> claim() -> delivered() | failed()                           each delivery attempt
-    pending_by_source()                                                      for `status`
 
 A run's notifications go into the outbox in one transaction with the mark that they did
 (`sync_runs.notified_at`), so a run is notified exactly once, and a run whose process died before is
@@ -15,12 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from followersync.status import GIVEN_UP_SHOWN_DAYS, Payload
 from followersync.store.schema import (
     PROFILE_TABLES,
     follow_events,
@@ -257,25 +255,3 @@ def failed(
             given_up_at=given_up_at,
         )
     )
-
-
-def pending_by_source(
-    conn: sa.Connection, source_ids: Sequence[int], now: datetime
-) -> dict[int, list[Payload]]:
-    """Each source's payloads not delivered, still tried or given up in the last GIVEN_UP_SHOWN_DAYS
-    days, in the order they were written (`status.source_status` counts them)."""
-    o = notification_outbox.c
-    recent = now - timedelta(days=GIVEN_UP_SHOWN_DAYS)
-    rows = conn.execute(
-        sa.select(o.source_id, o.hook, o.given_up_at, o.last_error)
-        .where(
-            o.source_id.in_(list(source_ids)),
-            o.delivered_at.is_(None),
-            sa.or_(o.given_up_at.is_(None), o.given_up_at >= recent),
-        )
-        .order_by(o.seq)
-    )
-    by_source: dict[int, list[Payload]] = {source_id: [] for source_id in source_ids}
-    for source_id, hook, given_up_at, last_error in rows:
-        by_source[source_id].append((hook, given_up_at is not None, last_error))
-    return by_source

@@ -1,7 +1,7 @@
 """The schema revision this version of followersync needs, and the errors of a database not at it.
 
 Free of SQLAlchemy and alembic: the driver-only SQLite read of `followersync status`
-(store/sqlite_status.py) checks the revision too. `db` uses the same names.
+(store/sqlite_status.py) checks the revision too, with `require_revision` as `db.require_schema` does.
 """
 
 from __future__ import annotations
@@ -48,3 +48,11 @@ def check_revision(current: str) -> None:
     if current not in KNOWN_REVISIONS:
         raise SchemaNewer(newer_than_us(current))
     raise SchemaOutOfDate(out_of_date(current))
+
+
+def require_revision(current: str | None) -> None:
+    """What the reading commands require of the database's revision (`current`, None for a database
+    without followersync's schema): SchemaMissing, or `check_revision`."""
+    if current is None:
+        raise SchemaMissing()
+    check_revision(current)

@@ -38,8 +38,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from followersync.store.dialects import insert, utc_day
-from followersync.store.schema import daily_growth, follow_events, followers, sync_passes, sync_runs
+from followersync.store import bookkeeping
+from followersync.store.dialects import utc_day
+from followersync.store.schema import follow_events, followers, sync_passes, sync_runs
 
 HISTORY_PASSES = 10  # the complete full passes the history guard looks back on
 # Fewer than this (the baseline pass not counted: it can miss no one): no history yet, only the fixed
@@ -200,18 +201,16 @@ def _add_to_daily_growth(
 ) -> None:
     """Count the unfollows about to be confirmed in their days' sums (`daily_growth`): each on the day
     it is dated, the day its follower was first missed, which may be a day already summed."""
-    f, g = followers.c, daily_growth.c
+    f = followers.c
     day = utc_day(conn, since)
-    lost = sa.func.count()
-    per_day = (
-        sa.select(f.source_id, day, -lost, sa.literal(0, sa.Integer), lost)
-        .where(which)
-        .group_by(f.source_id, day)
-    )
-    stmt = insert(conn, daily_growth).from_select(["source_id", "day", "net", "gained", "lost"], per_day)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[g.source_id, g.day],
-            set_={"net": g.net + stmt.excluded.net, "lost": g.lost + stmt.excluded.lost},
-        )
-    )
+    per_day = sa.select(f.source_id, day, sa.func.count()).where(which).group_by(f.source_id, day)
+    rows = [
+        {"source_id": source_id, "day": day, "net": -lost, "lost": lost}
+        for source_id, day, lost in conn.execute(per_day)
+    ]
+    if rows:
+        conn.exec_driver_sql(_GROWTH[conn.dialect.name], rows)
+
+
+_LOST = bookkeeping.daily_growth("VALUES (:source_id, :day, :net, 0, :lost)")
+_GROWTH = {"sqlite": _LOST, "postgresql": bookkeeping.for_psycopg(_LOST)}

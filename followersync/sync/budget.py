@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from followersync.clock import Clock
 from followersync.config import Settings, SourceConfig
 from followersync.domain import ErrorType, FollowersyncError
-from followersync.store import runs
+from followersync.store import limits
 
 
 class BudgetExhausted(FollowersyncError):
@@ -29,7 +29,7 @@ class BudgetGate:
         if budget == 0:
             return
         with self._database.begin() as conn:
-            allowed = runs.consume_budget(conn, source.account_id, self._clock.now(), budget)
+            allowed = limits.consume_budget(conn, source.account_id, self._clock.now(), budget)
         if not allowed:
             raise BudgetExhausted(
                 f"daily request budget of {budget} for account {source.account_id} is used up "

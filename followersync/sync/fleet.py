@@ -20,7 +20,7 @@ from followersync.config import Settings, SourceConfig
 from followersync.domain import ErrorType, RunStatus
 from followersync.notify.deliver import deliver_due
 from followersync.notify.record import record_runs
-from followersync.store import runs
+from followersync.store import leases, limits, runs
 from followersync.sync import sizing
 from followersync.sync.leases import Heartbeat, holder_is_gone
 from followersync.sync.result import SourceResult
@@ -80,16 +80,16 @@ class Fleet:
         clock, holder, ttl = self.runner.clock, self.runner.holder, self.settings.sync.lease_ttl
         try:
             with self.database.begin() as conn:
-                current = runs.live_lease_holder(conn, account_id, clock.now())
+                current = leases.live_lease_holder(conn, account_id, clock.now())
                 if current is not None and current != holder and holder_is_gone(current):
                     # A process of this host killed without releasing its lease (kill -9, OOM): its
                     # lease goes now, not `sync.lease_ttl` later, and its run is abandoned just below.
                     log.warning("lease.holder_gone", account_id=account_id, holder=current)
-                    runs.release_lease(conn, account_id, current)
+                    leases.release_lease(conn, account_id, current)
                 runs.mark_abandoned_runs(conn, clock.now())
-                rest = runs.cooldown_of(conn, account_id)
+                rest = limits.cooldown_of(conn, account_id)
                 resting = rest is not None and rest.until > clock.now()
-                acquired = not resting and runs.acquire_lease(conn, account_id, holder, clock.now(), ttl)
+                acquired = not resting and leases.acquire_lease(conn, account_id, holder, clock.now(), ttl)
         except sa.exc.DBAPIError as exc:
             # This account's sources fail; the other accounts' threads go on
             # (docs/semantics.md#database-outage).
@@ -164,7 +164,7 @@ class Fleet:
         finally:
             try:
                 with self.database.begin() as conn:
-                    runs.release_lease(conn, account_id, holder)
+                    leases.release_lease(conn, account_id, holder)
             except sa.exc.DBAPIError:
                 log.warning("lease.release_failed", account_id=account_id)
         return results

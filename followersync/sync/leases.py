@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from followersync import logging as fslogging
 from followersync.clock import Clock
 from followersync.domain import ErrorType, FollowersyncError
-from followersync.store import runs
+from followersync.store import leases as store_leases
 
 log = fslogging.get_logger("followersync.worker")  # the logger name users filter on
 
@@ -96,7 +96,7 @@ class Heartbeat:
         while not self._done.wait(ttl / 3):
             try:
                 with database.begin() as conn:
-                    if not runs.renew_lease(conn, account_id, holder, clock.now(), ttl):
+                    if not store_leases.renew_lease(conn, account_id, holder, clock.now(), ttl):
                         self.lost.set()
                         return
             except sa.exc.DBAPIError:

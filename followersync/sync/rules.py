@@ -14,7 +14,8 @@ from followersync.config import Settings, SyncSettings
 from followersync.domain import ErrorType, RunStatus
 
 if TYPE_CHECKING:
-    from followersync.store.runs import Checkpoint, SourceState
+    from followersync.store.passes import Checkpoint
+    from followersync.store.sources import SourceState
 
 # How long a source waits after a 429 that did not say how long to wait (the provider's own limit).
 RATE_LIMIT_PAUSE = 900.0

@@ -38,8 +38,17 @@ from followersync.config import Settings, SourceConfig
 from followersync.domain import ErrorType, RunStatus
 from followersync.page import Page
 from followersync.store import pages, runs, unfollows
-from followersync.store.runs import Checkpoint
+from followersync.store.limits import end_cooldown, start_cooldown
+from followersync.store.passes import (
+    Checkpoint,
+    complete_pass,
+    drop_checkpoint,
+    last_full_pass_at,
+    load_checkpoint,
+    start_pass,
+)
 from followersync.store.schema import sync_runs
+from followersync.store.sources import active_followers, missing_followers
 from followersync.sync.budget import BudgetExhausted
 from followersync.sync.leases import LeaseLost
 from followersync.sync.prefetch import MIN_WAIT, prefetch
@@ -105,13 +114,13 @@ class PassRunner:
     ) -> SourceResult:
         now = self.clock.now()
         with self.database.begin() as conn:
-            checkpoint = runs.load_checkpoint(conn, source_id)
-            last_full = runs.last_full_pass_at(conn, source_id)
-            missing = runs.missing_followers(conn, source_id)
+            checkpoint = load_checkpoint(conn, source_id)
+            last_full = last_full_pass_at(conn, source_id)
+            missing = missing_followers(conn, source_id)
             plan = plan_pass(mode, checkpoint, last_full, missing, now, self.settings)
             if checkpoint is not None and plan.mode == "full" and plan.resume is None:
-                runs.drop_checkpoint(conn, source_id)  # too old: restart the pass
-            pass_id = plan.resume.pass_id if plan.resume else runs.start_pass(conn, source_id, plan.mode, now)
+                drop_checkpoint(conn, source_id)  # too old: restart the pass
+            pass_id = plan.resume.pass_id if plan.resume else start_pass(conn, source_id, plan.mode, now)
             pass_started = plan.resume.pass_started_at if plan.resume else now
             run_id = runs.start_run(conn, source_id, pass_id, plan.mode, self.holder, now)
         ctx = pages.PassContext(
@@ -289,8 +298,8 @@ class PassRunner:
                     result.unfollows_withheld = settled.unfollows_withheld
                     result.withheld_reason = settled.withheld_reason
                     result.accepted = rule.accept
-                runs.complete_pass(conn, ctx.source_id, ctx.pass_id, now)
-                runs.end_cooldown(conn, source.account_id)
+                complete_pass(conn, ctx.source_id, ctx.pass_id, now)
+                end_cooldown(conn, source.account_id)
                 self._record_end(conn, result, stats, RunStatus.SUCCEEDED, now)
         except BaseException:
             # Rolled back with the transaction: the run that records the failure marked nothing.
@@ -303,15 +312,15 @@ class PassRunner:
         failed, which the run's own status already says)."""
         try:
             with self.database.connect() as conn:
-                return runs.active_followers(conn, source_id)
+                return active_followers(conn, source_id)
         except sa.exc.DBAPIError:
             return None
 
     def _restart_pass(self, ctx: pages.PassContext) -> tuple[pages.PassContext, datetime]:
         now = self.clock.now()
         with self.database.begin() as conn:
-            runs.drop_checkpoint(conn, ctx.source_id)
-            pass_id = runs.start_pass(conn, ctx.source_id, "full", now)
+            drop_checkpoint(conn, ctx.source_id)
+            pass_id = start_pass(conn, ctx.source_id, "full", now)
             conn.execute(sync_runs.update().where(sync_runs.c.id == ctx.run_id).values(pass_id=pass_id))
         return pages.PassContext(**{**ctx.__dict__, "pass_id": pass_id}), now
 
@@ -322,7 +331,7 @@ class PassRunner:
         now = self.clock.now()
         try:
             with self.database.begin() as conn:
-                rest = runs.start_cooldown(
+                rest = start_cooldown(
                     conn, run.source.account_id, exc.error_type, now, provider.cooldown, provider.max_cooldown
                 )
         except sa.exc.DBAPIError:

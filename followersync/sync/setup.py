@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from followersync.api.client import Client
 from followersync.clock import Clock
 from followersync.config import Settings, SourceConfig
-from followersync.store import runs
+from followersync.store import sources
 from followersync.sync.budget import BudgetGate
 from followersync.sync.fleet import Fleet
 from followersync.sync.leases import new_holder_id
@@ -57,7 +57,7 @@ def open_sync(
 ) -> Iterator[Sync]:
     """Set up a sync on an open, migrated database; the API client is closed on leaving."""
     with engine.begin() as conn:
-        ids = runs.reconcile_sources(conn, settings.sources, clock.now())
+        ids = sources.reconcile_sources(conn, settings.sources, clock.now())
     with build_client(settings, engine, clock) as client:
         runner = PassRunner(
             engine, client, settings, clock, holder or new_holder_id(), stop=stop or threading.Event()

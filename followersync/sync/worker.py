@@ -14,7 +14,7 @@ from followersync import logging as fslogging
 from followersync.clock import StopRequested
 from followersync.config import SourceConfig
 from followersync.domain import ErrorType
-from followersync.store import runs
+from followersync.store import runs, sources
 from followersync.sync.fleet import Fleet, database_failure
 from followersync.sync.result import SourceResult
 from followersync.sync.rules import next_due
@@ -39,7 +39,7 @@ class Worker:
 
     def due_now(self, conn: sa.Connection, source_id: int) -> bool:
         now = self.fleet.runner.clock.now()
-        state = runs.source_states(conn, [source_id])[source_id]
+        state = sources.source_states(conn, [source_id])[source_id]
         return next_due(state, self.fleet.settings, now) <= now
 
     def round(self) -> list[SourceResult]:
@@ -47,7 +47,7 @@ class Worker:
         now = self.fleet.runner.clock.now()
         with self.fleet.database.begin() as conn:
             runs.mark_abandoned_runs(conn, now)
-            states = runs.source_states(conn, [source_id for _, source_id in self.sources])
+            states = sources.source_states(conn, [source_id for _, source_id in self.sources])
         due = [(s, i) for s, i in self.sources if next_due(states[i], self.fleet.settings, now) <= now]
         return self.fleet.sync(due, still_due=self.due_now) if due else []
 
@@ -59,7 +59,7 @@ class Worker:
     def next_source_due(self) -> tuple[str, datetime] | None:
         """The source that falls due first, and when (None without sources)."""
         with self.fleet.database.connect() as conn:
-            states = runs.source_states(conn, [source_id for _, source_id in self.sources])
+            states = sources.source_states(conn, [source_id for _, source_id in self.sources])
         now = self.fleet.runner.clock.now()
         upcoming = [(next_due(states[i], self.fleet.settings, now), s.name) for s, i in self.sources]
         return min(((name, due) for due, name in upcoming), key=lambda pair: pair[1], default=None)

@@ -4,10 +4,10 @@ The page travels as one parameter, the JSON array of its items exactly as the AP
 statement (data-modifying CTEs) parses it, upserts the profiles and the relationships, writes the
 events and their day's sums, the run counters and the checkpoint. The upsert's RETURNING says which
 followers are new, so nothing is looked up beforehand, and every row is found through its primary
-key by ON CONFLICT, never through a plan built on statistics that a pass makes stale (a SELECT of the
-page's followers had a plan that scanned the source's whole index: each page slower than the last).
-No per-row statement and no per-item Python work, and the page commits asynchronously
-(`_ASYNC_COMMIT` says why that is as safe).
+key by ON CONFLICT, never through a plan built on statistics that a pass makes stale
+(bench/RESULTS.md, "The page writers: why they are written as they are"). No per-row statement
+and no per-item Python work, and the page commits asynchronously (`_ASYNC_COMMIT` says why that is
+as safe).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from followersync.page import Page
+from followersync.store import bookkeeping
+from followersync.store.bookkeeping import for_psycopg
 from followersync.store.pages.context import (
     PassContext,
     RequestCounts,
@@ -43,8 +45,8 @@ def page_json(page: Page) -> bytes:
     return body
 
 
-# The page commits asynchronously: COMMIT returns before the WAL is flushed to disk, which for a page
-# of 200 followers (~150 kB of WAL) is most of the cost of the commit. What this gives up is only the
+# The page commits asynchronously: COMMIT returns before the WAL is flushed to disk, most of the cost
+# of a page's commit (bench/RESULTS.md, "The page writers"). What this gives up is only the
 # durability of the last pages (PostgreSQL flushes within 3 x wal_writer_delay, 0.6 s by default) if
 # the database server or its machine crashes; never atomicity or consistency: a page and its
 # checkpoint are lost together, and the next run resumes from the checkpoint that survived and
@@ -59,8 +61,8 @@ _ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true)"
 def _without_comments(sql: str) -> str:
     """`sql` without its `--` comments, indentation and blank lines. They are for the reader of this
     file; the driver converts and caches a statement only up to 4 kB of text (psycopg's
-    MAX_CACHED_STATEMENT_LENGTH), and a page statement converted anew for every page costs ~5% of a
-    pass over an unchanged listing. (No string literal of the statement spans lines.)"""
+    MAX_CACHED_STATEMENT_LENGTH), and converting it anew for every page costs a pass time
+    (bench/RESULTS.md, "The page writers"). (No string literal of the statement spans lines.)"""
     lines = (re.sub(r"\s*--.*$", "", line).strip() for line in sql.splitlines())
     return "\n".join(line for line in lines if line)
 
@@ -101,7 +103,10 @@ def _page_sql(provider: str, full: bool, tolerant: bool = False) -> str:
     # middle of a full one must not make the full pass think it saw followers it never listed.
     seen_by = ", last_seen_pass_id = excluded.last_seen_pass_id" if full else ""
     # A full pass saves its cursor with the page (an incremental pass has no checkpoint to resume).
-    checkpoint = f", checkpoint AS ({_CHECKPOINT_SQL})" if full else ""
+    checkpoint = f", checkpoint AS ({for_psycopg(bookkeeping.CHECKPOINT)})" if full else ""
+    # The day's sums and the run's counters, from the page's tally of events.
+    growth = for_psycopg(bookkeeping.daily_growth(_GROWTH_ROWS))
+    counters = for_psycopg(bookkeeping.run_counters("(SELECT new FROM tally)"))
     # The profile history's fields: `fields` names them, `tracked(alias)` gives their values as text
     # in the same order (booleans as `true` / `false`, as SQLite's writer spells them).
     history = tracked_fields(provider)
@@ -179,18 +184,9 @@ WITH page AS MATERIALIZED (
            count(*) FILTER (WHERE event = 'baseline') AS baseline
     FROM arrivals
 ), growth AS (
-    -- The day's sums of events (daily_growth in store/schema.py): a page's events are all of `now`.
-    INSERT INTO daily_growth AS g (source_id, day, net, gained, lost)
-    SELECT %(source_id)s::int, (%(now)s AT TIME ZONE 'UTC')::date, new + baseline, new, 0
-    FROM tally WHERE new + baseline > 0
-    ON CONFLICT (source_id, day) DO UPDATE SET net = g.net + excluded.net, gained = g.gained + excluded.gained
+    {growth}
 ), counters AS (
-    UPDATE sync_runs
-    -- followers_new counts `follow` events only: a first sync's baseline is not growth.
-    SET pages = pages + 1, items = items + %(count)s, items_coerced = items_coerced + %(coerced)s,
-        followers_new = followers_new + (SELECT new FROM tally),
-        requests = coalesce(%(requests)s, requests), retries = coalesce(%(retries)s, retries)
-    WHERE id = %(run_id)s
+    {counters}
 ){checkpoint}
 SELECT new, baseline, {_ASYNC_COMMIT} AS commit_mode FROM tally
 """)
@@ -219,13 +215,11 @@ def _as_sqlalchemy_errors(conn: sa.Connection, what: str) -> Iterator[None]:
         ) from exc
 
 
-# The checkpoint (sqlite.save_checkpoint) as driver SQL, so that it travels with the page.
-_CHECKPOINT_SQL = """
-INSERT INTO sync_checkpoints (source_id, pass_id, run_id, cursor, pages, updated_at)
-VALUES (%(source_id)s, %(pass_id)s, %(run_id)s, %(cursor)s, %(pages)s, %(now)s)
-ON CONFLICT (source_id) DO UPDATE SET pass_id = excluded.pass_id, run_id = excluded.run_id,
-    cursor = excluded.cursor, pages = excluded.pages, updated_at = excluded.updated_at
-"""
+# The rows of the day's sums: a page's events are all of `now`.
+_GROWTH_ROWS = (
+    "SELECT %(source_id)s::int, (%(now)s AT TIME ZONE 'UTC')::date, new + baseline, new, 0"
+    " FROM tally WHERE new + baseline > 0"
+)
 
 
 def _verbatim(json_text: bytes) -> bytes:

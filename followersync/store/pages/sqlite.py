@@ -20,6 +20,7 @@ import msgspec
 import sqlalchemy as sa
 
 from followersync.page import Follower, Page
+from followersync.store import bookkeeping
 from followersync.store.pages.context import (
     PassContext,
     RequestCounts,
@@ -84,11 +85,8 @@ def _sqlite_follower_sql(full: bool) -> str:
     )
 
 
-# Most events of a page cost one statement, rows as a VALUES list. One execution per row (executemany)
-# was the slowest part of the page: the `event IN (...)` check of a list of three is evaluated through
-# a temporary b-tree that SQLite builds once per execution, so once per row, each with a page cache
-# of ~90 kB: malloc'd and freed again per row, which the fixed mmap threshold of `allocator` turns
-# into an mmap, page faults and munmap per row.
+# Most events of a page cost one statement, rows as a VALUES list: one execution per row costs SQLite
+# a temporary b-tree per row (bench/RESULTS.md, "The page writers: why they are written as they are").
 _EVENT_ROWS = 400  # two bound parameters a row: a chunk stays under SQLite's oldest limit of 999
 
 
@@ -100,11 +98,8 @@ def _sqlite_event_sql(rows: int) -> str:
     )
 
 
-# The day's sums of events (daily_growth in store/schema.py): a page's events are all of `at`.
-_SQLITE_GROWTH = (
-    "INSERT INTO daily_growth (source_id, day, net, gained, lost) VALUES (?, date(?), ?, ?, 0)"
-    " ON CONFLICT (source_id, day) DO UPDATE SET net = net + excluded.net, gained = gained + excluded.gained"
-)
+# The day's sums of events: a page's events are all of `:now`.
+_GROWTH = bookkeeping.daily_growth("VALUES (:source_id, date(:now), :net, :gained, 0)")
 ChangeRow = tuple[str, str, str, str | None, str | None, Any, int]
 """A `profile_changes` row: provider, follower_id, field, old_value, new_value, changed_at, run_id."""
 _SQLITE_CHANGE = (
@@ -148,29 +143,24 @@ def write_page(
     checkpoint. Returns the numbers of `follow` and `baseline` events."""
     rows = _page_rows(page)
     new, baseline = _merge(conn, ctx, rows, now) if rows else (0, 0)
-    # Driver SQL, as the page's other statements: SQLAlchemy's compiling and parameter processing of
-    # these two cost as much as some of the page's statements of 200 rows.
+    # Driver SQL, as the page's other statements: no SQLAlchemy compiling and parameter processing.
     conn.exec_driver_sql(
         _RUN_COUNTERS,
-        (
-            len(page.items),
-            page.coerced,
-            new,
-            None if requests is None else requests.requests,
-            None if requests is None else requests.retries,
-            ctx.run_id,
-        ),
+        {
+            "count": len(page.items),
+            "coerced": page.coerced,
+            "new": new,
+            "requests": None if requests is None else requests.requests,
+            "retries": None if requests is None else requests.retries,
+            "run_id": ctx.run_id,
+        },
     )
     if ctx.full:
         save_checkpoint(conn, ctx, page.cursor, pages_in_pass, now)
     return new, baseline
 
 
-_RUN_COUNTERS = (
-    "UPDATE sync_runs SET pages = pages + 1, items = items + ?, items_coerced = items_coerced + ?,"
-    " followers_new = followers_new + ?,"
-    " requests = coalesce(?, requests), retries = coalesce(?, retries) WHERE id = ?"
-)
+_RUN_COUNTERS = bookkeeping.run_counters()
 
 
 def _merge(conn: sa.Connection, ctx: PassContext, rows: PageRows, now: datetime) -> tuple[int, int]:
@@ -215,7 +205,8 @@ def _merge(conn: sa.Connection, ctx: PassContext, rows: PageRows, now: datetime)
         )
     new = sum(1 for _, event in events if event == "follow")
     if events:
-        conn.exec_driver_sql(_SQLITE_GROWTH, (source_id, at, len(events), new))
+        growth = {"source_id": source_id, "now": at, "net": len(events), "gained": new}
+        conn.exec_driver_sql(_GROWTH, growth)
     return new, len(events) - new
 
 
@@ -284,14 +275,5 @@ def _text(value: Any, boolean: bool) -> str | None:
 def save_checkpoint(
     conn: sa.Connection, ctx: PassContext, cursor: str | None, pages: int, now: datetime
 ) -> None:
-    conn.exec_driver_sql(
-        _CHECKPOINT_SQL, (ctx.source_id, ctx.pass_id, ctx.run_id, cursor, pages, _sqlite_time(conn, now))
-    )
-
-
-_CHECKPOINT_SQL = (
-    "INSERT INTO sync_checkpoints (source_id, pass_id, run_id, cursor, pages, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source_id) DO UPDATE SET pass_id = excluded.pass_id,"
-    " run_id = excluded.run_id, cursor = excluded.cursor, pages = excluded.pages,"
-    " updated_at = excluded.updated_at"
-)
+    values = {"source_id": ctx.source_id, "pass_id": ctx.pass_id, "run_id": ctx.run_id, "cursor": cursor}
+    conn.exec_driver_sql(bookkeeping.CHECKPOINT, {**values, "pages": pages, "now": _sqlite_time(conn, now)})
