@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from followersync.domain import ErrorKind, kind_of
+from followersync.domain import ErrorKind, ErrorType, RunStatus, kind_of
 
 FAILED_RUNS_FOR_ATTENTION = 3
 RECENT_DAYS = 7  # the window of `gained_7d` / `lost_7d` in status
@@ -25,7 +25,7 @@ class LastRun:
 
     id: int
     mode: str
-    status: str
+    status: RunStatus
     started_at: datetime
     finished_at: datetime | None
     error_type: str | None
@@ -108,7 +108,7 @@ def source_status(row: Mapping[Any, Any], payloads: Sequence[Payload]) -> Source
         last_run = LastRun(
             id=row["run_id"],
             mode=row["run_mode"],
-            status=row["run_status"],
+            status=RunStatus(row["run_status"]),
             started_at=row["run_started_at"],
             finished_at=row["run_finished_at"],
             error_type=row["run_error_type"],
@@ -163,7 +163,7 @@ def attention(s: SourceStatus) -> str | None:
         return None
     error = run.error_type or "an error"
     kind = kind_of(run.error_type, s.last_error_status)
-    if run.status == "failed":
+    if run.status == RunStatus.FAILED:
         if kind is ErrorKind.ACCOUNT_CREDENTIALS:
             return (
                 f"reconnect the account in postpress: the last run failed with {error} "
@@ -206,8 +206,8 @@ def attention(s: SourceStatus) -> str | None:
             f"resting after {s.resting_after}: the provider's limits stopped account {s.account_id}; "
             f"the pass resumes from its checkpoint after {s.resting_until:%Y-%m-%d %H:%M} UTC"
         )
-    if run.status == "deferred" and run.error_type == "budget_exhausted":
+    if run.status == RunStatus.DEFERRED and run.error_type == ErrorType.BUDGET_EXHAUSTED:
         return "deferred: the account's daily request budget is used up; the next UTC day resumes the pass"
-    if run.status == "deferred" and run.error_type is not None:
+    if run.status == RunStatus.DEFERRED and run.error_type is not None:
         return f"deferred: the provider rate-limited the account ({error}); the next run resumes the pass"
     return None

@@ -20,7 +20,12 @@ from followersync.domain import RunStatus
 from followersync.sync.result import SourceResult
 from followersync.sync.runner import PassRunner
 
-_STATUS_STYLE = {"succeeded": "green", "deferred": "yellow", "failed": "red", "running": "cyan"}
+_STATUS_STYLE: dict[str, str] = {
+    RunStatus.SUCCEEDED: "green",
+    RunStatus.DEFERRED: "yellow",
+    RunStatus.FAILED: "red",
+    RunStatus.RUNNING: "cyan",
+}
 
 
 class SourceProgress:

@@ -39,7 +39,7 @@ PROVIDER_TITLES = {p.name: p.title for p in domain.PROVIDERS.values()}
 EXPECTED_PROVIDERS = " or ".join(PROVIDERS)
 
 
-class ConfigError(Exception):
+class ConfigError(domain.FollowersyncError):
     """A configuration or usage problem: a one-line message naming the key. The CLI exits 2."""
 
 

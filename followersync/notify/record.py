@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from followersync import reports, status
 from followersync.config import HookConfig, SourceConfig
-from followersync.domain import NOTIFY_EVENTS
+from followersync.domain import NOTIFY_EVENTS, RunStatus
 from followersync.notify.payloads import event_record, payload_bodies
 from followersync.store import outbox
 from followersync.store.outbox import FinishedRun, FollowerEvent, NewPayload
@@ -87,7 +87,7 @@ def _attention(conn: sa.Connection, source_id: int, run: FinishedRun, now: datet
     """The `status` sentence when this failed run made the source need the user: its first failure
     in a row (credentials, restriction, ...) or the failure that makes the streak worth a look. Not
     on every failed run: a broken credential would otherwise notify every hour."""
-    if run.status != "failed":
+    if run.status != RunStatus.FAILED:
         return []
     (state,) = reports.status(conn, [source_id], now)
     sentence = status.attention(state)

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from followersync.domain import PROVIDERS
+from followersync.domain import PROVIDERS, FollowersyncError
 from followersync.simulator.wire import Response, status_phrase
 
 DEFAULT_API_KEY = "sim-key"
@@ -95,7 +95,7 @@ EXTRA_ERRORS: dict[str, tuple[int, str]] = {
 }
 
 
-class SimulatorError(RuntimeError):
+class SimulatorError(FollowersyncError, RuntimeError):
     """The simulator itself (or an `on_request` callback) failed while answering a request."""
 
 

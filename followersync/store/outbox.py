@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from followersync.domain import RunStatus
 from followersync.store.schema import (
     PROFILE_TABLES,
     follow_events,
@@ -69,7 +70,7 @@ def unnotified_runs(conn: sa.Connection, source_id: int) -> list[FinishedRun]:
             r.unfollows_withheld,
             r.withheld_reason,
         )
-        .where(r.source_id == source_id, r.notified_at.is_(None), r.status != "running")
+        .where(r.source_id == source_id, r.notified_at.is_(None), r.status != RunStatus.RUNNING)
         .order_by(r.id)
     )
     return [FinishedRun(*row) for row in rows]

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from followersync.domain import RunStatus
 from followersync.store import statements
 from followersync.store.dialects import execute
 from followersync.store.schema import sync_checkpoints, sync_passes, sync_runs
@@ -25,7 +26,7 @@ class Checkpoint:
     updated_at: datetime
     # How the pass's last run ended: `deferred` (the budget, a limit, a stop) is a pause that resumes
     # however old the checkpoint; `failed` or `abandoned` is subject to `sync.checkpoint_max_age`.
-    last_run_status: str | None = None
+    last_run_status: RunStatus | None = None
 
 
 def load_checkpoint(conn: sa.Connection, source_id: int) -> Checkpoint | None:
@@ -48,7 +49,12 @@ def load_checkpoint(conn: sa.Connection, source_id: int) -> Checkpoint | None:
         .join(sync_passes, sync_passes.c.id == sync_checkpoints.c.pass_id)
         .where(sync_checkpoints.c.source_id == source_id)
     ).first()
-    return Checkpoint(*row) if row else None
+    if row is None:
+        return None
+    pass_id, pass_started_at, cursor, pages, updated_at, status = row
+    return Checkpoint(
+        pass_id, pass_started_at, cursor, pages, updated_at, RunStatus(status) if status is not None else None
+    )
 
 
 def drop_checkpoint(conn: sa.Connection, source_id: int) -> None:

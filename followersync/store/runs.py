@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from followersync.domain import RunStatus
 from followersync.store import statements
 from followersync.store.dialects import execute
 from followersync.store.schema import sync_runs
@@ -21,7 +22,12 @@ def start_run(
     run_id: int = conn.execute(
         sync_runs.insert()
         .values(
-            source_id=source_id, pass_id=pass_id, mode=mode, status="running", started_at=now, holder=holder
+            source_id=source_id,
+            pass_id=pass_id,
+            mode=mode,
+            status=RunStatus.RUNNING,
+            started_at=now,
+            holder=holder,
         )
         .returning(sync_runs.c.id)
     ).scalar_one()
@@ -32,7 +38,7 @@ def finish_run(
     conn: sa.Connection,
     run_id: int,
     *,
-    status: str,
+    status: RunStatus,
     now: datetime,
     requests: int,
     retries: int,

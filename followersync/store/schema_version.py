@@ -6,23 +6,25 @@ Free of SQLAlchemy and alembic: the driver-only SQLite read of `followersync sta
 
 from __future__ import annotations
 
+from followersync.domain import FollowersyncError
+
 # Every migration's revision, oldest first, and the newest of them. Kept here so that a sync can check
 # its schema without loading alembic; tests/test_migrations.py proves them alembic's history and head.
 KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 HEAD_REVISION = KNOWN_REVISIONS[-1]
 
 
-class SchemaOutOfDate(Exception):
+class SchemaOutOfDate(FollowersyncError):
     """The database schema is older than this version of followersync: run `followersync migrate`."""
 
 
-class SchemaNewer(Exception):
+class SchemaNewer(FollowersyncError):
     """The database schema is at a revision this version of followersync does not know: a newer
     followersync migrated it (a rollback, a fleet running mixed versions). Nothing here can use or
     change it, `migrate` included: alembic cannot find the revision, let alone go down from it."""
 
 
-class SchemaMissing(Exception):
+class SchemaMissing(FollowersyncError):
     """The database has no followersync schema (or, SQLite, does not exist): nothing to read yet."""
 
 

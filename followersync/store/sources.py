@@ -13,6 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from followersync.config import SourceConfig
+from followersync.domain import RunStatus
 from followersync.store import statements
 from followersync.store.dialects import execute, insert
 from followersync.store.passes import last_full_passes
@@ -91,7 +92,7 @@ def missing_by_source(conn: sa.Connection, source_ids: Sequence[int]) -> dict[in
 @dataclass(frozen=True)
 class SourceState:
     source_id: int
-    last_run_status: str | None
+    last_run_status: RunStatus | None
     last_run_finished_at: datetime | None
     last_run_error_type: str | None
     last_run_retry_after: float | None
@@ -145,7 +146,7 @@ def source_states(conn: sa.Connection, source_ids: Sequence[int]) -> dict[int, S
         retry_after = detail.get("retry_after")
         states[source_id] = SourceState(
             source_id=source_id,
-            last_run_status=run.status if run is not None else None,
+            last_run_status=RunStatus(run.status) if run is not None else None,
             last_run_finished_at=run.finished_at if run is not None else None,
             last_run_error_type=run.error_type if run is not None else None,
             last_run_retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
