@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run as bench_run  # bench/run.py: the simulator, databases and measured children
+from parent import Bench  # bench/parent.py: the simulator, databases and measured children
+from run import DEFAULT_PG_URL
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -74,7 +75,7 @@ def in_version(code: Path, *argv: str) -> str:
     return done.stdout
 
 
-def one_round(bench: bench_run.Bench, code: Path, kind: str, args: argparse.Namespace) -> list[float]:
+def one_round(bench: Bench, code: Path, kind: str, args: argparse.Namespace) -> list[float]:
     """A fresh database and source, then `args.passes` full passes; followers/s of each."""
     account = bench.new_account("instagram", args.followers)
     with bench.database(kind) as url:
@@ -107,7 +108,7 @@ def main() -> int:
     p.add_argument("--passes", type=int, default=2, help="full passes per round: the first, then repeats")
     p.add_argument("--sqlite", action="store_true", help="SQLite files instead of PostgreSQL")
     p.add_argument("--churn", action="store_true", help="then one more pass after 1%% churn")
-    p.add_argument("--pg-url", default=os.environ.get("FOLLOWERSYNC_BENCH_PG_URL", bench_run.DEFAULT_PG_URL))
+    p.add_argument("--pg-url", default=os.environ.get("FOLLOWERSYNC_BENCH_PG_URL", DEFAULT_PG_URL))
     args = p.parse_args()
     kind = "sqlite" if args.sqlite else "pg"
     worktree = Path(tempfile.mkdtemp(prefix="followersync-ab-")) / "ref"
@@ -115,7 +116,7 @@ def main() -> int:
     subprocess.run([*git, "add", "--detach", str(worktree), args.ref], check=True)
     versions = {"working tree": REPO, args.ref: worktree}
     figures: dict[str, list[list[float]]] = {name: [] for name in versions}
-    bench = bench_run.Bench(argparse.Namespace(pg_url=args.pg_url, profile=None))
+    bench = Bench(argparse.Namespace(pg_url=args.pg_url, profile=None))
     try:
         print(f"{args.followers:,} Instagram followers, {kind}, {args.rounds} rounds of {args.passes} passes")
         for n in range(args.rounds):

@@ -1,13 +1,13 @@
 """The benchmark's measured child: one pass (or the COPY baseline) in a fresh process.
 
-    python bench/child.py < spec.json   # started by bench/run.py (`Bench.child`), not by hand
+    python bench/child.py < spec.json   # started by bench/parent.py (`Bench.child`), not by hand
 
 It reads its spec as JSON on stdin, runs the pass (or the COPY), and writes its result as JSON to the
 file `spec["result_path"]`: the pass's wall time, what it wrote, its database time (`TxTimer`) and
 its peak memory (`peak_rss_kb`). Set-up (database, migrations, sources) and the simulator are the
-parent's (bench/run.py), so the child measures the pass and nothing else.
+parent's (bench/parent.py), so the child measures the pass and nothing else.
 
-Kept apart from bench/run.py for two reasons: its peak memory is the pass's, so it imports only what
+Kept apart from the parent for two reasons: its peak memory is the pass's, so it imports only what
 the pass needs; and bench/ab.py runs this file against older checkouts of followersync (through
 PYTHONPATH), so it may use only the package API those have too (`PassRunner`, `Fleet`,
 `build_client`, `db`, `SystemClock`, the settings classes), never anything newer.
@@ -27,7 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-# The key the parent's simulator is started with (bench/run.py imports it from here).
+# The key the parent's simulator is started with (bench/parent.py imports it from here).
 API_KEY = "bench-key-0123456789"
 
 

@@ -1,6 +1,6 @@
 """The benchmark's peer anchor: the same followers loaded by dlt, one pass in a fresh process.
 
-    .venv-bench-dlt/bin/python bench/dlt_anchor.py < spec.json   # started by bench/run.py (`run_dlt`)
+    .venv-bench-dlt/bin/python bench/dlt_anchor.py < spec.json   # started by bench/scenarios.py (`run_dlt`)
 
 Runs in its own virtualenv (`.venv-bench-dlt`, created by `make bench` with `dlt[postgres]`): dlt is
 never a dependency of followersync, and this file imports nothing of it. It reads its spec as JSON on
