@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +195,42 @@ def run_cli(
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=cli_env(**env))
 
 
+def invoke_cli(
+    args: Sequence[str], *, config: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The command line in this process, through click's `CliRunner`: milliseconds instead of an
+    interpreter's start, for checks that the arguments alone decide (usage errors). The same argv,
+    environment and global-option hoisting as `run_cli`; an exception that escapes the command is put
+    on stderr as its traceback, as the interpreter would print it. The logging set-up the command
+    makes (structlog's configuration, the secrets it registers) is undone afterwards, so that it
+    cannot leak into the tests that follow in this process. `run_cli` remains the test of the real
+    entry point (`python -m followersync`)."""
+    import traceback
+
+    import structlog
+    from click.testing import CliRunner
+
+    from followersync import logging as fslogging
+    from followersync.cli import cli, hoist_global_options
+
+    argv = [] if config is None else ["--config", str(config)]
+    argv += ["--log-format", "json", *args]
+    overrides: dict[str, str | None] = dict.fromkeys(
+        (k for k in os.environ if k.startswith(("FOLLOWERSYNC_", "POSTPRESS_"))), None
+    )
+    overrides |= {"POSTPRESS_API_KEY": API_KEY, **env}
+    saved_config, saved_secrets = structlog.get_config(), list(fslogging._secrets)
+    try:
+        result = CliRunner().invoke(cli, hoist_global_options(argv), prog_name="followersync", env=overrides)
+    finally:
+        structlog.configure(**saved_config)
+        fslogging._secrets[:] = saved_secrets
+    stderr = result.stderr
+    if result.exc_info is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(*result.exc_info))
+    return subprocess.CompletedProcess(argv, result.exit_code, result.stdout, stderr)
+
+
 def start_cli(args: Sequence[str], *, config: Path, **env: str) -> subprocess.Popen[str]:
     argv = [sys.executable, "-m", "followersync", "--config", str(config), "--log-format", "json", *args]
     return subprocess.Popen(
@@ -223,6 +259,23 @@ def wait_until(db_url: str, sql: str, timeout: float = 60.0) -> None:
             pass
         time.sleep(0.05)
     raise AssertionError(f"never true within {timeout}s: {sql}")
+
+
+def wait_for_leases_to_expire(db_url: str, timeout: float = 60.0) -> None:
+    """Poll until every lease in `db_url` has run out (its `expires_at` is past): what a killed
+    process leaves `sync.lease_ttl` after its last renewal. Waits only as long as the leases have left,
+    not a fixed guess at it; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ends = [r.expires_at for r in query(db_url, "SELECT expires_at FROM account_leases")]
+        # PostgreSQL gives timestamptz; SQLite, naive UTC text (followersync/store/types.py).
+        ends = [datetime.fromisoformat(str(end)) if isinstance(end, str) else end for end in ends]
+        now = datetime.now(UTC)
+        left = [(end if end.tzinfo else end.replace(tzinfo=UTC)) - now for end in ends]
+        if all(d < timedelta(0) for d in left):
+            return
+        assert time.monotonic() < deadline, f"a lease was still live after {timeout}s"
+        time.sleep(min(0.05, max(d.total_seconds() for d in left) + 0.005))
 
 
 def source_states(engine: sa.Engine, ids: Sequence[int], now: datetime) -> list[SourceStatus]:

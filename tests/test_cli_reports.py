@@ -15,13 +15,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from followersync import reports
 from followersync.cli.chart import CHART_HEIGHT_PX, CHART_WIDTH_PX
 from followersync.simulator import Fault
 from followersync.store import runs
-from tests.harness import API_KEY, Harness, run_cli, write_config
+from tests.harness import API_KEY, Harness, invoke_cli, run_cli, write_config
 from tests.sim_support import IG, LI, instagram_source, linkedin_source
 from tests.test_reports import DAYS_AGO, as_day, detail, history, utc
 
@@ -434,27 +435,54 @@ def test_status_with_another_configuration_leaves_the_sources_as_they_are(
     assert table.startswith(LI.name) and "\n\nnewcomer  (linkedin, account acc_new)" in table
 
 
-def test_bad_arguments_exit_2_with_one_line(tmp_path: Path, sqlite_url: str) -> None:
-    config = write_config(tmp_path / "followersync.toml", sqlite_url, "http://127.0.0.1:9", [LI])
-    assert cli(config, "migrate").returncode == 0  # a database to read: these are errors of the arguments
-    for args, says in [
-        (["runs", "--source", "nope"], 'no source named "nope"'),
-        (["report", "unfollows", "--source", "nope"], 'no source named "nope"'),
-        (["report", "growth", "--source", "nope"], 'no source named "nope"'),
-        (["report", "unfollows", "--since", "last tuesday"], "'last tuesday' is not a date"),
-        (["report", "unfollows", "--since", "2026-02-30"], "is not a date"),
-        (["report", "changes", "--source", "nope"], 'no source named "nope"'),
-        (["report", "changes", "--since", "yesterday"], "'yesterday' is not a date"),
-        (["report", "changes", "--format", "png"], "--format"),
-        (["report", "growth", "--days", "0"], "--days"),
-        (["runs", "--limit", "0"], "--limit"),
-        (["status", "--format", "csv"], "--format"),
-        (["report", "growth", "--format", "csv", "--output", "x.csv"], "--output"),
-        (["report", "growth", "--format", "png", "--output", str(tmp_path / "no" / "g.png")], "--output"),
-    ]:
-        done = cli(config, *args)
-        assert done.returncode == 2, (args, done.stdout, done.stderr)
-        assert says in done.stderr, (args, done.stderr)
-        assert done.stdout == ""
-        errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
-        assert len(errors) == 1, done.stderr
+BAD_ARGUMENTS = [
+    (["runs", "--source", "nope"], 'no source named "nope"'),
+    (["report", "unfollows", "--source", "nope"], 'no source named "nope"'),
+    (["report", "growth", "--source", "nope"], 'no source named "nope"'),
+    (["report", "unfollows", "--since", "last tuesday"], "'last tuesday' is not a date"),
+    (["report", "unfollows", "--since", "2026-02-30"], "is not a date"),
+    (["report", "changes", "--source", "nope"], 'no source named "nope"'),
+    (["report", "changes", "--since", "yesterday"], "'yesterday' is not a date"),
+    (["report", "changes", "--format", "png"], "--format"),
+    (["report", "growth", "--days", "0"], "--days"),
+    (["runs", "--limit", "0"], "--limit"),
+    (["status", "--format", "csv"], "--format"),
+    (["report", "growth", "--format", "csv", "--output", "x.csv"], "--output"),
+    (["report", "growth", "--format", "png", "--output", "{tmp}/no/g.png"], "--output"),
+]
+
+
+@pytest.fixture(scope="module")
+def migrated_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A configuration of `LI` on a migrated SQLite file: a database to read, so that what fails is
+    the arguments. Only read by the tests that take it."""
+    folder = tmp_path_factory.mktemp("bad-arguments")
+    url = f"sqlite:///{folder / 'followersync.db'}"
+    config = write_config(folder / "followersync.toml", url, "http://127.0.0.1:9", [LI])
+    assert cli(config, "migrate").returncode == 0
+    return config
+
+
+def assert_one_line_usage_error(done: subprocess.CompletedProcess[str], args: list[str], says: str) -> None:
+    assert done.returncode == 2, (args, done.stdout, done.stderr)
+    assert says in done.stderr, (args, done.stderr)
+    assert done.stdout == ""
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, done.stderr
+
+
+@pytest.mark.parametrize(("args", "says"), BAD_ARGUMENTS, ids=[" ".join(a) for a, _ in BAD_ARGUMENTS])
+def test_bad_arguments_exit_2_with_one_line(migrated_config: Path, args: list[str], says: str) -> None:
+    """Each bad argument, through click's CliRunner in this process (the arguments alone decide)."""
+    args = [a.replace("{tmp}", str(migrated_config.parent)) for a in args]
+    done = invoke_cli(args, config=migrated_config)
+    assert API_KEY not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert_one_line_usage_error(done, args, says)
+
+
+def test_a_bad_argument_exits_2_with_one_line_through_the_real_entry_point(migrated_config: Path) -> None:
+    """The same through `python -m followersync` in a subprocess: the exit code and the one line are
+    what a user's shell gets, not only what click's runner reports."""
+    args, says = BAD_ARGUMENTS[0]
+    assert_one_line_usage_error(cli(migrated_config, *args), args, says)
