@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests import harness
+
 pytest_plugins = [
     "tests.sim_support",  # make_sim: simulators stopped after the test (page_support imports it)
     "tests.page_support",  # fixtures of the page tests: engine, ctx
@@ -87,6 +89,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'followersync.db'}"
     else:
         yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(autouse=True)
+def _cli_in_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run_cli` runs the command in this process for a test marked `cli_in_process` (see
+    tests/harness.py, CLI_IN_PROCESS)."""
+    if request.node.get_closest_marker("cli_in_process") is not None:
+        monkeypatch.setattr(harness, "CLI_IN_PROCESS", True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

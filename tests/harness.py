@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -184,10 +185,28 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
+# Set for the duration of a test marked `cli_in_process` (tests/conftest.py): `run_cli` then runs the
+# command in this process (`invoke_cli`). For the modules whose tests are about what a command does
+# with the database and the API, not about the process around it; an interpreter's start was a
+# second or more of each such test. The process itself (the entry point, exit codes as a shell sees
+# them, signals, start-up imports, concurrent processes) stays proven in subprocesses: `start_cli`
+# always starts one, and so does `run_cli` in every test not so marked.
+CLI_IN_PROCESS = False
+
+
 def run_cli(
     args: Sequence[str], *, config: Path | None = None, timeout: float = 120, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    """The real command line in a subprocess."""
+    """The real command line in a subprocess (in this process in a test marked `cli_in_process`)."""
+    if CLI_IN_PROCESS:
+        return invoke_cli(args, config=config, **env)
+    return run_cli_process(args, config=config, timeout=timeout, **env)
+
+
+def run_cli_process(
+    args: Sequence[str], *, config: Path | None = None, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The real command line in a subprocess, `python -m followersync`, marked test or not."""
     argv = [sys.executable, "-m", "followersync"]
     if config is not None:
         argv += ["--config", str(config)]
@@ -199,7 +218,7 @@ def invoke_cli(
     args: Sequence[str], *, config: Path | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
     """The command line in this process, through click's `CliRunner`: milliseconds instead of an
-    interpreter's start, for checks that the arguments alone decide (usage errors). The same argv,
+    interpreter's start (usage errors; `run_cli` in a test marked `cli_in_process`). The same argv,
     environment and global-option hoisting as `run_cli`; an exception that escapes the command is put
     on stderr as its traceback, as the interpreter would print it. The logging set-up the command
     makes (structlog's configuration, the secrets it registers) is undone afterwards, so that it
@@ -210,6 +229,7 @@ def invoke_cli(
     import structlog
     from click.testing import CliRunner
 
+    import followersync
     from followersync import logging as fslogging
     from followersync.cli import cli, hoist_global_options
 
@@ -219,14 +239,26 @@ def invoke_cli(
         (k for k in os.environ if k.startswith(("FOLLOWERSYNC_", "POSTPRESS_"))), None
     )
     overrides |= {"POSTPRESS_API_KEY": API_KEY, **env}
-    saved_config, saved_secrets = structlog.get_config(), list(fslogging._secrets)
+    saved_config, saved_secrets, saved_argv = structlog.get_config(), list(fslogging._secrets), sys.argv
+    saved_hooks = threading.excepthook, sys.unraisablehook
+    # As `python -m followersync` starts it: the hints a command prints name the program by argv[0],
+    # and an exception escaping one of its threads is printed on its stderr (pytest would otherwise
+    # take it for a warning of its own, where a test's "no Traceback" could not see it).
+    sys.argv = [str(Path(followersync.__file__).with_name("__main__.py")), *argv]
+    threading.excepthook, sys.unraisablehook = threading.__excepthook__, sys.__unraisablehook__
     try:
         result = CliRunner().invoke(cli, hoist_global_options(argv), prog_name="followersync", env=overrides)
     finally:
         structlog.configure(**saved_config)
         fslogging._secrets[:] = saved_secrets
+        sys.argv = saved_argv
+        threading.excepthook, sys.unraisablehook = saved_hooks
     stderr = result.stderr
-    if result.exc_info is not None and not isinstance(result.exception, SystemExit):
+    if (
+        result.exception is not None
+        and result.exc_info is not None
+        and not isinstance(result.exception, SystemExit)
+    ):
         stderr += "".join(traceback.format_exception(*result.exc_info))
     return subprocess.CompletedProcess(argv, result.exit_code, result.stdout, stderr)
 

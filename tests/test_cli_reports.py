@@ -1,4 +1,5 @@
-"""`status`, `runs` and `report` as a user runs them: the real CLI in a subprocess, on both databases.
+"""`status`, `runs` and `report` as a user runs them: the real CLI (in this process through click,
+`cli_in_process`; one test through `python -m followersync`), on both databases.
 
 The data comes from real syncs (tests.test_reports.history); every output is checked against plain SQL.
 """
@@ -22,9 +23,11 @@ from followersync import reports
 from followersync.cli.chart import CHART_HEIGHT_PX, CHART_WIDTH_PX
 from followersync.simulator import Fault
 from followersync.store import runs
-from tests.harness import API_KEY, Harness, invoke_cli, run_cli, write_config
+from tests.harness import API_KEY, Harness, invoke_cli, run_cli, run_cli_process, write_config
 from tests.sim_support import IG, LI, instagram_source, linkedin_source
 from tests.test_reports import DAYS_AGO, as_day, detail, history, utc
+
+pytestmark = pytest.mark.cli_in_process
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?\+00:00$")
 STATUS_FIELDS = {
@@ -485,4 +488,6 @@ def test_a_bad_argument_exits_2_with_one_line_through_the_real_entry_point(migra
     """The same through `python -m followersync` in a subprocess: the exit code and the one line are
     what a user's shell gets, not only what click's runner reports."""
     args, says = BAD_ARGUMENTS[0]
-    assert_one_line_usage_error(cli(migrated_config, *args), args, says)
+    done = run_cli_process(args, config=migrated_config)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert_one_line_usage_error(done, args, says)

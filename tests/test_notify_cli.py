@@ -19,6 +19,8 @@ from tests.harness import query, run_cli, start_cli, wait_for_leases_to_expire, 
 from tests.receiver import Receiver
 from tests.sim_support import LI, MakeSim
 
+pytestmark = pytest.mark.cli_in_process
+
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:

@@ -1,7 +1,7 @@
 """`followersync sync` against the API as it really behaves (docs/simulator.md's quirks): items with null,
 missing or wrong-typed fields, items without a usable id, the other provider's items, an upstream cache
-that ignores `no-cache`, the provider's limits and `x-ratelimit-*` windows. A real subprocess against
-the simulator on a real socket, on both databases.
+that ignores `no-cache`, the provider's limits and `x-ratelimit-*` windows. The real command (in this
+process, through click: `cli_in_process`) against the simulator on a real socket, on both databases.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from followersync.simulator import Fault, RequestRecord, Simulator
 from followersync.simulator.quirks import LimitAnswer
 from tests.harness import API_KEY, query, run_cli, write_config
 from tests.sim_support import IG, LI, MakeSim
+
+pytestmark = pytest.mark.cli_in_process
 
 # --- helpers ----------------------------------------------------------------------------------------
 
