@@ -8,9 +8,12 @@ under CI=true, where a missing PostgreSQL is a failure.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 import sqlalchemy as sa
@@ -99,11 +102,60 @@ def _cli_in_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
         monkeypatch.setattr(harness, "CLI_IN_PROCESS", True)
 
 
+# --- unit and integration: the fast set first (`make test` runs `-m unit`, then `-m integration`) ---
+
+# Fixtures that reach outside the test's process: the PostgreSQL server (pg_url; db_url runs each
+# test on it too), a socket (the simulator and the other local servers), or a process (the wheel's pip).
+INTEGRATION_FIXTURES = frozenset(
+    {
+        "pg_url",
+        "db_url",
+        "make_sim",
+        "receiver",
+        "stalling_server",
+        "trickle_url",
+        "self_signed_url",
+        "secret_url",
+        "wheel",
+        "migrated_config",
+        "sim",  # the modules' own simulator fixtures
+        "big_sim",
+        "client",
+        "api",
+    }
+)
+
+
+def _refuse(what: str) -> Any:
+    def refused(*_args: object, **_kwargs: object) -> NoReturn:
+        raise AssertionError(
+            f"a unit test may not {what}: mark it `pytest.mark.integration` (tests/conftest.py)"
+        )
+
+    return refused
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_stay_in_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test marked `unit` opens no socket and starts no process: the marker cannot lie about it."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+    monkeypatch.setattr(socket.socket, "connect", _refuse("connect a socket"))
+    monkeypatch.setattr(socket.socket, "connect_ex", _refuse("connect a socket"))
+    monkeypatch.setattr(socket.socket, "bind", _refuse("bind a socket"))
+    monkeypatch.setattr(subprocess.Popen, "__init__", _refuse("start a process"))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-slow", action="store_true", help="run long randomized tests")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("integration") is not None:
+            continue
+        uses = INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        item.add_marker(pytest.mark.integration if uses else pytest.mark.unit)
     if config.getoption("--run-slow"):
         return
     skip_slow = pytest.mark.skip(reason="long randomized run: pass --run-slow")

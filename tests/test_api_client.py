@@ -451,6 +451,7 @@ def test_api_timeout_bounds_a_request_through_a_proxy_from_the_environment(
     assert elapsed < 1.0 + 0.5, elapsed
 
 
+@pytest.mark.integration  # sockets
 def test_an_unreachable_api_is_a_network_error_after_all_attempts(clock: FakeClock) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -17,6 +17,8 @@ import sqlalchemy as sa
 
 from tests.conftest import PG_ADMIN_URL, require_postgres
 
+pytestmark = pytest.mark.integration  # every test here starts a process or opens a socket
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -309,6 +309,7 @@ def test_status_records_dead_runs_as_abandoned_and_shows_the_checkpoint(tmp_path
         assert "page 1, saved" in table and "held by busy-process" in table
 
 
+@pytest.mark.integration  # the real command in a subprocess
 def test_status_on_a_sqlite_file_prints_what_sqlalchemy_reads(tmp_path: Path, sqlite_url: str) -> None:
     """`status` on a `sqlite:///PATH` URL reads through the sqlite3 driver (store/sqlite_status.py);
     any other SQLite URL (here with a query string) through SQLAlchemy. The output is the same."""
