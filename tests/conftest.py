@@ -58,8 +58,9 @@ def require_postgres() -> None:
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    """URL of a brand-new, empty PostgreSQL database, dropped after the test."""
+def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """URL of a brand-new, empty PostgreSQL database, dropped after the test. It commits without
+    waiting for the disk, unless the test is marked `durable_commits` (the server's own default)."""
     require_postgres()
     name = f"fs_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -69,7 +70,8 @@ def pg_url() -> Iterator[str]:
         # connections see after its commit, are unchanged; only a crash of the server itself could
         # lose the last commits, and no test crashes the server (tests/faults/test_database_loss.py
         # ends connections). The throwaway database's fsyncs were most of a PostgreSQL test's time.
-        conn.execute(sa.text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+        if request.node.get_closest_marker("durable_commits") is None:
+            conn.execute(sa.text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     url = sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
         yield url
