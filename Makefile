@@ -26,8 +26,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The fast tests first (`unit`: no socket, no process, no database server; seconds), then the rest
+# (`integration`) on as many workers as the machine has cores (pytest-xdist). tests/conftest.py gives
+# each test its marker. `--dist loadgroup` keeps the tests of an `xdist_group` (the wheel's, built once
+# per module) on one worker. Exit status 5 (no test selected, say by a PYTEST_ARGS naming only
+# integration tests) is no failure of either step.
 pytest: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m unit $(PYTEST_ARGS) || test $$? -eq 5
+	$(BIN)/pytest -m integration -n auto --dist loadgroup $(PYTEST_ARGS) || test $$? -eq 5
 
 # The benchmark's peer anchor, dlt, lives in a venv of its own: it is never a dependency of followersync.
 # Made (or retried) by each `make bench` until dlt is installed; if it cannot be (no network), the bench

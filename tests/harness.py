@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -185,15 +186,82 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
+# Set for the duration of a test marked `cli_in_process` (tests/conftest.py): `run_cli` then runs the
+# command in this process (`invoke_cli`). For the modules whose tests are about what a command does
+# with the database and the API, not about the process around it; an interpreter's start was a
+# second or more of each such test. The process itself (the entry point, exit codes as a shell sees
+# them, signals, start-up imports, concurrent processes) stays proven in subprocesses: `start_cli`
+# always starts one, and so does `run_cli` in every test not so marked.
+CLI_IN_PROCESS = False
+
+
 def run_cli(
     args: Sequence[str], *, config: Path | None = None, timeout: float = 120, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    """The real command line in a subprocess."""
+    """The real command line in a subprocess (in this process in a test marked `cli_in_process`)."""
+    if CLI_IN_PROCESS:
+        return invoke_cli(args, config=config, **env)
+    return run_cli_process(args, config=config, timeout=timeout, **env)
+
+
+def run_cli_process(
+    args: Sequence[str], *, config: Path | None = None, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The real command line in a subprocess, `python -m followersync`, marked test or not."""
     argv = [sys.executable, "-m", "followersync"]
     if config is not None:
         argv += ["--config", str(config)]
     argv += ["--log-format", "json", *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=cli_env(**env))
+
+
+def invoke_cli(
+    args: Sequence[str], *, config: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The command line in this process, through click's `CliRunner`: milliseconds instead of an
+    interpreter's start (usage errors; `run_cli` in a test marked `cli_in_process`). The same argv,
+    environment and global-option hoisting as `run_cli`; an exception that escapes the command is put
+    on stderr as its traceback, as the interpreter would print it. The logging set-up the command
+    makes (structlog's configuration, the secrets it registers) is undone afterwards, so that it
+    cannot leak into the tests that follow in this process. `run_cli` remains the test of the real
+    entry point (`python -m followersync`)."""
+    import traceback
+
+    import structlog
+    from click.testing import CliRunner
+
+    import followersync
+    from followersync import logging as fslogging
+    from followersync.cli import cli, hoist_global_options
+
+    argv = [] if config is None else ["--config", str(config)]
+    argv += ["--log-format", "json", *args]
+    overrides: dict[str, str | None] = dict.fromkeys(
+        (k for k in os.environ if k.startswith(("FOLLOWERSYNC_", "POSTPRESS_"))), None
+    )
+    overrides |= {"POSTPRESS_API_KEY": API_KEY, **env}
+    saved_config, saved_secrets, saved_argv = structlog.get_config(), list(fslogging._secrets), sys.argv
+    saved_hooks = threading.excepthook, sys.unraisablehook
+    # As `python -m followersync` starts it: the hints a command prints name the program by argv[0],
+    # and an exception escaping one of its threads is printed on its stderr (pytest would otherwise
+    # take it for a warning of its own, where a test's "no Traceback" could not see it).
+    sys.argv = [str(Path(followersync.__file__).with_name("__main__.py")), *argv]
+    threading.excepthook, sys.unraisablehook = threading.__excepthook__, sys.__unraisablehook__
+    try:
+        result = CliRunner().invoke(cli, hoist_global_options(argv), prog_name="followersync", env=overrides)
+    finally:
+        structlog.configure(**saved_config)
+        fslogging._secrets[:] = saved_secrets
+        sys.argv = saved_argv
+        threading.excepthook, sys.unraisablehook = saved_hooks
+    stderr = result.stderr
+    if (
+        result.exception is not None
+        and result.exc_info is not None
+        and not isinstance(result.exception, SystemExit)
+    ):
+        stderr += "".join(traceback.format_exception(*result.exc_info))
+    return subprocess.CompletedProcess(argv, result.exit_code, result.stdout, stderr)
 
 
 def start_cli(args: Sequence[str], *, config: Path, **env: str) -> subprocess.Popen[str]:
@@ -224,6 +292,23 @@ def wait_until(db_url: str, sql: str, timeout: float = 60.0) -> None:
             pass
         time.sleep(0.05)
     raise AssertionError(f"never true within {timeout}s: {sql}")
+
+
+def wait_for_leases_to_expire(db_url: str, timeout: float = 60.0) -> None:
+    """Poll until every lease in `db_url` has run out (its `expires_at` is past): what a killed
+    process leaves `sync.lease_ttl` after its last renewal. Waits only as long as the leases have left,
+    not a fixed guess at it; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ends = [r.expires_at for r in query(db_url, "SELECT expires_at FROM account_leases")]
+        # PostgreSQL gives timestamptz; SQLite, naive UTC text (followersync/store/types.py).
+        ends = [datetime.fromisoformat(str(end)) if isinstance(end, str) else end for end in ends]
+        now = datetime.now(UTC)
+        left = [(end if end.tzinfo else end.replace(tzinfo=UTC)) - now for end in ends]
+        if all(d < timedelta(0) for d in left):
+            return
+        assert time.monotonic() < deadline, f"a lease was still live after {timeout}s"
+        time.sleep(min(0.05, max(d.total_seconds() for d in left) + 0.005))
 
 
 def source_states(engine: sa.Engine, ids: Sequence[int], now: datetime) -> list[SourceStatus]:

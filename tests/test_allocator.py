@@ -49,6 +49,7 @@ def held_after_free(setting: str) -> int:
 
 
 @pytest.mark.skipif(not GLIBC, reason="not glibc: the C library's allocator keeps its own behaviour")
+@pytest.mark.integration  # a process of its own
 def test_large_freed_buffers_go_back_to_the_system() -> None:
     # Without the setting the process holds on to the freed buffers (most of the 7,800 kB); with it,
     # they are gone.

@@ -17,6 +17,8 @@ import sqlalchemy as sa
 
 from tests.conftest import PG_ADMIN_URL, require_postgres
 
+pytestmark = pytest.mark.integration  # every test here starts a process or opens a socket
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -138,7 +140,16 @@ def test_the_side_by_side_comparison_runs_and_removes_its_worktree() -> None:
     medians = [line for line in lines if line.startswith(("pass ", "churn:"))]
     assert [line.split(":")[0] for line in medians] == ["pass 1", "pass 2", "churn"]
     assert all(" ratio " in line for line in medians)
-    worktrees = subprocess.run(
-        ["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True, check=True
+    # The repository's worktrees are shared with every checkout of it: another checkout's comparison,
+    # running at the same moment, lists its own. Ours is the one at this checkout's HEAD.
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run(
+        [*git, "worktree", "list", "--porcelain"], capture_output=True, text=True, check=True
     ).stdout
-    assert "followersync-ab-" not in worktrees
+    ours = [
+        entry
+        for entry in listed.split("\n\n")
+        if "followersync-ab-" in entry and f"HEAD {head.strip()}" in entry.splitlines()
+    ]
+    assert ours == []

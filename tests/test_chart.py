@@ -26,6 +26,8 @@ from followersync.reports import GrowthDay
 from tests.harness import run_cli, write_config
 from tests.sim_support import LI
 
+pytestmark = pytest.mark.cli_in_process
+
 LAST_DAY = date(2026, 12, 1)
 MONTHS = calendar.month_abbr[1:]
 

@@ -7,9 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from followersync.config import SourceConfig
 from followersync.simulator import Simulator
 from tests.harness import API_KEY, cli_env, write_config
+
+pytestmark = pytest.mark.integration  # every test here starts a process or opens a socket
 
 SOURCE = SourceConfig(name="acme-page", provider="linkedin", account_id="acc_li_charts")
 

@@ -1,4 +1,5 @@
-"""`status`, `runs` and `report` as a user runs them: the real CLI in a subprocess, on both databases.
+"""`status`, `runs` and `report` as a user runs them: the real CLI (in this process through click,
+`cli_in_process`; one test through `python -m followersync`), on both databases.
 
 The data comes from real syncs (tests.test_reports.history); every output is checked against plain SQL.
 """
@@ -15,15 +16,18 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from followersync import reports
 from followersync.cli.chart import CHART_HEIGHT_PX, CHART_WIDTH_PX
 from followersync.simulator import Fault
 from followersync.store import leases, passes, runs
-from tests.harness import API_KEY, Harness, run_cli, write_config
+from tests.harness import API_KEY, Harness, invoke_cli, run_cli, run_cli_process, write_config
 from tests.sim_support import IG, LI, instagram_source, linkedin_source
 from tests.test_reports import DAYS_AGO, as_day, detail, history, utc
+
+pytestmark = pytest.mark.cli_in_process
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?\+00:00$")
 STATUS_FIELDS = {
@@ -305,6 +309,7 @@ def test_status_records_dead_runs_as_abandoned_and_shows_the_checkpoint(tmp_path
         assert "page 1, saved" in table and "held by busy-process" in table
 
 
+@pytest.mark.integration  # the real command in a subprocess
 def test_status_on_a_sqlite_file_prints_what_sqlalchemy_reads(tmp_path: Path, sqlite_url: str) -> None:
     """`status` on a `sqlite:///PATH` URL reads through the sqlite3 driver (store/sqlite_status.py);
     any other SQLite URL (here with a query string) through SQLAlchemy. The output is the same."""
@@ -434,27 +439,56 @@ def test_status_with_another_configuration_leaves_the_sources_as_they_are(
     assert table.startswith(LI.name) and "\n\nnewcomer  (linkedin, account acc_new)" in table
 
 
-def test_bad_arguments_exit_2_with_one_line(tmp_path: Path, sqlite_url: str) -> None:
-    config = write_config(tmp_path / "followersync.toml", sqlite_url, "http://127.0.0.1:9", [LI])
-    assert cli(config, "migrate").returncode == 0  # a database to read: these are errors of the arguments
-    for args, says in [
-        (["runs", "--source", "nope"], 'no source named "nope"'),
-        (["report", "unfollows", "--source", "nope"], 'no source named "nope"'),
-        (["report", "growth", "--source", "nope"], 'no source named "nope"'),
-        (["report", "unfollows", "--since", "last tuesday"], "'last tuesday' is not a date"),
-        (["report", "unfollows", "--since", "2026-02-30"], "is not a date"),
-        (["report", "changes", "--source", "nope"], 'no source named "nope"'),
-        (["report", "changes", "--since", "yesterday"], "'yesterday' is not a date"),
-        (["report", "changes", "--format", "png"], "--format"),
-        (["report", "growth", "--days", "0"], "--days"),
-        (["runs", "--limit", "0"], "--limit"),
-        (["status", "--format", "csv"], "--format"),
-        (["report", "growth", "--format", "csv", "--output", "x.csv"], "--output"),
-        (["report", "growth", "--format", "png", "--output", str(tmp_path / "no" / "g.png")], "--output"),
-    ]:
-        done = cli(config, *args)
-        assert done.returncode == 2, (args, done.stdout, done.stderr)
-        assert says in done.stderr, (args, done.stderr)
-        assert done.stdout == ""
-        errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
-        assert len(errors) == 1, done.stderr
+BAD_ARGUMENTS = [
+    (["runs", "--source", "nope"], 'no source named "nope"'),
+    (["report", "unfollows", "--source", "nope"], 'no source named "nope"'),
+    (["report", "growth", "--source", "nope"], 'no source named "nope"'),
+    (["report", "unfollows", "--since", "last tuesday"], "'last tuesday' is not a date"),
+    (["report", "unfollows", "--since", "2026-02-30"], "is not a date"),
+    (["report", "changes", "--source", "nope"], 'no source named "nope"'),
+    (["report", "changes", "--since", "yesterday"], "'yesterday' is not a date"),
+    (["report", "changes", "--format", "png"], "--format"),
+    (["report", "growth", "--days", "0"], "--days"),
+    (["runs", "--limit", "0"], "--limit"),
+    (["status", "--format", "csv"], "--format"),
+    (["report", "growth", "--format", "csv", "--output", "x.csv"], "--output"),
+    (["report", "growth", "--format", "png", "--output", "{tmp}/no/g.png"], "--output"),
+]
+
+
+@pytest.fixture(scope="module")
+def migrated_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A configuration of `LI` on a migrated SQLite file: a database to read, so that what fails is
+    the arguments. Only read by the tests that take it."""
+    folder = tmp_path_factory.mktemp("bad-arguments")
+    url = f"sqlite:///{folder / 'followersync.db'}"
+    config = write_config(folder / "followersync.toml", url, "http://127.0.0.1:9", [LI])
+    assert cli(config, "migrate").returncode == 0
+    return config
+
+
+def assert_one_line_usage_error(done: subprocess.CompletedProcess[str], args: list[str], says: str) -> None:
+    assert done.returncode == 2, (args, done.stdout, done.stderr)
+    assert says in done.stderr, (args, done.stderr)
+    assert done.stdout == ""
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, done.stderr
+
+
+@pytest.mark.parametrize(("args", "says"), BAD_ARGUMENTS, ids=[" ".join(a) for a, _ in BAD_ARGUMENTS])
+def test_bad_arguments_exit_2_with_one_line(migrated_config: Path, args: list[str], says: str) -> None:
+    """Each bad argument, through click's CliRunner in this process (the arguments alone decide)."""
+    args = [a.replace("{tmp}", str(migrated_config.parent)) for a in args]
+    done = invoke_cli(args, config=migrated_config)
+    assert API_KEY not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert_one_line_usage_error(done, args, says)
+
+
+def test_a_bad_argument_exits_2_with_one_line_through_the_real_entry_point(migrated_config: Path) -> None:
+    """The same through `python -m followersync` in a subprocess: the exit code and the one line are
+    what a user's shell gets, not only what click's runner reports."""
+    args, says = BAD_ARGUMENTS[0]
+    done = run_cli_process(args, config=migrated_config)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert_one_line_usage_error(done, args, says)

@@ -1,5 +1,6 @@
 """A source too big for its pacing and budget, and a full pass in progress, as `sync` and `status`
-tell a user: a real subprocess against the simulator, on both databases."""
+tell a user: the real command (in this process through click, `cli_in_process`) against the
+simulator, on both databases."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 from followersync.simulator import Simulator
 from tests.harness import run_cli, write_config
 from tests.sim_support import LI, MakeSim
+
+pytestmark = pytest.mark.cli_in_process
 
 
 @pytest.fixture

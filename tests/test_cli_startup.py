@@ -19,6 +19,8 @@ from followersync.cli.lazy import COMMANDS
 from followersync.store import db
 from tests.harness import cli_env
 
+pytestmark = pytest.mark.integration  # every test here starts a process or opens a socket
+
 # Libraries and modules `status` on a SQLite file has no use for; structlog (and rich, which its
 # console renderer loads) only once a line is written.
 NOT_FOR_STATUS = [

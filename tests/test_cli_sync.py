@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,15 @@ import sqlalchemy as sa
 
 from followersync.simulator import Fault, Simulator
 from followersync.store import db
-from tests.harness import API_KEY, query, run_cli, start_cli, wait_until, write_config
+from tests.harness import (
+    API_KEY,
+    query,
+    run_cli,
+    start_cli,
+    wait_for_leases_to_expire,
+    wait_until,
+    write_config,
+)
 from tests.sim_support import IG, LI, MakeSim
 
 
@@ -87,7 +94,8 @@ def test_killed_mid_pass_the_rerun_resumes_from_the_checkpoint(
     tmp_path: Path, db_url: str, sim: Simulator
 ) -> None:
     sim.set_latency(0.03)
-    config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [LI], extra='[sync]\nlease_ttl = "1s"\n')
+    extra = '[sync]\nlease_ttl = "0.3s"\n'  # one process at a time: a lapse mid-run takes nothing
+    config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [LI], extra=extra)
     proc = start_cli(["sync"], config=config)
     try:
         wait_until(db_url, "SELECT 1 FROM sync_checkpoints WHERE pages >= 5")
@@ -99,7 +107,7 @@ def test_killed_mid_pass_the_rerun_resumes_from_the_checkpoint(
     [checkpoint] = query(db_url, "SELECT cursor, pages FROM sync_checkpoints")
     sim.set_latency(0)
     sim.clear_requests()
-    time.sleep(1.2)  # the killed process's lease expires
+    wait_for_leases_to_expire(db_url)  # the killed process's lease runs out
     done = run_cli(["sync"], config=config)
     assert done.returncode == 0, done.stderr
     assert sim.requests_for(LI.account_id)[0].cursor == checkpoint.cursor

@@ -1,7 +1,7 @@
 """The tables people read, for real names: the columns after 김민준, 佐藤 花子 or a flag start where
 their header does, measured in display columns (what a terminal shows, rich.cells.cell_len), not in
-code points, and a long name is cut to its column's width. The real command line in a subprocess,
-against the simulator.
+code points, and a long name is cut to its column's width. The real command line (in this process
+through click, `cli_in_process`), against the simulator.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.cells import cell_len
 
 from followersync import text
@@ -19,6 +20,8 @@ from followersync.cli.render import LINK_WIDTH, TEXT_WIDTH
 from followersync.simulator import Simulator
 from tests.harness import query, run_cli, start_cli, wait_until, write_config
 from tests.sim_support import IG, LI, MakeSim
+
+pytestmark = pytest.mark.cli_in_process
 
 LONG_NAME = "Dr. María José Fernández de la Cruz y Santos, Head of Growth 📈 at Müller & Söhne GmbH, ex-Hooli"
 # Two columns a character (Hangul, kana and kanji, emoji, a flag of two regional indicators), none for

@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.harness import cli_env
+
+pytestmark = pytest.mark.integration  # every test here starts a process or opens a socket
 
 
 def test_demo_runs_end_to_end_without_network_or_key(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ import yaml
 
 from followersync.config import load_settings
 
+pytestmark = pytest.mark.integration  # every test here starts a process or opens a socket
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 

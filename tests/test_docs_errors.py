@@ -10,6 +10,8 @@ import pytest
 
 from tests.harness import cli_env
 
+pytestmark = pytest.mark.integration  # every test here starts a process or opens a socket
+
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 SOURCE = '[[sources]]\nname = "{name}"\nprovider = "{provider}"\naccount_id = "acc_1"\n'
 LI_PAGE = SOURCE.format(name="acme-page", provider="linkedin")

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -24,6 +25,8 @@ from followersync.store.schema import (
 from followersync.store.views import VIEW_NAMES, create_view_statements
 from tests.harness import query, run_cli, start_cli, write_config
 from tests.page_support import NOW, SOURCE, item
+
+pytestmark = pytest.mark.cli_in_process
 
 PUBLIC_COLUMNS = {
     "sources": {"id", "name", "provider", "account_id", "user_id"},

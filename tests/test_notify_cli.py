@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from followersync.simulator import Simulator
-from tests.harness import query, run_cli, start_cli, wait_until, write_config
+from tests.harness import query, run_cli, start_cli, wait_for_leases_to_expire, wait_until, write_config
 from tests.receiver import Receiver
 from tests.sim_support import LI, MakeSim
+
+pytestmark = pytest.mark.cli_in_process
 
 
 @pytest.fixture
@@ -141,7 +143,7 @@ def test_credentials_in_a_hook_url_never_leave_the_configuration(
 def test_a_sync_killed_mid_pass_loses_no_notification(
     tmp_path: Path, db_url: str, sim: Simulator, receiver: Receiver
 ) -> None:
-    extra = '[sync]\nlease_ttl = "1s"\n' + hook_table(url=receiver.url)
+    extra = '[sync]\nlease_ttl = "0.3s"\n' + hook_table(url=receiver.url)
     config = write_config(tmp_path / "f.toml", db_url, sim.base_url, [LI], extra)
     assert run_cli(["sync"], config=config).returncode == 0  # the baseline: nothing to tell
     new = sim.follow(LI.account_id, 500)
@@ -154,7 +156,7 @@ def test_a_sync_killed_mid_pass_loses_no_notification(
         proc.wait()
     assert receiver.got == []
     sim.set_latency(0)
-    time.sleep(1.2)  # the killed process's lease expires
+    wait_for_leases_to_expire(db_url)  # the killed process's lease runs out
     done = run_cli(["sync", "--mode", "full"], config=config)
     assert done.returncode == 0, done.stderr
     told = [e["follower_id"] for d in receiver.ok for e in d.payload["events"]]

@@ -95,37 +95,42 @@ def test_a_busy_account_does_not_block_another() -> None:
     pacer = Pacer(SystemClock())
     holding = threading.Event()
     release = threading.Event()
+    order: list[str] = []  # what happened, in order (list.append is atomic)
 
     def hold_acc_1() -> None:
         with pacer.slot("acc_1", 0.0):
             holding.set()
-            release.wait(5)
+            release.wait(30)
+            order.append("acc_1 released")
 
     holder = threading.Thread(target=hold_acc_1)
     holder.start()
     try:
-        assert holding.wait(5)
+        assert holding.wait(30)
         entered = threading.Event()
 
         def use(account: str) -> None:
             with pacer.slot(account, 0.0):
+                order.append(f"{account} entered")
                 entered.set()
 
         other = threading.Thread(target=use, args=("acc_2",))
         other.start()
-        assert entered.wait(2), "acc_2 waited for acc_1"
+        # acc_2 gets its slot while acc_1's is held: release is only set further down.
+        assert entered.wait(30), "acc_2 waited for acc_1"
         other.join()
 
-        entered.clear()
         same = threading.Thread(target=use, args=("acc_1",))
         same.start()
-        assert not entered.wait(0.1), "a second request for acc_1 started while one was in flight"
+        same.join(0.05)  # time enough to enter, had the slot been free
         release.set()
-        assert entered.wait(2)
-        same.join()
+        same.join(30)
+        assert not same.is_alive()
     finally:
         release.set()
         holder.join()
+    # The second request for acc_1 started only once the first had left its slot.
+    assert order == ["acc_2 entered", "acc_1 released", "acc_1 entered"]
 
 
 def test_waiting_for_the_request_in_flight_counts_as_waited() -> None:

@@ -213,6 +213,7 @@ def test_a_database_error_is_an_sqlalchemy_error_and_writes_nothing(
 
 
 @pytest.mark.postgres
+@pytest.mark.durable_commits  # the server's default, which the page's transaction alone turns off
 def test_on_postgresql_a_page_commits_asynchronously_and_nothing_else_does(
     pg_url: str,
 ) -> None:

@@ -37,6 +37,8 @@ from tests.sim_support import IG, LI, MakeSim, instagram_source
 from tests.test_cli_reports import ISO_UTC
 from tests.test_reports import utc
 
+pytestmark = pytest.mark.cli_in_process
+
 LATER = NOW + timedelta(days=1)
 OTHER_IG = instagram_source(name="other-ig", account_id="acc_ig_2")  # shares followers with IG
 SOURCES = {"linkedin": LI, "instagram": IG}

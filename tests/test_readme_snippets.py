@@ -45,6 +45,7 @@ def test_systemd_units_have_no_trailing_comments() -> None:
                 assert "#" not in line, f"{name}: {line!r}"
 
 
+@pytest.mark.integration  # systemd-analyze, a process
 def test_systemd_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     if shutil.which("systemd-analyze") is None:
         if os.environ.get("CI") == "true":

@@ -1,7 +1,7 @@
 """`followersync sync` against the API as it really behaves (docs/simulator.md's quirks): items with null,
 missing or wrong-typed fields, items without a usable id, the other provider's items, an upstream cache
-that ignores `no-cache`, the provider's limits and `x-ratelimit-*` windows. A real subprocess against
-the simulator on a real socket, on both databases.
+that ignores `no-cache`, the provider's limits and `x-ratelimit-*` windows. The real command (in this
+process, through click: `cli_in_process`) against the simulator on a real socket, on both databases.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from followersync.simulator import Fault, RequestRecord, Simulator
 from followersync.simulator.quirks import LimitAnswer
 from tests.harness import API_KEY, query, run_cli, write_config
 from tests.sim_support import IG, LI, MakeSim
+
+pytestmark = pytest.mark.cli_in_process
 
 # --- helpers ----------------------------------------------------------------------------------------
 
@@ -346,8 +348,8 @@ def test_the_providers_limit_gets_one_quick_retry_then_the_account_rests(
 def test_the_cooldown_doubles_up_to_its_maximum_and_a_good_run_ends_it(
     tmp_path: Path, db_url: str, make_sim: MakeSim
 ) -> None:
-    """Every answer is a provider_error. With `cooldown = "1s"` and `max_cooldown = "4s"`, each sync
-    after the rest is over is deferred again and rests twice as long: 1, 2, 4, 4 s. A run that then
+    """Every answer is a provider_error. With `cooldown = "250ms"` and `max_cooldown = "1s"`, each sync
+    after the rest is over is deferred again and rests twice as long: 0.25, 0.5, 1, 1 s. A run that then
     succeeds ends the rest. (`max_retry_wait = "0s"` leaves no room for the quick retry, to keep the
     test short; the rest does not depend on it.)"""
     sim = make_sim(seed=17, accounts={LI: 30})
@@ -358,7 +360,7 @@ def test_the_cooldown_doubles_up_to_its_maximum_and_a_good_run_ends_it(
         sim,
         [LI],
         max_retry_wait="0s",
-        linkedin='cooldown = "1s"\nmax_cooldown = "4s"\n',
+        linkedin='cooldown = "250ms"\nmax_cooldown = "1s"\n',
     )
 
     for _ in range(4):
@@ -368,7 +370,7 @@ def test_the_cooldown_doubles_up_to_its_maximum_and_a_good_run_ends_it(
         time.sleep(max(0.0, (resume_at - datetime.now(UTC)).total_seconds()) + 0.1)  # the rest is over
     listed = sorted(json_of(["runs", "--format", "json"], config), key=lambda r: int(r["id"]))
     assert [(r["status"], r["error_type"]) for r in listed] == [("deferred", "errors/provider_error")] * 4
-    assert [r["error_detail"]["cooldown"] for r in listed] == [1, 2, 4, 4]
+    assert [r["error_detail"]["cooldown"] for r in listed] == [0.25, 0.5, 1, 1]
     assert len(sim.requests_for(LI.account_id)) == 4  # each run one request: no retry, no rest skipped
 
     sim.clear_faults()

@@ -324,6 +324,7 @@ def test_a_dead_run_is_abandoned_and_a_live_one_is_not(db_url: str) -> None:
     _abandon_the_dead_run(db_url, "sqlalchemy")
 
 
+@pytest.mark.integration  # the real command in a subprocess
 def test_status_on_a_sqlite_file_abandons_the_same_runs(sqlite_url: str) -> None:
     """As `followersync status` abandons them on a SQLite file, without SQLAlchemy (store/sqlite_status)."""
     _abandon_the_dead_run(sqlite_url, "sqlite3")

@@ -36,6 +36,8 @@ from followersync.simulator import (
     encode_cursor,
 )
 
+pytestmark = pytest.mark.integration  # every test here starts a process or opens a socket
+
 KEY = "test-key-7f3a"
 LINKEDIN_FIELDS = {
     "object",

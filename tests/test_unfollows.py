@@ -16,6 +16,8 @@ from followersync.simulator import Fault, Simulator
 from tests.harness import Harness, run_cli, write_config
 from tests.sim_support import MakeSim, linkedin_source
 
+pytestmark = pytest.mark.cli_in_process
+
 LI = linkedin_source(account_id="acc_li_unf")
 FOLLOWERS = 250  # three pages of 100
 

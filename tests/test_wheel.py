@@ -27,6 +27,9 @@ from tests.harness import cli_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Every test here starts a process; on one worker under pytest-xdist, which builds the wheel once.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("wheel")]
+
 # Run with -I -S: neither this checkout (no current folder, no PYTHONPATH) nor site-packages' .pth files
 # (the editable install's finder) are on the path; only the installed wheel, first, then the folders
 # where the dependencies are installed, as plain folders.

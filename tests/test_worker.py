@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from followersync.config import Settings, SourceConfig, SyncSettings
 from followersync.simulator import Simulator
 from followersync.store.sources import SourceState
 from followersync.sync.rules import next_due
-from tests.harness import query, run_cli, start_cli, wait_until, write_config
+from tests.harness import query, run_cli, start_cli, wait_for_leases_to_expire, wait_until, write_config
 from tests.sim_support import MakeSim, instagram_source, linkedin_source
 
 ACCOUNTS = 8
@@ -70,7 +69,7 @@ def test_a_killed_worker_is_taken_over_from_its_checkpoint(
     source = linkedin_source(name="big", account_id="acc_big")
     sim = make_sim(latency=0.03, accounts={source: 3000})
     config = write_config(
-        tmp_path / "f.toml", pg_url, sim.base_url, [source], extra='[sync]\nlease_ttl = "1s"\n'
+        tmp_path / "f.toml", pg_url, sim.base_url, [source], extra='[sync]\nlease_ttl = "0.3s"\n'
     )
     assert run_cli(["migrate"], config=config).returncode == 0
     first = start_cli(["worker"], config=config)
@@ -82,7 +81,7 @@ def test_a_killed_worker_is_taken_over_from_its_checkpoint(
     [checkpoint] = query(pg_url, "SELECT cursor FROM sync_checkpoints")
     sim.set_latency(0)
     sim.clear_requests()
-    time.sleep(1.2)
+    wait_for_leases_to_expire(pg_url)  # the killed worker's lease runs out
     done = run_cli(["worker", "--once"], config=config)
     assert done.returncode == 0, done.stderr
     assert sim.requests_for(source.account_id)[0].cursor == checkpoint.cursor

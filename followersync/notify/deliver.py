@@ -160,6 +160,8 @@ def deliver_due(
     with database.begin() as conn:
         tally.given_up += outbox.give_up_unconfigured(conn, list(by_name), now - GIVE_UP_AFTER, now)
         waiting = outbox.pending(conn, list(by_name)) if hooks else []
+    if not waiting:
+        return tally  # no HTTP client: its TLS set-up costs tens of milliseconds, each worker round
     held_back: set[str] = set()  # hooks with an earlier payload waiting for its retry
     with http_client() as client:
         for payload in waiting:

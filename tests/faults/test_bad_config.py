@@ -20,6 +20,9 @@ from tests.conftest import PG_ADMIN_URL
 from tests.harness import cli_env
 from tests.sim_support import LI, serving
 
+# Every case runs once, in the module's `outcomes`: under pytest-xdist, on one worker (`--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("bad-config")
+
 SOURCE = f'[[sources]]\nname = "{LI.name}"\nprovider = "{LI.provider}"\naccount_id = "{LI.account_id}"\n'
 
 

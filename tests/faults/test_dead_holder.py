@@ -33,6 +33,7 @@ def a_dead_pid() -> int:
     return done.pid
 
 
+@pytest.mark.integration  # a process, to have a dead pid
 def test_holder_is_gone_only_for_a_missing_process_of_this_host() -> None:
     host = socket.gethostname()
     dead = a_dead_pid()

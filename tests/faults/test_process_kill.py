@@ -15,12 +15,13 @@ import pytest
 import sqlalchemy as sa
 
 from followersync.simulator import Simulator
-from tests.harness import run_cli, start_cli, write_config
+from tests.harness import run_cli, start_cli, wait_for_leases_to_expire, write_config
 from tests.sim_support import MakeSim, instagram_source, linkedin_source
 
 LI = linkedin_source(account_id="acc_li_kill")
 IG = instagram_source(account_id="acc_ig_kill")
-LEASE_TTL = 1.0
+LEASE_TTL = 0.5
+CONFIRM_AFTER = 0.3
 MAX_PAGES_BETWEEN_KILLS = 4
 
 
@@ -85,7 +86,7 @@ def kill_at_random_points(config: Path, db_url: str, kills: int, seed: int) -> N
             finally:
                 proc.send_signal(signal.SIGKILL)
                 proc.communicate()
-            time.sleep(LEASE_TTL + 0.1)  # the dead process's hold on the accounts expires
+            wait_for_leases_to_expire(db_url)  # the dead process's hold on the accounts runs out
     finally:
         engine.dispose()
 
@@ -145,7 +146,7 @@ def test_a_kill_during_the_confirming_pass_loses_no_missing_follower(
     dies mid-pass: the next run resumes the confirming pass and dates the unfollows from the first
     miss, each once."""
     sim.add_account(LI.account_id, "linkedin", followers=(MAX_PAGES_BETWEEN_KILLS + 6) * 100)
-    extra = f'[sync]\nlease_ttl = "{LEASE_TTL:g}s"\nconfirm_after = "1s"\n'
+    extra = f'[sync]\nlease_ttl = "{LEASE_TTL:g}s"\nconfirm_after = "{CONFIRM_AFTER:g}s"\n'
     config = write_config(tmp_path / "confirm.toml", db_url, sim.base_url, [LI], extra=extra)
     assert run_cli(["sync"], config=config).returncode == 0
     gone = set(sim.unfollow(LI.account_id, count=5))
@@ -161,7 +162,8 @@ def test_a_kill_during_the_confirming_pass_loses_no_missing_follower(
                 ).all()
             )
         assert set(first_miss) == gone
-        time.sleep(1.1)  # confirm_after: the next `sync` (mode auto) is the confirming full pass
+        # confirm_after: the next `sync` (mode auto) is the confirming full pass
+        time.sleep(CONFIRM_AFTER + 0.05)
         kill_at_random_points(config, db_url, kills=1, seed=7)
         with engine.connect() as conn:
             assert (
