@@ -23,6 +23,7 @@ from tests import harness
 pytest_plugins = [
     "tests.sim_support",  # make_sim: simulators stopped after the test (page_support imports it)
     "tests.page_support",  # fixtures of the page tests: engine, ctx
+    "tests.config_support",  # own_working_directory: the configuration tests' own folder
 ]
 
 PG_ADMIN_URL = os.environ.get("FOLLOWERSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

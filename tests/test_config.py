@@ -1,27 +1,23 @@
-"""The configuration loader: file resolution, env overrides, every validation rule, docs kept in step.
+"""The configuration loader: file resolution, env overrides, reading the values.
 
-Every test passes `env=` explicitly and runs in its own working directory, so neither the real
-environment nor a followersync.toml lying around can leak in.
+Every test passes `env=` explicitly and runs in its own working directory (tests/config_support.py).
+A bad key or value: test_config_validation.py; [[notify]] tables: test_config_hooks.py; the key
+reference and docs/configuration.md: test_config_docs.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from followersync.config import (
-    ENVIRONMENT,
     PROVIDER_MAX_PAGE_SIZE,
-    REFERENCE,
     ApiSettings,
     ConfigError,
-    ConfigKey,
     DatabaseSettings,
-    HookConfig,
     ProviderSettings,
     Settings,
     SourceConfig,
@@ -30,81 +26,18 @@ from followersync.config import (
     parse_duration,
     sqlite_file,
 )
-from followersync.notify.deliver import hook_secret, require_secrets
-from followersync.notify.record import wants
-
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
-
-# The two examples of docs/configuration.md#examples, verbatim (test_docs_show_both_examples_verbatim).
-SOURCES_EXAMPLE = """\
-[api]
-base_url = "https://api.postpress.ai/api/v1"   # the client calls {base_url}/users/followers
-
-[database]
-url = "sqlite:///followersync.db"
-
-[[sources]]
-name = "acme-page"            # unique, stable; used by the CLI, the views and the reports
-provider = "linkedin"         # "linkedin" | "instagram"
-account_id = "acc_linkedin_01HXYZ4QK3WJ8FN3M6QH7TZ8GR"
-user_id = "ACoAACr-1eYBl"     # optional: whose followers; omitted = the linked account's own
-
-[[sources]]
-name = "brand-ig"
-provider = "instagram"
-account_id = "acc_ig_01HXYZ"
-"""
-
-DEFAULTS_EXAMPLE = """\
-[api]
-timeout = "30s"                  # per request
-max_attempts = 6                 # per request, retries included
-max_retry_wait = "5m"            # total backoff for one request
-
-[sync]
-concurrency = 8                  # sources synced at once (different linked accounts)
-full_pass_interval = "24h"       # mode auto: full pass when the last complete one is older
-interval = "1h"                  # worker: how often a source is synced (incremental between full passes)
-lease_ttl = "60s"                # how long a dead process's hold on an account outlives it
-checkpoint_max_age = "12h"       # an abandoned or failed pass's older checkpoint restarts it (a budget pause never does)
-unfollow_guard_fraction = 0.25
-unfollow_guard_min = 25
-unfollow_confirmations = 2       # consecutive complete full passes that must miss a follower (1 = the first)
-confirm_after = "1h"             # a full pass that left followers missing makes the next full pass due this soon
-
-[providers.linkedin]             # and [providers.instagram]
-page_size = 100                  # capped at the provider maximum (LinkedIn 100, Instagram 200)
-min_request_interval = "3s"      # per linked account; random jitter added on top
-daily_request_budget = 2000      # per linked account, shared by all processes; 0 = unlimited
-"""  # noqa: E501 (the example of docs/configuration.md, verbatim)
-
-SOURCE = '[[sources]]\nname = "acme"\nprovider = "linkedin"\naccount_id = "acc_1"\n'
-
-
-@pytest.fixture(autouse=True)
-def _own_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-
-
-def write(text: str, name: str = "followersync.toml") -> Path:
-    path = Path(name)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def load_text(text: str, env: dict[str, str] | None = None) -> Settings:
-    return load_settings(write(text, "given.toml"), env=env or {})
-
-
-def config_error(text: str, env: dict[str, str] | None = None) -> str:
-    with pytest.raises(ConfigError) as caught:
-        load_text(text, env)
-    message = str(caught.value)
-    assert "\n" not in message, "a configuration error is one line"
-    return message
-
+from tests.config_support import (
+    DEFAULTS_EXAMPLE,
+    SOURCE,
+    SOURCES_EXAMPLE,
+    config_error,
+    load_text,
+    write,
+)
 
 # --- defaults and the documented examples ----------------------------------------------------------
+
+pytestmark = pytest.mark.usefixtures("own_working_directory")
 
 
 def test_no_file_means_every_default_and_no_sources() -> None:
@@ -378,231 +311,6 @@ def test_an_in_memory_sqlite_database_is_refused(url: str) -> None:
     )
 
 
-# --- validation: one line naming the key ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        # unknown keys, in every kind of table
-        ("[sync]\nconcurency = 3\n", 'sync.concurency: unknown key (did you mean "concurrency"?)'),
-        ("[api]\nretries = 3\n", "api.retries: unknown key (known keys: base_url, timeout,"),
-        ("[database]\npath = 'x.db'\n", "database.path: unknown key"),
-        ("[providers.linkedin]\npage = 3\n", "providers.linkedin.page: unknown key"),
-        (
-            "[logging]\nlevel = 'info'\n",
-            "logging: unknown key (known tables: api, database, sync, providers,",
-        ),
-        ("base_url = 'https://x'\n", "base_url: unknown key (it belongs in [api])"),
-        ("[providers.tiktok]\npage_size = 3\n", "providers.tiktok: unknown provider (expected linkedin or"),
-        ("[providers]\npage_size = 3\n", "providers.page_size: set it per provider, in [providers.linkedin]"),
-        (SOURCE + "acount_id = 'x'\n", "sources[1].acount_id: unknown key"),
-        # tables that are not tables
-        ("api = 3\n", "api: must be a table ([api]), got 3"),
-        ("providers = 'linkedin'\n", 'providers: must be a table ([providers]), got "linkedin"'),
-        ("[providers]\nlinkedin = 100\n", "providers.linkedin: must be a table"),
-        ("[sources]\nname = 'a'\n", "sources: must be an array of tables ([[sources]]), got a table"),
-        ("sources = 'acme'\n", 'sources: must be an array of tables ([[sources]]), got "acme"'),
-        ("sources = ['acme']\n", 'sources[1]: must be a table ([[sources]]), got "acme"'),
-        # [api]
-        ("[api]\nbase_url = 'ftp://example.com'\n", "api.base_url: must be an http(s) URL"),
-        ("[api]\nbase_url = 'example.com/api'\n", "api.base_url: must be an http(s) URL"),
-        ("[api]\nbase_url = 'https://x/api?a=1'\n", "api.base_url: must be an http(s) URL"),
-        ("[api]\nbase_url = 3\n", "api.base_url: must be an http(s) URL"),
-        ("[api]\nbase_url = 'http://[::1/api'\n", "api.base_url: must be an http(s) URL"),
-        ("[api]\nbase_url = 'https://x/api#top'\n", "api.base_url: must be an http(s) URL"),
-        ("[api]\ntimeout = 0\n", "api.timeout: must be a duration > 0, got 0"),
-        ("[api]\ntimeout = '-5s'\n", 'api.timeout: must be a duration > 0, got "-5s"'),
-        ("[api]\ntimeout = true\n", "api.timeout: must be a duration (a number of seconds or a string"),
-        ("[api]\ntimeout = '30'\n", "api.timeout: must be a duration (a number of seconds or a string like"),
-        ("[api]\ntimeout = inf\n", "api.timeout: must be a duration"),
-        ("[api]\nmax_attempts = 0\n", "api.max_attempts: must be an integer >= 1, got 0"),
-        ("[api]\nmax_attempts = 2.5\n", "api.max_attempts: must be an integer >= 1, got 2.5"),
-        ("[api]\nmax_attempts = '6'\n", 'api.max_attempts: must be an integer >= 1, got "6"'),
-        ("[api]\nmax_retry_wait = -1\n", "api.max_retry_wait: must be a duration >= 0, got -1"),
-        # [database]
-        ("[database]\nurl = ''\n", "database.url: must be a non-empty string"),
-        ("[database]\nurl = 5\n", "database.url: must be a non-empty string"),
-        ("[database]\nurl = 'mysql://u@h/db'\n", 'database.url: unsupported database "mysql"'),
-        ("[database]\nurl = 'postgresql+psycopg2://u@h/db'\n", 'database.url: driver "psycopg2" is not'),
-        ("[database]\nurl = 'nonsense'\n", "database.url: not a database URL"),
-        # [sync]
-        ("[sync]\nconcurrency = 0\n", "sync.concurrency: must be an integer >= 1, got 0"),
-        ("[sync]\nconcurrency = true\n", "sync.concurrency: must be an integer >= 1, got true"),
-        ("[sync]\nfull_pass_interval = 0\n", "sync.full_pass_interval: must be a duration > 0, got 0"),
-        ("[sync]\ninterval = '0s'\n", 'sync.interval: must be a duration > 0, got "0s"'),
-        ("[sync]\nlease_ttl = -60\n", "sync.lease_ttl: must be a duration > 0, got -60"),
-        ("[sync]\ncheckpoint_max_age = 'soon'\n", "sync.checkpoint_max_age: must be a duration ("),
-        (
-            "[sync]\nunfollow_guard_fraction = 0\n",
-            "sync.unfollow_guard_fraction: must be a number > 0 and <= 1",
-        ),
-        ("[sync]\nunfollow_guard_fraction = 1.5\n", "sync.unfollow_guard_fraction: must be a number > 0 and"),
-        ("[sync]\nunfollow_guard_fraction = nan\n", "sync.unfollow_guard_fraction: must be a number > 0 and"),
-        ("[sync]\nunfollow_guard_fraction = '25%'\n", "sync.unfollow_guard_fraction: must be a number > 0"),
-        ("[sync]\nunfollow_guard_min = -1\n", "sync.unfollow_guard_min: must be an integer >= 0, got -1"),
-        # [providers.*]
-        (
-            "[providers.linkedin]\npage_size = 0\n",
-            "providers.linkedin.page_size: must be an integer >= 1, got 0",
-        ),
-        (
-            "[providers.instagram]\npage_size = 1.5\n",
-            "providers.instagram.page_size: must be an integer >= 1",
-        ),
-        (
-            "[providers.linkedin]\nmin_request_interval = -1\n",
-            "providers.linkedin.min_request_interval: must",
-        ),
-        (
-            "[providers.instagram]\ndaily_request_budget = -1\n",
-            "providers.instagram.daily_request_budget: must",
-        ),
-        # [[sources]]
-        (
-            SOURCE.replace('"linkedin"', '"tiktok"'),
-            'sources[1].provider: unknown provider "tiktok" (expected',
-        ),
-        (SOURCE.replace('"linkedin"', '"LinkedIn"'), 'sources[1].provider: unknown provider "LinkedIn"'),
-        (SOURCE.replace('"linkedin"', "1"), 'sources[1].provider: must be "linkedin" or "instagram", got 1'),
-        (SOURCE.replace('provider = "linkedin"\n', ""), "sources[1].provider: missing"),
-        (SOURCE.replace('account_id = "acc_1"\n', ""), "sources[1].account_id: missing"),
-        (SOURCE.replace('"acc_1"', '""'), "sources[1].account_id: must not be empty"),
-        (SOURCE.replace('"acc_1"', '"  "'), "sources[1].account_id: must not be empty"),
-        (SOURCE.replace('"acc_1"', "42"), "sources[1].account_id: must be a string, got 42"),
-        (SOURCE + 'user_id = ""\n', "sources[1].user_id: must not be empty (omit user_id to list"),
-        (SOURCE + "user_id = 7\n", "sources[1].user_id: must be a string, got 7"),
-        (SOURCE.replace('name = "acme"\n', ""), "sources[1].name: missing"),
-        (SOURCE.replace('"acme"', '""'), 'sources[1].name: "" is not a valid source name'),
-        (SOURCE.replace('"acme"', '"acme page"'), 'sources[1].name: "acme page" is not a valid source name'),
-        (SOURCE.replace('"acme"', '"-acme"'), 'sources[1].name: "-acme" is not a valid source name'),
-        (SOURCE.replace('"acme"', '"acme/page"'), 'sources[1].name: "acme/page" is not a valid source name'),
-        (SOURCE.replace('"acme"', '"café"'), 'sources[1].name: "café" is not a valid source name'),
-        (SOURCE.replace('"acme"', "3"), "sources[1].name: must be a string, got 3"),
-        (
-            SOURCE + SOURCE.replace('"acme"', '"other"') + SOURCE.replace("linkedin", "instagram"),
-            'sources: duplicate source name "acme" (sources[1] and sources[3])',
-        ),
-        (
-            SOURCE + SOURCE.replace('"acme"', '"b"').replace('"linkedin"', '"tiktok"'),
-            "sources[2].provider: unknown",
-        ),
-    ],
-)
-def test_bad_configuration_is_one_line_naming_the_key(text: str, expected: str) -> None:
-    message = config_error(text)
-    assert message.startswith(expected), message
-    assert message.endswith("(in given.toml)"), "a file's problem names the file"
-
-
-# --- [[notify]] -------------------------------------------------------------------------------------
-
-HOOK = '[[notify]]\nurl = "https://hooks.example.com/services/T0/B0"\n'
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("[[notify]]\nname = 'x'\n", "notify[1]: give either url or command, not neither"),
-        (HOOK + 'command = ["/bin/true"]\n', "notify[1]: give either url or command, not both"),
-        (HOOK + 'events = ["unfollow", "unfolow"]\n', 'notify[1].events: unknown event "unfolow" (expected '),
-        (HOOK + "events = []\n", "notify[1].events: must be a non-empty array of events"),
-        (
-            SOURCE + HOOK + 'sources = ["acme", "acne"]\n',
-            'notify[1].sources: no source named "acne" (configured ',
-        ),
-        (
-            HOOK + 'sources = ["acme"]\n',
-            'notify[1].sources: no source named "acme" (configured sources: none',
-        ),
-        (
-            '[[notify]]\nurl = "ftp://files.example.com/x"\n',
-            "notify[1].url: must be an http:// or https:// URL",
-        ),
-        ('[[notify]]\nurl = "hooks.example.com/x"\n', "notify[1].url: must be an http:// or https:// URL"),
-        ('[[notify]]\ncommand = "/bin/notify --json"\n', "notify[1].command: must be an array of strings"),
-        ("[[notify]]\ncommand = []\n", "notify[1].command: must be an array of strings"),
-        (HOOK + 'secret_env = "s3cr3t value"\n', "notify[1].secret_env: must name an environment variable"),
-        (HOOK + 'timeout = "0s"\n', "notify[1].timeout: must be a duration > 0"),
-        (HOOK + 'backoff = "soon"\n', "notify[1].backoff: must be a duration"),
-        (HOOK + "retries = 3\n", "notify[1].retries: unknown key"),
-        (
-            HOOK + 'name = "a"\n' + HOOK + 'name = "a"\n',
-            'notify: duplicate hook name "a" (notify[1] and notify[2])',
-        ),
-        (
-            "[notify]\nurl = 'https://x.example'\n",
-            "notify: must be an array of tables ([[notify]]), got a table",
-        ),
-    ],
-)
-def test_bad_hook_is_one_line_naming_the_key(text: str, expected: str) -> None:
-    message = config_error(text)
-    assert message.startswith(expected), message
-    assert message.endswith("(in given.toml)")
-    assert "\n" not in message
-
-
-def test_hooks_are_read_with_their_defaults_and_names() -> None:
-    settings = load_text(
-        SOURCE + HOOK + '[[notify]]\nname = "crm"\ncommand = ["/usr/bin/crm", "--json"]\n'
-        'events = ["unfollow"]\nsources = ["acme"]\nsecret_env = "CRM_SECRET"\ntimeout = "2s"\n'
-        'backoff = "1m"\n'
-    )
-    first, crm = settings.notify
-    assert (first.name, first.command, first.events, first.sources) == (
-        "notify-1", None, ("unfollow", "follow", "profile_change", "withheld", "attention"), None,
-    )  # fmt: skip
-    assert (first.timeout, first.backoff, first.secret_env) == (10.0, 30.0, None)
-    assert (crm.name, crm.command, crm.events, crm.sources) == (
-        "crm",
-        ("/usr/bin/crm", "--json"),
-        ("unfollow",),
-        ("acme",),
-    )
-    assert (crm.timeout, crm.backoff, crm.secret_env, crm.url) == (2.0, 60.0, "CRM_SECRET", None)
-    assert wants(crm, "unfollow", "acme") and not wants(crm, "follow", "acme")
-    assert not wants(crm, "unfollow", "b")
-    assert wants(first, "attention", "anything")
-
-
-def test_a_hook_url_never_shows_its_credentials_or_path() -> None:
-    url = "https://alice:pa55word@hooks.example.com:8443/services/T0/B0/t0ken?key=k3y"
-    hook = load_text(f'[[notify]]\nurl = "{url}"\n').notify[0]
-    assert hook.url == url
-    assert hook.target == "https://hooks.example.com:8443/..."
-    for text in (repr(hook), str(hook), hook.target):
-        for secret in ("alice", "pa55word", "t0ken", "k3y"):
-            assert secret not in text
-    message = config_error('[[notify]]\nurl = "ftp://alice:pa55word@hooks.example.com/x"\n')
-    assert "pa55word" not in message and "alice" not in message
-
-
-def test_an_unset_secret_env_is_a_config_error_when_delivering(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = load_text(HOOK + 'name = "slack"\nsecret_env = "FS_TEST_HOOK_SECRET"\n')
-    monkeypatch.delenv("FS_TEST_HOOK_SECRET", raising=False)
-    with pytest.raises(
-        ConfigError,
-        match=r"^notify\[1\]\.secret_env: the environment variable "
-        r"FS_TEST_HOOK_SECRET is not set \(hook \"slack\" signs its payloads with it\)$",
-    ):
-        require_secrets(settings.notify)
-    monkeypatch.setenv("FS_TEST_HOOK_SECRET", "s3cret")
-    require_secrets(settings.notify)
-    assert hook_secret(settings.notify[0]) == b"s3cret"
-    assert "s3cret" not in repr(settings)
-
-
-def test_select_hooks() -> None:
-    settings = load_text(HOOK + 'name = "a"\n' + HOOK + 'name = "b"\n')
-    assert [h.name for h in settings.select_hooks(None)] == ["a", "b"]
-    assert [h.name for h in settings.select_hooks("b")] == ["b"]
-    with pytest.raises(ConfigError, match=r'^no hook named "c" \(configured hooks: a, b\)$'):
-        settings.select_hooks("c")
-    with pytest.raises(ConfigError, match=r"^notify: no hooks configured"):
-        Settings().select_hooks(None)
-
-
 def test_toml_syntax_error_names_the_file_and_line() -> None:
     message = config_error("[sync]\nconcurrency = 3\ninterval = \n")
     assert message.startswith("given.toml: invalid TOML: ")
@@ -733,86 +441,6 @@ def test_parse_duration_rejects(value: object) -> None:
         ConfigError, match=r"^sync\.interval: must be a duration \(a number of seconds or a string"
     ):
         parse_duration(value, "sync.interval")
-
-
-# --- REFERENCE, the dataclasses and the docs stay in step --------------------------------------------
-
-
-def _dataclass_default(key: str) -> object:
-    settings = Settings()
-    table, _, name = key.rpartition(".")
-    if table.startswith("providers."):
-        return getattr(settings.provider(table.removeprefix("providers.")), name)
-    if table == "notify[]":
-        return next(f.default for f in dataclasses.fields(HookConfig) if f.name == name)
-    return getattr(getattr(settings, table), name)
-
-
-@pytest.mark.parametrize("entry", [e for e in REFERENCE if e.default is not None], ids=lambda e: e.key)
-def test_reference_default_is_the_dataclass_default(entry: ConfigKey) -> None:
-    raw = tomllib.loads(f"value = {entry.default}")["value"]
-    assert entry.read(raw, entry.key) == _dataclass_default(entry.key)
-
-
-def test_reference_covers_every_dataclass_field() -> None:
-    documented = {e.key for e in REFERENCE}
-    sections = {"api": ApiSettings, "database": DatabaseSettings, "sync": SyncSettings}
-    expected = {f"{table}.{f.name}" for table, cls in sections.items() for f in dataclasses.fields(cls)}
-    expected.discard("api.api_key")  # environment only, by design
-    expected |= {
-        f"providers.{p}.{f.name}"
-        for p in PROVIDER_MAX_PAGE_SIZE
-        for f in dataclasses.fields(ProviderSettings)
-    }
-    expected |= {f"sources[].{f.name}" for f in dataclasses.fields(SourceConfig)}
-    # `number` is the table's place in the file, not a key.
-    expected |= {f"notify[].{f.name}" for f in dataclasses.fields(HookConfig) if f.name != "number"}
-    assert documented == expected
-
-
-def _heading(table: str) -> str:
-    return f"### `[[{table.removesuffix('[]')}]]`" if table.endswith("[]") else f"### `[{table}]`"
-
-
-def _reference_table(table: str) -> str:
-    """The markdown docs/configuration.md must hold for one table, rendered from REFERENCE."""
-    rows = [_heading(table), "", "| key | default | meaning |", "| --- | --- | --- |"]
-    for entry in REFERENCE:
-        if entry.table == table:
-            if entry.default is not None:
-                default = f"`{entry.default}`"
-            else:
-                default = "required" if entry.required else "(none)"
-            rows.append(f"| `{entry.name}` | {default} | {entry.meaning} |")
-    return "\n".join(rows) + "\n"
-
-
-def test_docs_hold_every_reference_table_verbatim() -> None:
-    docs = DOCS.read_text(encoding="utf-8")
-    tables = list(dict.fromkeys(entry.table for entry in REFERENCE))
-    for table in tables:
-        expected = _reference_table(table)
-        assert expected in docs, (
-            f"docs/configuration.md is out of date; the [{table}] table should read:\n{expected}"
-        )
-    documented_tables = [line for line in docs.splitlines() if line.startswith("### `[")]
-    assert documented_tables == [_heading(t) for t in tables], (
-        "the docs document a table REFERENCE does not know"
-    )
-
-
-def test_docs_name_every_environment_variable() -> None:
-    docs = DOCS.read_text(encoding="utf-8")
-    for var in ENVIRONMENT:
-        assert f"| `{var.name}` |" in docs
-        if var.key is not None:
-            assert f"| `{var.name}` | `{var.key}` |" in docs
-
-
-def test_docs_show_both_examples_verbatim() -> None:
-    docs = DOCS.read_text(encoding="utf-8")
-    assert f"```toml\n{SOURCES_EXAMPLE}```" in docs
-    assert f"```toml\n{DEFAULTS_EXAMPLE}```" in docs
 
 
 @pytest.mark.parametrize(

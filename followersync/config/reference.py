@@ -2,7 +2,7 @@
 reader; ENVIRONMENT: every environment variable the loader reads.
 
 The loader knows the valid keys from REFERENCE (load.py), and docs/configuration.md is written from it
-(tests/test_config.py keeps the two equal).
+(tests/test_config_docs.py keeps the two equal).
 """
 
 from __future__ import annotations
