@@ -27,8 +27,15 @@ PROVIDERS: dict[str, Provider] = {
     "instagram": Provider("instagram", "Instagram", 200),
 }
 
-PASS_MODES = ("full", "incremental")
-"""The modes a pass runs in (the `mode` of `sync_runs`)."""
+
+class PassMode(enum.StrEnum):
+    """The modes a pass runs in (the `mode` of `sync_runs` and `sync_passes`)."""
+
+    FULL = "full"  # every page of the listing, then unfollows are settled
+    INCREMENTAL = "incremental"  # stops at the first page with nothing new
+
+
+PASS_MODES = tuple(mode.value for mode in PassMode)
 SYNC_MODES = ("auto", *PASS_MODES)
 """What `followersync sync --mode` accepts: auto picks full or incremental."""
 

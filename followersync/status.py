@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from followersync.domain import ErrorKind, ErrorType, RunStatus, kind_of
+from followersync.domain import ErrorKind, ErrorType, PassMode, RunStatus, kind_of
 
 FAILED_RUNS_FOR_ATTENTION = 3
 RECENT_DAYS = 7  # the window of `gained_7d` / `lost_7d` in status
@@ -24,7 +24,7 @@ class LastRun:
     """The newest run of a source, as `status` shows it."""
 
     id: int
-    mode: str
+    mode: PassMode
     status: RunStatus
     started_at: datetime
     finished_at: datetime | None
@@ -107,7 +107,7 @@ def source_status(row: Mapping[Any, Any], payloads: Sequence[Payload]) -> Source
     if row["run_id"] is not None:
         last_run = LastRun(
             id=row["run_id"],
-            mode=row["run_mode"],
+            mode=PassMode(row["run_mode"]),
             status=RunStatus(row["run_status"]),
             started_at=row["run_started_at"],
             finished_at=row["run_finished_at"],

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from followersync.domain import RunStatus
+from followersync.domain import PassMode, RunStatus
 from followersync.store import statements
 from followersync.store.dialects import execute
 from followersync.store.schema import sync_checkpoints, sync_passes, sync_runs
@@ -74,7 +74,7 @@ def last_full_passes(conn: sa.Connection, source_ids: Sequence[int]) -> dict[int
     return {source_id: at for source_id, at in rows}
 
 
-def start_pass(conn: sa.Connection, source_id: int, mode: str, now: datetime) -> int:
+def start_pass(conn: sa.Connection, source_id: int, mode: PassMode, now: datetime) -> int:
     pass_id: int = conn.execute(
         sync_passes.insert()
         .values(source_id=source_id, mode=mode, started_at=now)

@@ -10,14 +10,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from followersync.domain import RunStatus
+from followersync.domain import PassMode, RunStatus
 from followersync.store import statements
 from followersync.store.dialects import execute
 from followersync.store.schema import sync_runs
 
 
 def start_run(
-    conn: sa.Connection, source_id: int, pass_id: int, mode: str, holder: str, now: datetime
+    conn: sa.Connection, source_id: int, pass_id: int, mode: PassMode, holder: str, now: datetime
 ) -> int:
     run_id: int = conn.execute(
         sync_runs.insert()

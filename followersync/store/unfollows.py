@@ -38,7 +38,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from followersync.domain import RunStatus
+from followersync.domain import PassMode, RunStatus
 from followersync.store import bookkeeping
 from followersync.store.dialects import utc_day
 from followersync.store.schema import follow_events, followers, sync_passes, sync_runs
@@ -151,7 +151,7 @@ def _withheld_because(
     if rule.history_factor <= 0 or newly <= rule.history_min:
         return None
     r = sync_runs.c
-    completed = sa.and_(r.source_id == source_id, r.mode == "full", r.status == RunStatus.SUCCEEDED)
+    completed = sa.and_(r.source_id == source_id, r.mode == PassMode.FULL, r.status == RunStatus.SUCCEEDED)
     baseline_run = sa.select(sa.func.min(r.id)).where(completed).scalar_subquery()
     history = [
         int(n)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from followersync.domain import RunStatus
+from followersync.domain import PassMode, RunStatus
 
 
 @dataclass
@@ -16,7 +16,7 @@ class SourceResult:
     # How the run ended; "skipped": no run at all (another process holds the account, or a stop came first).
     status: RunStatus | Literal["skipped"]
     run_id: int | None = None
-    mode: str | None = None
+    mode: PassMode | None = None
     pages: int = 0
     items: int = 0  # items on the pages, a follower re-read after the listing shifted included
     coerced: int = 0  # items stored with a field the API left out or sent unusable (now NULL)

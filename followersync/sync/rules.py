@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from followersync.config import Settings, SyncSettings
-from followersync.domain import ErrorType, RunStatus
+from followersync.domain import ErrorType, PassMode, RunStatus
 
 if TYPE_CHECKING:
     from followersync.store.passes import Checkpoint
@@ -23,7 +23,7 @@ RATE_LIMIT_PAUSE = 900.0
 
 @dataclass(frozen=True)
 class Plan:
-    mode: str  # "full" | "incremental": the mode actually run
+    mode: PassMode  # the mode actually run
     resume: Checkpoint | None  # the checkpoint of a full pass to continue
 
 
@@ -48,14 +48,14 @@ def plan_pass(
         checkpoint.last_run_status == RunStatus.DEFERRED
         or (now - checkpoint.updated_at).total_seconds() <= settings.sync.checkpoint_max_age
     )
-    if requested == "incremental":
-        return Plan("incremental", None)
-    if requested == "full" or fresh:
-        return Plan("full", checkpoint if fresh else None)
+    if requested == PassMode.INCREMENTAL:
+        return Plan(PassMode.INCREMENTAL, None)
+    if requested == PassMode.FULL or fresh:
+        return Plan(PassMode.FULL, checkpoint if fresh else None)
     if last_full_pass_at is None:
-        return Plan("full", None)
+        return Plan(PassMode.FULL, None)
     full_due = now >= full_pass_due(settings.sync, last_full_pass_at, missing)
-    return Plan("full" if full_due else "incremental", None)
+    return Plan(PassMode.FULL if full_due else PassMode.INCREMENTAL, None)
 
 
 def next_due(state: SourceState, settings: Settings, now: datetime) -> datetime:

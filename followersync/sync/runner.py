@@ -35,7 +35,7 @@ from followersync.api.errors import (
 )
 from followersync.clock import Clock, StopRequested
 from followersync.config import Settings, SourceConfig
-from followersync.domain import ErrorType, RunStatus
+from followersync.domain import ErrorType, PassMode, RunStatus
 from followersync.page import Page
 from followersync.store import pages, runs, unfollows
 from followersync.store.limits import end_cooldown, start_cooldown
@@ -118,7 +118,7 @@ class PassRunner:
             last_full = last_full_pass_at(conn, source_id)
             missing = missing_followers(conn, source_id)
             plan = plan_pass(mode, checkpoint, last_full, missing, now, self.settings)
-            if checkpoint is not None and plan.mode == "full" and plan.resume is None:
+            if checkpoint is not None and plan.mode == PassMode.FULL and plan.resume is None:
                 drop_checkpoint(conn, source_id)  # too old: restart the pass
             pass_id = plan.resume.pass_id if plan.resume else start_pass(conn, source_id, plan.mode, now)
             pass_started = plan.resume.pass_started_at if plan.resume else now
@@ -128,7 +128,7 @@ class PassRunner:
             provider=source.provider,
             pass_id=pass_id,
             run_id=run_id,
-            full=plan.mode == "full",
+            full=plan.mode == PassMode.FULL,
             baseline=last_full is None,
         )
         resumed = plan.resume is not None
@@ -320,7 +320,7 @@ class PassRunner:
         now = self.clock.now()
         with self.database.begin() as conn:
             drop_checkpoint(conn, ctx.source_id)
-            pass_id = start_pass(conn, ctx.source_id, "full", now)
+            pass_id = start_pass(conn, ctx.source_id, PassMode.FULL, now)
             conn.execute(sync_runs.update().where(sync_runs.c.id == ctx.run_id).values(pass_id=pass_id))
         return pages.PassContext(**{**ctx.__dict__, "pass_id": pass_id}), now
 
