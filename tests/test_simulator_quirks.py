@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from followersync.cli.simulate_command import simulate_command
 from followersync.simulator import Fault, Simulator, encode_cursor
 from followersync.simulator.quirk_options import QUIRKS, apply_quirks, parse_quirk
+from tests.simulator.support import JSON, fetch_pass, get
 
 KEY = "test-key-quirks"
-JSON = dict[str, Any]
 
 
 class Clock:
@@ -53,25 +53,6 @@ def sim(clock: Clock) -> Iterator[Simulator]:
 def client(sim: Simulator) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=sim.base_url, headers={"X-API-KEY": KEY}, timeout=5) as http:
         yield http
-
-
-def get(client: httpx.Client, headers: dict[str, str] | None = None, **params: Any) -> httpx.Response:
-    query = {k: v for k, v in params.items() if v is not None}
-    return client.get("/users/followers", params=query, headers=headers)
-
-
-def fetch_pass(client: httpx.Client, account_id: str, *, limit: int | None = None) -> list[JSON]:
-    """Every page of one pass, from no cursor to cursor null."""
-    pages: list[JSON] = []
-    cursor = None
-    while True:
-        response = get(client, account_id=account_id, limit=limit, cursor=cursor)
-        assert response.status_code == 200, response.text
-        pages.append(response.json())
-        cursor = pages[-1]["cursor"]
-        if cursor is None:
-            return pages
-        assert len(pages) < 1000, "runaway pagination"
 
 
 def items_of(pages: list[JSON]) -> list[JSON]:

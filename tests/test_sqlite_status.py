@@ -6,7 +6,6 @@ abandoned, the sources found by name, the schema checked, times bound as SQLAlch
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,14 +30,6 @@ from followersync.store.schema import sources as sources_table
 
 NOW = datetime(2026, 12, 4, 8, 30, 1, 123456, tzinfo=UTC)
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[sa.Engine]:
-    engine = db.create_engine(db_url)
-    db.migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def _history(conn: sa.Connection) -> tuple[int, int]:

@@ -25,8 +25,9 @@ JSON = dict[str, Any]
 ENVELOPE_FIELDS = ["title", "detail", "instance", "type", "status"]
 
 
-def get(client: httpx.Client, **params: Any) -> httpx.Response:
-    return client.get("/users/followers", params={k: v for k, v in params.items() if v is not None})
+def get(client: httpx.Client, headers: dict[str, str] | None = None, **params: Any) -> httpx.Response:
+    query = {k: v for k, v in params.items() if v is not None}
+    return client.get("/users/followers", params=query, headers=headers)
 
 
 def fetch_pass(
