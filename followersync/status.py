@@ -66,7 +66,7 @@ class SourceStatus:
     last_error_status: int | None  # the HTTP status recorded with the last run's error, if any
     failed_streak: int  # how many of the newest runs failed in a row
     unfollows_withheld: int  # held back by a guard on the last successful full pass
-    withheld_reason: str | None = None  # why (passes.SourceResult.withheld_reason)
+    withheld_reason: str | None = None  # why (sync.result.SourceResult.withheld_reason)
     resting_until: datetime | None = None  # its account rests after the provider's limits until then
     resting_after: str | None = None  # the error that started the rest
     notifications_pending: int = 0  # payloads not delivered yet, still being retried
